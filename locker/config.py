@@ -1,0 +1,418 @@
+"""The one typed config, read from a TOML file and validated at start-up.
+
+Every field is documented where it is defined. Validation refuses unknown
+keys, values out of range, missing pins and pins used twice, and the message
+always names the key (``slots[3].door_pin``) so an installer can fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from locker.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "/etc/nursery-locker/config.toml"
+
+#: BCM GPIOs a Raspberry Pi exposes on its 40-pin header.
+PI_GPIOS = range(0, 28)
+#: SPI0 (MISO, MOSI, SCLK, CE0, CE1): taken by the reader, never a slot pin.
+SPI0_PINS = frozenset({7, 8, 9, 10, 11})
+
+SlotKind = Literal["staff", "visitor", "setting"]
+LockType = Literal["pulse", "hold"]
+Backend = Literal["gpio", "simulated"]
+Assignment = Literal["fixed", "dynamic"]
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass(frozen=True)
+class LockConfig:
+    """How the slot locks are driven."""
+
+    #: ``pulse``: energise to open for ``unlock_pulse_s``, the latch relocks when
+    #: the door shuts. ``hold``: energised means locked (a magnetic lock); it
+    #: opens by de-energising.
+    type: LockType = "pulse"
+    #: Seconds a pulse lock is energised to open.
+    unlock_pulse_s: float = field(default=0.5, metadata=_range(0.05, 5.0))
+    #: Hard cap on continuous energising of a pulse lock, whatever the software asks.
+    max_energised_s: float = field(default=2.0, metadata=_range(0.1, 10.0))
+    #: True when the driver (relay or MOSFET) switches on a high output.
+    active_high: bool = True
+    #: At the end of a shift, pulse the owner's lock once (``pulse`` locks only).
+    open_on_shift_end: bool = True
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """The MFRC522 badge reader on SPI."""
+
+    spi_bus: int = field(default=0, metadata=_range(0, 6))
+    spi_device: int = field(default=0, metadata=_range(0, 1))
+    #: BCM pin wired to the reader's RST.
+    rst_pin: int = field(default=25, metadata=_range(0, 27))
+    #: Seconds between two polls of the field.
+    poll_interval_s: float = field(default=0.1, metadata=_range(0.02, 2.0))
+    #: A card left on the reader is reported again only after this long away.
+    debounce_s: float = field(default=1.0, metadata=_range(0.1, 30.0))
+    #: Seconds between two checks of the version register.
+    health_check_s: float = field(default=5.0, metadata=_range(0.5, 600.0))
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    """The bank-level status outputs."""
+
+    green_led_pin: int = field(default=24, metadata=_range(0, 27))
+    red_led_pin: int = field(default=26, metadata=_range(0, 27))
+    buzzer_pin: int = field(default=18, metadata=_range(0, 27))
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Windows, timeouts and grace periods of the custody rules."""
+
+    #: How slots are given to staff: ``fixed`` (each person has their own) or
+    #: ``dynamic`` (first free staff slot).
+    assignment: Assignment = "dynamic"
+    #: Seconds an opened slot waits for the door before it relocks.
+    door_timeout_s: float = field(default=30.0, metadata=_range(5, 600))
+    #: Seconds a door may stand open before a ``door_left_open`` alert.
+    door_left_open_s: float = field(default=120.0, metadata=_range(10, 3600))
+    #: Seconds after a refusal in which a manager's badge approves on the spot.
+    approval_window_s: float = field(default=30.0, metadata=_range(5, 300))
+    #: Minutes a break window is widened at each end.
+    break_grace_min: int = field(default=5, metadata=_range(0, 60))
+    #: Minutes after a break or a grant's return time before ``overdue``.
+    overdue_grace_min: int = field(default=5, metadata=_range(0, 240))
+    #: Minutes into a shift before ``no_deposit`` is raised.
+    no_deposit_grace_min: int = field(default=15, metadata=_range(1, 240))
+    #: Local time at which every slot still holding a device is released.
+    closing_time: str = "18:30"
+    #: Minutes after closing before a device still there is ``forgotten_device``.
+    forgotten_after_min: int = field(default=10, metadata=_range(1, 240))
+    #: Unknown badges within ``unknown_badge_window_s`` that raise an alert.
+    unknown_badge_limit: int = field(default=5, metadata=_range(2, 100))
+    unknown_badge_window_s: float = field(default=60.0, metadata=_range(5, 3600))
+    #: Seconds of disagreement between wall and monotonic clocks that count as a jump.
+    clock_jump_tolerance_s: float = field(default=5.0, metadata=_range(0.5, 3600))
+    #: Seconds in which an authorised person's second badge after a refusal
+    #: checks out a setting device.
+    setting_checkout_window_s: float = field(default=10.0, metadata=_range(2, 120))
+    #: Minutes a grant waits for its badge before it expires (``open_now`` false).
+    grant_valid_min: int = field(default=60, metadata=_range(1, 24 * 60))
+
+    @property
+    def closing(self) -> time:
+        """``closing_time`` as a ``datetime.time``."""
+        return time.fromisoformat(self.closing_time)
+
+
+@dataclass(frozen=True)
+class SlotConfig:
+    """One slot of the bank."""
+
+    number: int = field(metadata=_range(1, 999))
+    kind: SlotKind
+    #: Output driving the lock.
+    lock_pin: int = field(metadata={"pin": True})
+    #: Input: door-closed switch (closed = pulled low).
+    door_pin: int = field(metadata={"pin": True})
+    #: Input: device-present sensor.
+    sensor_pin: int = field(metadata={"pin": True})
+    #: Optional slot LED.
+    led_pin: int | None = field(default=None, metadata={"pin": True})
+    #: What the panel calls it; defaults to the number.
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Which backend drives the pins and the reader."""
+
+    #: ``gpio`` on a Pi; ``simulated`` for mock pins and the emulated reader.
+    backend: Backend = "gpio"
+    #: gpiozero pin factory name (``lgpio``, ``rpigpio``...), empty for gpiozero's default.
+    pin_factory: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The panel server."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=8080, metadata=_range(1, 65535))
+    #: File holding the session secret key; production refuses to start without one.
+    secret_key_file: str = ""
+    #: Minutes of inactivity after which a panel session ends.
+    session_idle_min: int = field(default=15, metadata=_range(1, 24 * 60))
+    #: Serve cookies only over HTTPS. Off for a panel on a local network without TLS.
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the daemon, the panel and the CLI read from the config file."""
+
+    site_name: str = "Our Nursery"
+    #: IANA time zone the rota and the panel use.
+    timezone: str = "Europe/London"
+    #: Where the database and other state live.
+    data_dir: str = "/var/lib/nursery-locker"
+    #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/locker.db``.
+    database_url: str = ""
+    #: Days events are kept before a retention purge may remove them.
+    retention_days: int = field(default=365, metadata=_range(30, 36500))
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    lock: LockConfig = field(default_factory=LockConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    slots: tuple[SlotConfig, ...] = ()
+    #: The file this config was read from, if any.
+    path: str = field(default="", metadata={"internal": True})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The site's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'locker.db'}"
+
+    def slot(self, number: int) -> SlotConfig:
+        """The config of slot ``number``."""
+        for slot in self.slots:
+            if slot.number == number:
+                return slot
+        raise KeyError(number)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: ``explicit``, then ``$LOCKER_CONFIG``, then the default."""
+    return Path(explicit or os.environ.get("LOCKER_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the TOML config at ``path``."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (run `locker init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(raw)
+    return dataclasses.replace(config, path=str(path))
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Build a validated :class:`Config` from parsed TOML."""
+    config = _build(Config, raw, "")
+    _check_whole(config)
+    return config
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key")
+    values = {}
+    for name, f in fields.items():
+        key = _key(where, name)
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: missing")
+            continue
+        values[name] = _convert(hints[name], raw[name], key, f.metadata)
+    return cls(**values)
+
+
+def _key(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _convert(hint: Any, value: Any, key: str, meta: Any) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if origin is tuple:
+        (item,) = get_args(hint)[:1]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of tables")
+        return tuple(_build(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            allowed = ", ".join(map(repr, choices))
+            raise ConfigError(f"{key}: must be one of {allowed}, not {value!r}")
+        return value
+    args = [a for a in get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    if value is None or (base is bool) != isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {base.__name__}, not {type(value).__name__}")
+    if base is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, base):
+        raise ConfigError(f"{key}: expected {base.__name__}, not {type(value).__name__}")
+    if "range" in meta:
+        lo, hi = meta["range"]
+        if not lo <= value <= hi:
+            raise ConfigError(f"{key}: {value} is out of range ({lo} to {hi})")
+    if meta.get("pin") and value < 0:
+        raise ConfigError(f"{key}: a pin number cannot be negative")
+    return value
+
+
+def _check_whole(config: Config) -> None:
+    try:
+        config.tz  # noqa: B018 - validating the name
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone: unknown time zone {config.timezone!r}") from None
+    try:
+        config.rules.closing  # noqa: B018
+    except ValueError:
+        raise ConfigError(
+            f"rules.closing_time: expected HH:MM, not {config.rules.closing_time!r}"
+        ) from None
+    if config.lock.unlock_pulse_s > config.lock.max_energised_s:
+        raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
+    if not config.slots:
+        raise ConfigError("slots: at least one slot is needed")
+    on_pi = config.hardware.backend == "gpio"
+    owners: dict[int, str] = {}
+
+    def claim(pin: int | None, key: str) -> None:
+        if pin is None:
+            return
+        if on_pi and pin not in PI_GPIOS:
+            raise ConfigError(f"{key}: GPIO{pin} is not on the Pi's header (0 to 27)")
+        if on_pi and pin in SPI0_PINS:
+            raise ConfigError(f"{key}: GPIO{pin} belongs to SPI0, which the reader uses")
+        if pin in owners:
+            raise ConfigError(f"{key}: GPIO{pin} is already used by {owners[pin]}")
+        owners[pin] = key
+
+    claim(config.reader.rst_pin, "reader.rst_pin")
+    claim(config.bank.green_led_pin, "bank.green_led_pin")
+    claim(config.bank.red_led_pin, "bank.red_led_pin")
+    claim(config.bank.buzzer_pin, "bank.buzzer_pin")
+    numbers: set[int] = set()
+    for i, slot in enumerate(config.slots):
+        if slot.number in numbers:
+            raise ConfigError(f"slots[{i}].number: slot {slot.number} is defined twice")
+        numbers.add(slot.number)
+        for name in ("lock_pin", "door_pin", "sensor_pin", "led_pin"):
+            claim(getattr(slot, name), f"slots[{i}].{name}")
+
+
+def default_config_text(*, data_dir: str = "/var/lib/nursery-locker") -> str:
+    """The commented config ``locker init`` writes: four slots wired as in the README."""
+    return DEFAULT_CONFIG_TEMPLATE.format(data_dir=data_dir)
+
+
+DEFAULT_CONFIG_TEMPLATE = """\
+# nursery-locker configuration. Every key is optional unless marked; see README.
+site_name = "Our Nursery"
+timezone = "Europe/London"
+data_dir = "{data_dir}"
+# database_url = "sqlite:////var/lib/nursery-locker/locker.db"
+retention_days = 365
+
+[hardware]
+backend = "gpio"        # "gpio" on a Pi, "simulated" anywhere else
+pin_factory = ""        # gpiozero default; "lgpio" on a Pi 5
+
+[lock]
+type = "pulse"          # "pulse" (solenoid latch) or "hold" (magnetic, energised = locked)
+unlock_pulse_s = 0.5
+max_energised_s = 2.0
+active_high = true
+open_on_shift_end = true
+
+[reader]
+spi_bus = 0
+spi_device = 0
+rst_pin = 25
+poll_interval_s = 0.1
+debounce_s = 1.0
+health_check_s = 5.0
+
+[bank]
+green_led_pin = 24
+red_led_pin = 26
+buzzer_pin = 18
+
+[rules]
+assignment = "dynamic"  # or "fixed": each person has their own slot
+door_timeout_s = 30
+door_left_open_s = 120
+approval_window_s = 30
+break_grace_min = 5
+overdue_grace_min = 5
+no_deposit_grace_min = 15
+closing_time = "18:30"
+forgotten_after_min = 10
+unknown_badge_limit = 5
+unknown_badge_window_s = 60
+clock_jump_tolerance_s = 5
+setting_checkout_window_s = 10
+grant_valid_min = 60
+
+[web]
+host = "127.0.0.1"
+port = 8080
+secret_key_file = "/etc/nursery-locker/secret_key"
+session_idle_min = 15
+secure_cookies = false
+
+# Lock outputs sit on GPIOs that are pulled low at boot, so no lock is
+# energised before the daemon starts. Door and sensor inputs read low when closed
+# / present.
+[[slots]]
+number = 1
+kind = "staff"
+lock_pin = 17
+door_pin = 5
+sensor_pin = 16
+
+[[slots]]
+number = 2
+kind = "staff"
+lock_pin = 27
+door_pin = 6
+sensor_pin = 19
+
+[[slots]]
+number = 3
+kind = "staff"
+lock_pin = 22
+door_pin = 12
+sensor_pin = 20
+
+[[slots]]
+number = 4
+kind = "visitor"
+lock_pin = 23
+door_pin = 13
+sensor_pin = 21
+"""

@@ -1,0 +1,102 @@
+"""Engines, sessions and migrations for the one database the daemon, panel and CLI share."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+from locker.errors import LockerError
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, durable commits and foreign keys.
+
+    On SQLite the driver's own transaction handling is switched off and
+    SQLAlchemy's ``begin`` emits ``BEGIN``, or ``BEGIN IMMEDIATE`` on a
+    connection with the ``immediate`` execution option, so a writer takes the
+    write lock before it reads the head of the log chain.
+    """
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args=_connect_args(url))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _connect_args(url: str) -> dict[str, object]:
+    # The daemon and the panel are separate processes; a writer waits for the
+    # other rather than failing at once.
+    return {"timeout": 15} if url.startswith("sqlite") else {}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit survives a power cut, which a Pi on a nursery's socket will see.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The engine and two session factories: ``read()`` and ``write()``.
+
+    ``write()`` sessions take the write lock at their first statement, so two
+    processes appending to the log never both build on the same head.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.read = sessionmaker(self.engine, expire_on_commit=False)
+        self.write = sessionmaker(
+            self.engine.execution_options(immediate=True), expire_on_commit=False
+        )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    """An Alembic config pointing at the packaged migrations and at ``engine``."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(files("nursery_locker_migrations")))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Create the schema or upgrade it to the newest migration; stored data is kept."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def schema_status(engine: Engine) -> tuple[str | None, str]:
+    """``(current revision, head revision)`` of the database."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head or ""
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to run on a database that is missing or not migrated."""
+    current, head = schema_status(engine)
+    if current != head:
+        state = "has no schema" if current is None else f"is at revision {current}"
+        raise LockerError(f"the database {state}, not {head}: run `locker init` to migrate it")

@@ -1,0 +1,83 @@
+"""Event kinds (``domain.action``) and alert kinds: the names SPEC.md fixes."""
+
+BADGE_GRANTED = "badge.granted"
+BADGE_REFUSED = "badge.refused"
+BADGE_UNKNOWN = "badge.unknown"
+SLOT_UNLOCKED = "slot.unlocked"
+SLOT_LOCKED = "slot.locked"
+SLOT_RECONCILED = "slot.reconciled"
+DOOR_OPENED = "door.opened"
+DOOR_CLOSED = "door.closed"
+DEVICE_DETECTED = "device.detected"
+DEVICE_REMOVED = "device.removed"
+DEPOSIT_CONFIRMED = "deposit.confirmed"
+DEPOSIT_EMPTY = "deposit.empty"
+RELEASE_BREAK = "release.break"
+RELEASE_GRANT = "release.grant"
+RELEASE_SHIFT_END = "release.shift_end"
+RELEASE_MANAGER = "release.manager"
+RELEASE_ALL = "release.all"
+RELEASE_CLOSING = "release.closing"
+RELEASE_COLLECTED = "release.collected"
+RELEASE_TIMEOUT = "release.timeout"
+GRANT_CREATED = "grant.created"
+GRANT_USED = "grant.used"
+GRANT_EXPIRED = "grant.expired"
+APPROVAL_ON_THE_SPOT = "approval.on_the_spot"
+ALERT_RAISED = "alert.raised"
+ALERT_ACKNOWLEDGED = "alert.acknowledged"
+ALERT_CLEARED = "alert.cleared"
+VISITOR_SIGNED_IN = "visitor.signed_in"
+VISITOR_SIGNED_OUT = "visitor.signed_out"
+SETTING_CHECKED_OUT = "setting.checked_out"
+SETTING_RETURNED = "setting.returned"
+SHIFT_CHANGED = "shift.changed"
+BREAK_STARTED = "break.started"
+AUTH_LOGIN = "auth.login"
+AUTH_FAILED = "auth.failed"
+AUTH_LOGOUT = "auth.logout"
+CONFIG_CHANGED = "config.changed"
+SYSTEM_STARTED = "system.started"
+SYSTEM_STOPPED = "system.stopped"
+CLOCK_UNSYNCHRONISED = "clock.unsynchronised"
+CLOCK_SYNCHRONISED = "clock.synchronised"
+CLOCK_JUMP = "clock.jump"
+LOG_CHECKPOINT = "log.checkpoint"
+LOG_PURGED = "log.purged"
+
+#: What the panel's "override log" shows.
+OVERRIDE_KINDS = frozenset(
+    {GRANT_CREATED, APPROVAL_ON_THE_SPOT, RELEASE_MANAGER, RELEASE_ALL, RELEASE_GRANT}
+)
+
+ALL_KINDS = frozenset(
+    value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)
+)
+
+# Alert kinds, carried in ``details.alert`` of ``alert.raised``.
+ALERT_DOOR_FORCED = "door_forced"
+ALERT_TAMPER = "tamper"
+ALERT_DOOR_LEFT_OPEN = "door_left_open"
+ALERT_OVERDUE = "overdue"
+ALERT_NO_DEPOSIT = "no_deposit"
+ALERT_FORGOTTEN_DEVICE = "forgotten_device"
+ALERT_UNKNOWN_BADGES = "unknown_badges"
+ALERT_HARDWARE_FAULT = "hardware_fault"
+ALERT_CLOCK = "clock"
+
+ALERT_KINDS = frozenset(
+    {
+        ALERT_DOOR_FORCED,
+        ALERT_TAMPER,
+        ALERT_DOOR_LEFT_OPEN,
+        ALERT_OVERDUE,
+        ALERT_NO_DEPOSIT,
+        ALERT_FORGOTTEN_DEVICE,
+        ALERT_UNKNOWN_BADGES,
+        ALERT_HARDWARE_FAULT,
+        ALERT_CLOCK,
+    }
+)
+
+#: Reason codes a manager may give for a release grant.
+GRANT_REASONS = ("emergency", "outing", "home_visit", "training", "other")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the database, installed as ``nursery_locker_migrations``."""
