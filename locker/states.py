@@ -29,13 +29,14 @@ HOLDING_STATES = frozenset({SlotState.HELD})
 TRANSITIONS: dict[SlotState, frozenset[SlotState]] = {
     SlotState.FREE: frozenset({SlotState.OPEN_FOR_DEPOSIT, SlotState.HELD}),
     SlotState.OPEN_FOR_DEPOSIT: frozenset({SlotState.HELD, SlotState.FREE, SlotState.OUT}),
-    SlotState.HELD: frozenset({SlotState.OPEN_FOR_RELEASE, SlotState.FREE}),
+    SlotState.HELD: frozenset({SlotState.OPEN_FOR_RELEASE, SlotState.FREE, SlotState.OUT}),
     SlotState.OPEN_FOR_RELEASE: frozenset({SlotState.OUT, SlotState.FREE, SlotState.HELD}),
     SlotState.OUT: frozenset({SlotState.OPEN_FOR_DEPOSIT, SlotState.FREE, SlotState.HELD}),
 }
 """Allowed moves. ``free → held`` and ``out → held`` are reconciliations: a device
 found in a locked slot at start-up, or put back through a door that was forced.
-``held → free`` is a device that vanished from a locked slot (tamper)."""
+``held → out`` and ``held → free`` are a device that vanished from a locked slot
+(tamper): reserved for its owner, or freed when it had none."""
 
 
 def check_transition(old: SlotState, new: SlotState) -> None:

@@ -1,0 +1,430 @@
+"""The controller: the custody rules bound to the database.
+
+Each input is decided by :class:`~locker.custody.CustodyRules`, every log
+entry, alert and slot change of the decision is committed in one write
+transaction, and only then are the outputs (:class:`Unlock`, :class:`Lock`,
+:class:`Signal`) handed back for the daemon to drive. If the commit fails,
+nothing is driven and the rules are reloaded from what is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker import events as ev
+from locker.clock import Clock, Instant
+from locker.config import Config
+from locker.custody import (
+    CustodyEnded,
+    CustodyRules,
+    CustodyStarted,
+    GrantCreated,
+    GrantExpired,
+    GrantInfo,
+    GrantUsed,
+    Lock,
+    Outcome,
+    RaiseAlert,
+    ReleaseAll,
+    ReleaseSlot,
+    SensorReading,
+    Signal,
+    SignInVisitor,
+    SignOutVisitor,
+    SlotView,
+    StockSettingSlot,
+    Tick,
+    Unlock,
+)
+from locker.db import Database
+from locker.errors import InvalidRequest, LockerError, NotFound
+from locker.events import GRANT_REASONS
+from locker.log import LogEntry, append, format_ts
+from locker.models import Alert, Command, Custody, Event, Grant, Person, Slot
+from locker.people import load_roster
+from locker.states import SlotState
+
+Output = Unlock | Lock | Signal
+
+
+class Controller:
+    """Owns the rules for one bank and keeps the database in step with them."""
+
+    def __init__(self, config: Config, db: Database, clock: Clock):
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.rules: CustodyRules | None = None
+        self.roster_day: date | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, sensors: dict[int, SensorReading]) -> list[Output]:
+        """Load the stored state, reconcile it with ``sensors`` and log the start."""
+        now = self.clock.read()
+        with self.db.write() as session:
+            self._sync_slots(session, now.wall)
+            self.rules = self._load_rules(session, now)
+            outcome = self.rules.start(sensors, now)
+            outputs = self._persist(session, outcome, now)
+            session.commit()
+        return outputs
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Log ``system.stopped``."""
+        now = self.clock.read()
+        with self.db.write() as session:
+            append(
+                session, LogEntry(ev.SYSTEM_STOPPED, "daemon", details={"reason": reason}), now.wall
+            )
+            session.commit()
+
+    def handle(self, event: object) -> list[Output]:
+        """Decide ``event`` now, commit everything it logs, return the outputs to drive."""
+        return self._decide(lambda session, rules, now: rules.handle(event, now))
+
+    def reload_roster(self) -> None:
+        """Read people, badges and shifts again (after an edit, or a new day)."""
+        now = self.clock.read()
+        with self.db.read() as session:
+            self.rules.set_roster(load_roster(session, self.config.tz, now.wall))
+        self.roster_day = now.wall.astimezone(self.config.tz).date()
+
+    def tick(self) -> list[Output]:
+        """A tick of the clock; a new local day brings a fresh roster first."""
+        today = self.clock.now().astimezone(self.config.tz).date()
+        if today != self.roster_day:
+            self.reload_roster()
+        return self.handle(Tick())
+
+    # ------------------------------------------------------------- commands
+
+    def run_command(self, command_id: int) -> tuple[list[Output], dict[str, Any]]:
+        """Carry out a stored :class:`Command`; mark it done or failed with the reason."""
+        result: dict[str, Any] = {}
+
+        def decide(session: Session, rules: CustodyRules, now: Instant) -> Outcome:
+            command = session.get(Command, command_id)
+            if command is None or command.status != "pending":
+                raise NotFound(f"no pending command {command_id}")
+            outcome = self._command(session, rules, command, now)
+            command.status = "done"
+            command.result = outcome.result
+            command.done_at = now.wall
+            result.update(outcome.result)
+            return outcome
+
+        try:
+            outputs = self._decide(decide)
+        except (InvalidRequest, NotFound, LockerError) as exc:
+            now = self.clock.now()
+            with self.db.write() as session:
+                command = session.get(Command, command_id)
+                if command is not None and command.status == "pending":
+                    command.status = "failed"
+                    command.result = {"error": str(exc)}
+                    command.done_at = now
+                    session.commit()
+            return [], {"error": str(exc)}
+        return outputs, result
+
+    def pending_commands(self) -> list[int]:
+        """Ids of commands waiting for the daemon, oldest first."""
+        with self.db.read() as session:
+            return list(
+                session.scalars(
+                    select(Command.id).where(Command.status == "pending").order_by(Command.id)
+                )
+            )
+
+    def _command(
+        self, session: Session, rules: CustodyRules, command: Command, now: Instant
+    ) -> Outcome:
+        payload = command.payload or {}
+        who = {"account": command.account, "client": command.client}
+        kind = command.kind
+        if kind == "reload":
+            rules.set_roster(load_roster(session, self.config.tz, now.wall))
+            return Outcome(result={"reloaded": True})
+        if kind == "grant":
+            grant = self._new_grant(session, payload, command, now.wall)
+            if grant.person_id not in rules.roster.people:
+                rules.set_roster(load_roster(session, self.config.tz, now.wall))
+            return rules.handle(GrantCreated(grant), now)
+        if kind == "release_slot":
+            return rules.handle(
+                ReleaseSlot(_int(payload, "slot"), _text(payload, "reason"), **who), now
+            )
+        if kind == "release_all":
+            if payload.get("confirm") is not True:
+                raise InvalidRequest("release-all needs confirm: true")
+            return rules.handle(ReleaseAll(_text(payload, "reason"), **who), now)
+        if kind == "visitor_in":
+            slot = payload.get("slot")
+            return rules.handle(
+                SignInVisitor(_text(payload, "name"), slot=_opt_int(slot, "slot"), **who), now
+            )
+        if kind == "visitor_out":
+            return rules.handle(SignOutVisitor(_int(payload, "slot"), **who), now)
+        if kind == "stock":
+            return rules.handle(StockSettingSlot(_int(payload, "slot"), **who), now)
+        raise InvalidRequest(f"unknown command {kind!r}")
+
+    def _new_grant(
+        self, session: Session, payload: dict, command: Command, at: datetime
+    ) -> GrantInfo:
+        person_id = _int(payload, "person_id")
+        person = session.get(Person, person_id)
+        if person is None or not person.active:
+            raise NotFound(f"no active person with id {person_id}")
+        reason = payload.get("reason")
+        if reason not in GRANT_REASONS:
+            raise InvalidRequest(f"reason must be one of {', '.join(GRANT_REASONS)}")
+        note = payload.get("note") or ""
+        if not isinstance(note, str) or len(note) > 500:
+            raise InvalidRequest("note must be text of at most 500 characters")
+        if reason == "other" and not note.strip():
+            raise InvalidRequest("a grant for reason 'other' needs a note")
+        open_now = payload.get("open_now", False)
+        if not isinstance(open_now, bool):
+            raise InvalidRequest("open_now must be true or false")
+        minutes = _opt_int(payload.get("return_minutes"), "return_minutes")
+        if minutes is not None and not 1 <= minutes <= 24 * 60:
+            raise InvalidRequest("return_minutes must be between 1 and 1440")
+        valid_until = at + timedelta(minutes=self.config.rules.grant_valid_min)
+        row = Grant(
+            person_id=person_id,
+            reason=reason,
+            note=note,
+            open_now=open_now,
+            return_minutes=minutes,
+            created_by=command.account,
+            client=command.client,
+            created_at=at,
+            valid_until=valid_until,
+        )
+        session.add(row)
+        session.flush()
+        return GrantInfo(
+            row.id,
+            person_id,
+            reason,
+            note,
+            open_now,
+            minutes,
+            command.account,
+            valid_until,
+            command.client,
+        )
+
+    # ------------------------------------------------------------ internals
+
+    def _decide(self, decide) -> list[Output]:
+        now = self.clock.read()
+        try:
+            with self.db.write() as session:
+                outcome = decide(session, self.rules, now)
+                outputs = self._persist(session, outcome, now)
+                session.commit()
+        except (InvalidRequest, NotFound):
+            raise
+        except Exception:
+            # Nothing was committed, so nothing may be driven: go back to what is stored.
+            self._reload()
+            raise
+        return outputs
+
+    def _reload(self) -> None:
+        now = self.clock.read()
+        with self.db.read() as session:
+            rules = self._load_rules(session, now)
+        if self.rules is not None:
+            rules.last_instant = self.rules.last_instant
+            rules.clock_trusted = self.rules.clock_trusted
+            rules.schedule_from = self.rules.schedule_from
+        self.rules = rules
+
+    def _persist(self, session: Session, outcome: Outcome, now: Instant) -> list[Output]:
+        outputs: list[Output] = []
+        for effect in outcome.effects:
+            if isinstance(effect, LogEntry):
+                append(session, effect, now.wall)
+            elif isinstance(effect, RaiseAlert):
+                self._raise_alert(session, effect, now.wall)
+            elif isinstance(effect, CustodyStarted):
+                session.add(
+                    Custody(
+                        slot_number=effect.slot,
+                        person_id=effect.person_id,
+                        visitor_name=effect.visitor_name,
+                        deposited_at=now.wall,
+                    )
+                )
+            elif isinstance(effect, CustodyEnded):
+                stay = session.scalar(
+                    select(Custody)
+                    .where(Custody.slot_number == effect.slot, Custody.ended_at.is_(None))
+                    .order_by(Custody.id.desc())
+                    .limit(1)
+                )
+                if stay is not None:
+                    stay.ended_at = now.wall
+                    stay.end_reason = effect.reason
+            elif isinstance(effect, GrantUsed):
+                grant = session.get(Grant, effect.grant_id)
+                grant.used_at = now.wall
+                grant.return_due = effect.return_due
+            elif isinstance(effect, GrantExpired):
+                session.get(Grant, effect.grant_id).expired_at = now.wall
+            else:
+                outputs.append(effect)
+        self._save_slots(session, now.wall)
+        return outputs
+
+    def _raise_alert(self, session: Session, effect: RaiseAlert, at: datetime) -> None:
+        row = Alert(
+            alert=effect.alert,
+            slot=effect.slot,
+            person_id=effect.person_id,
+            details={"message": effect.message, **effect.details},
+            raised_at=at,
+        )
+        session.add(row)
+        session.flush()
+        details = {
+            "alert": effect.alert,
+            "alert_id": row.id,
+            "message": effect.message,
+            **effect.details,
+        }
+        append(
+            session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at
+        )
+
+    def _save_slots(self, session: Session, at: datetime) -> None:
+        rules = self.rules
+        for number in sorted(rules.dirty):
+            view = rules.slots[number]
+            row = session.get(Slot, number)
+            row.state = view.state.value
+            row.occupant_id = view.owner
+            row.visitor_name = view.visitor_name
+            row.since = view.since or at
+            row.locked = view.locked
+            row.door_open = view.door_open
+            row.device_present = view.device_present
+            row.reason = view.reason
+            row.return_due = view.return_due
+        rules.dirty.clear()
+
+    def _sync_slots(self, session: Session, at: datetime) -> None:
+        """Make the ``slots`` table match the config; log what changed."""
+        rows = {s.number: s for s in session.scalars(select(Slot))}
+        changes = []
+        for slot in self.config.slots:
+            label = slot.label or str(slot.number)
+            row = rows.get(slot.number)
+            if row is None:
+                session.add(
+                    Slot(number=slot.number, kind=slot.kind, label=label, state="free", since=at)
+                )
+                changes.append(f"slot {slot.number} added ({slot.kind})")
+            elif (row.kind, row.label) != (slot.kind, label):
+                changes.append(f"slot {slot.number} is now {slot.kind} {label!r}")
+                row.kind, row.label = slot.kind, label
+        configured = {s.number for s in self.config.slots}
+        for number in sorted(set(rows) - configured):
+            changes.append(f"slot {number} is no longer configured ({rows[number].state})")
+        if changes:
+            session.flush()
+            append(
+                session,
+                LogEntry(
+                    ev.CONFIG_CHANGED, "daemon", details={"what": "slots", "changes": changes}
+                ),
+                at,
+            )
+
+    def _load_rules(self, session: Session, now: Instant) -> CustodyRules:
+        configured = {s.number for s in self.config.slots}
+        views = [
+            SlotView(
+                number=row.number,
+                kind=row.kind,
+                label=row.label,
+                state=SlotState(row.state),
+                owner=row.occupant_id,
+                visitor_name=row.visitor_name,
+                since=row.since,
+                locked=row.locked,
+                door_open=row.door_open,
+                device_present=row.device_present,
+                reason=row.reason,
+                return_due=row.return_due,
+            )
+            for row in session.scalars(select(Slot).order_by(Slot.number))
+            if row.number in configured
+        ]
+        grants = [
+            GrantInfo(
+                g.id,
+                g.person_id,
+                g.reason,
+                g.note,
+                g.open_now,
+                g.return_minutes,
+                g.created_by,
+                g.valid_until,
+                g.client,
+            )
+            for g in session.scalars(
+                select(Grant).where(Grant.used_at.is_(None), Grant.expired_at.is_(None))
+            )
+        ]
+        roster = load_roster(session, self.config.tz, now.wall)
+        self.roster_day = now.wall.astimezone(self.config.tz).date()
+        rules = CustodyRules(self.config, roster, views, grants=grants, started=now)
+        self._remember_today(session, rules, now.wall)
+        return rules
+
+    def _remember_today(self, session: Session, rules: CustodyRules, at: datetime) -> None:
+        """Seed the rules' memory of today from the log, so a restart repeats no alert."""
+        day = rules.local_day(at)
+        midnight = datetime.combine(day, datetime.min.time(), tzinfo=self.config.tz)
+        since = format_ts(midnight)
+        for alert in session.scalars(
+            select(Alert).where(Alert.alert == ev.ALERT_NO_DEPOSIT, Alert.raised_at >= midnight)
+        ):
+            if alert.person_id is not None:
+                rules.no_deposit_alerted.add((alert.person_id, day))
+        for person_id in session.scalars(
+            select(Event.person_id).where(Event.kind == ev.DEPOSIT_EMPTY, Event.ts >= since)
+        ):
+            if person_id is not None:
+                rules.declared_empty.add((person_id, day))
+
+
+def _int(payload: dict, key: str) -> int:
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{key} must be a whole number")
+    return value
+
+
+def _opt_int(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    return _int({key: value}, key)
+
+
+def _text(payload: dict, key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{key} must be non-empty text")
+    if len(value) > 500:
+        raise InvalidRequest(f"{key} is too long (at most 500 characters)")
+    return value.strip()

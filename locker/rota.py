@@ -1,0 +1,614 @@
+"""The rota: who works when, as shifts and break windows per person per local day.
+
+A rota arrives as a CSV file (``locker rota import``) or as edits in the panel.
+Times in the file are local to the site; everything stored is UTC. Converting
+a local time on a daylight-saving day follows two rules:
+
+- a local time that does not exist (the hour the clocks skip in spring) is a
+  bad row, never silently moved;
+- a local time that happens twice (the hour repeated in autumn) means its
+  first occurrence (``fold=0``), the one still on summer time.
+
+A file with any bad row is rejected whole and nothing is written, so a manager
+fixes the file and imports it again; importing the same file twice changes
+nothing. There are no overnight shifts: a shift lies within one local day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from locker import events
+from locker.errors import InvalidRequest, NotFound, RotaError
+from locker.log import LogEntry, append
+from locker.models import Break, Person, Shift
+
+#: The header row every rota file starts with, exactly.
+HEADER = ("date", "name", "start", "end", "breaks")
+_WANTED = ",".join(HEADER)
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# One- or two-digit hours: spreadsheets often write 8:00 for 08:00.
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_BREAK = re.compile(r"([^-]*)-([^-]*)")
+
+Window = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class ShiftPlan:
+    """One valid row of a rota file: a person's shift on a local day, in UTC."""
+
+    person_id: int
+    day: date
+    start: datetime
+    end: datetime
+    breaks: tuple[Window, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: shifts added, changed and left as they were.
+
+    ``first_day`` and ``last_day`` span the file's rows (``None`` for a file
+    with a header and no rows).
+    """
+
+    added: int
+    changed: int
+    unchanged: int
+    first_day: date | None
+    last_day: date | None
+
+    @property
+    def changed_anything(self) -> bool:
+        """True when the import wrote to the database."""
+        return bool(self.added or self.changed)
+
+
+class NonexistentTime(InvalidRequest):
+    """A local wall time the clocks skip on a spring-forward day.
+
+    An :class:`InvalidRequest`, so the panel reports it like any other bad input.
+    """
+
+
+# --- Local days and times ---------------------------------------------------
+
+
+def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC moment of wall time ``at`` on local ``day``.
+
+    An ambiguous time (autumn) takes its first occurrence, ``fold=0``. A time
+    that does not exist (spring) raises :class:`NonexistentTime`.
+    """
+    naive = datetime.combine(day, at.replace(tzinfo=None, fold=0))
+    moment = naive.replace(tzinfo=tz).astimezone(UTC)
+    # In the spring gap zoneinfo still gives an answer, but one that reads
+    # back as a different wall time; that is how a skipped time shows itself.
+    if moment.astimezone(tz).replace(tzinfo=None) != naive:
+        raise NonexistentTime(
+            f"{at:%H:%M} does not exist on {day.isoformat()} in {tz.key} (the clocks go forward)"
+        )
+    return moment
+
+
+def local_day(moment_utc: datetime, tz: ZoneInfo) -> date:
+    """The site's local date at ``moment_utc`` (an aware datetime)."""
+    _require_aware(moment_utc, ValueError)
+    return moment_utc.astimezone(tz).date()
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> Window:
+    """``(start, end)`` in UTC of local ``day``: its midnight to the next one.
+
+    The span is 24 hours, or 23 and 25 on the days the clocks change. Where
+    a zone skips midnight itself, ``fold=0`` lands on the moment of the change,
+    which is where that day begins.
+    """
+    start = datetime.combine(day, time()).replace(tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time()).replace(tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+# --- Parsing ----------------------------------------------------------------
+
+
+def parse_rota(text: str, *, people_by_name: dict[str, int], tz: ZoneInfo) -> list[ShiftPlan]:
+    """The shifts a rota file asks for, in file order.
+
+    ``text`` is the CSV (a UTF-8 byte-order mark, CRLF line endings and
+    spaces around cells are fine; rows whose cells are all empty are skipped,
+    as spreadsheets write them). ``people_by_name`` maps exact stored names to
+    person ids. Raises :class:`RotaError` naming every bad row by its line
+    number (the header is line 1) when any row is bad.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise RotaError([(1, f"the file is empty; it must start with the header {_WANTED}")])
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    problems: list[tuple[int, str]] = []
+    plans: list[ShiftPlan] = []
+    first_line_of: dict[tuple[int, date], int] = {}
+    header_seen = False
+    line = 0
+    try:
+        for row in reader:
+            # A quoted cell may span lines; report a row by its first line.
+            row_line, line = line + 1, reader.line_num
+            cells = [cell.strip() for cell in row]
+            if not header_seen:
+                header_seen = True
+                if tuple(cells) != HEADER:
+                    raise RotaError([(1, _header_problem(cells))])
+                continue
+            if not any(cells):
+                continue
+            plan, reasons = _parse_row(cells, people_by_name, tz)
+            if plan is not None:
+                key = (plan.person_id, plan.day)
+                if key in first_line_of:
+                    reasons.append(
+                        f"{cells[1]} is already on {plan.day.isoformat()} "
+                        f"at line {first_line_of[key]}"
+                    )
+                else:
+                    first_line_of[key] = row_line
+            if reasons:
+                problems.append((row_line, "; ".join(reasons)))
+            elif plan is not None:
+                plans.append(plan)
+    except csv.Error as exc:
+        problems.append((max(reader.line_num, 1), f"not readable as CSV: {exc}"))
+    if problems:
+        raise RotaError(problems)
+    return plans
+
+
+def _header_problem(cells: list[str]) -> str:
+    if not any(cells):
+        return f"the first line is blank; it must be the header {_WANTED}"
+    return f"the first line must be the header {_WANTED}, not {','.join(cells)}"
+
+
+def _parse_row(
+    cells: list[str], people_by_name: dict[str, int], tz: ZoneInfo
+) -> tuple[ShiftPlan | None, list[str]]:
+    """A plan for one row, or ``None`` and every reason the row is bad."""
+    if len(cells) != len(HEADER):
+        return None, [
+            f"expected {len(HEADER)} columns ({_WANTED}), found {len(cells)} "
+            "(keep the last comma when there are no breaks)"
+        ]
+    day_text, name, start_text, end_text, breaks_text = cells
+    reasons: list[str] = []
+
+    day = _parse_date(day_text, reasons)
+    person_id = people_by_name.get(name)
+    if not name:
+        reasons.append("the name is empty")
+    elif person_id is None:
+        reasons.append(f"no active person is named {name!r}")
+    start_at = _parse_time(start_text, "start", reasons)
+    end_at = _parse_time(end_text, "end", reasons)
+    break_times = _parse_breaks(breaks_text, reasons)
+
+    if day is None:
+        return None, reasons
+    start = _to_utc(day, start_at, tz, reasons)
+    end = _to_utc(day, end_at, tz, reasons)
+    windows: list[Window] = []
+    for break_start, break_end in break_times:
+        window_start = _to_utc(day, break_start, tz, reasons)
+        window_end = _to_utc(day, break_end, tz, reasons)
+        if window_start is not None and window_end is not None:
+            windows.append((window_start, window_end))
+    if reasons or start is None or end is None:
+        return None, reasons
+
+    def show(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%H:%M}"
+
+    reasons.extend(_shift_problems(start, end, windows, show))
+    if reasons or person_id is None:
+        return None, reasons
+    return ShiftPlan(person_id, day, start, end, tuple(sorted(windows))), reasons
+
+
+def _parse_date(text: str, reasons: list[str]) -> date | None:
+    if _DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    reasons.append(f"date {text!r} is not a date as YYYY-MM-DD")
+    return None
+
+
+def _parse_time(text: str, what: str, reasons: list[str]) -> time | None:
+    match = _TIME.fullmatch(text)
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        return time(int(match[1]), int(match[2]))
+    reasons.append(f"{what} {text!r} is not a time of day as HH:MM (00:00 to 23:59)")
+    return None
+
+
+def _parse_breaks(text: str, reasons: list[str]) -> list[tuple[time, time]]:
+    """Break times from ``HH:MM-HH:MM;HH:MM-HH:MM``; nothing for an empty cell."""
+    if not text:
+        return []
+    found: list[tuple[time, time]] = []
+    for piece in (part.strip() for part in text.split(";")):
+        match = _BREAK.fullmatch(piece)
+        if match is None:
+            reasons.append(f"break {piece!r} is not HH:MM-HH:MM (separate breaks with ;)")
+            continue
+        start = _parse_time(match[1].strip(), f"break {piece!r} start", reasons)
+        end = _parse_time(match[2].strip(), f"break {piece!r} end", reasons)
+        if start is not None and end is not None:
+            found.append((start, end))
+    return found
+
+
+def _to_utc(day: date, at: time | None, tz: ZoneInfo, reasons: list[str]) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        return local_to_utc(day, at, tz)
+    except NonexistentTime as exc:
+        reasons.append(str(exc))
+        return None
+
+
+def _shift_problems(
+    start: datetime, end: datetime, breaks: Sequence[Window], show: Callable[[datetime], str]
+) -> list[str]:
+    """Why a shift and its breaks do not fit together; empty when they do."""
+    problems: list[str] = []
+    if end <= start:
+        problems.append(
+            f"the shift {show(start)}-{show(end)} must end after it starts "
+            "(overnight shifts are not supported)"
+        )
+        return problems
+    ordered = sorted(breaks)
+    for break_start, break_end in ordered:
+        label = f"break {show(break_start)}-{show(break_end)}"
+        if break_end <= break_start:
+            problems.append(f"{label} must end after it starts")
+        elif break_start < start or break_end > end:
+            problems.append(f"{label} is outside the shift {show(start)}-{show(end)}")
+    for (a_start, a_end), (b_start, b_end) in zip(ordered, ordered[1:], strict=False):
+        if b_start < a_end:
+            problems.append(
+                f"breaks {show(a_start)}-{show(a_end)} and {show(b_start)}-{show(b_end)} overlap"
+            )
+    return problems
+
+
+# --- Import -----------------------------------------------------------------
+
+
+def import_rota(
+    session: Session, text: str, *, tz: ZoneInfo, at: datetime, actor: str
+) -> ImportResult:
+    """Store the shifts of rota file ``text``, one ``config.changed`` event if anything changed.
+
+    Shifts are matched by person and day: an identical one is left alone, a
+    different one is replaced with its breaks; shifts of other days and people
+    are not touched. Names are those of active people. On :class:`RotaError`
+    nothing has been written. ``session`` comes from ``Database.write()``; the
+    caller commits.
+    """
+    people = session.execute(select(Person.name, Person.id).where(Person.active)).all()
+    plans = parse_rota(text, people_by_name={p.name: p.id for p in people}, tz=tz)
+    if not plans:
+        return ImportResult(0, 0, 0, None, None)
+
+    first_day = min(plan.day for plan in plans)
+    last_day = max(plan.day for plan in plans)
+    stored = {
+        (shift.person_id, shift.day): shift
+        for shift in session.scalars(
+            select(Shift)
+            .where(Shift.day >= first_day, Shift.day <= last_day)
+            .options(selectinload(Shift.breaks))
+        )
+    }
+    added = changed = unchanged = 0
+    for plan in plans:
+        shift = stored.get((plan.person_id, plan.day))
+        if shift is None:
+            session.add(
+                Shift(
+                    person_id=plan.person_id,
+                    day=plan.day,
+                    start=plan.start,
+                    end=plan.end,
+                    breaks=_break_rows(plan.breaks),
+                )
+            )
+            added += 1
+        elif _windows(shift) == (plan.start, plan.end, plan.breaks):
+            unchanged += 1
+        else:
+            shift.start, shift.end = plan.start, plan.end
+            if _break_windows(shift) != plan.breaks:
+                shift.breaks = _break_rows(plan.breaks)
+            changed += 1
+
+    result = ImportResult(added, changed, unchanged, first_day, last_day)
+    if result.changed_anything:
+        session.flush()
+        append(
+            session,
+            LogEntry(
+                kind=events.CONFIG_CHANGED,
+                actor=actor,
+                details={
+                    "what": "rota",
+                    "added": added,
+                    "changed": changed,
+                    "unchanged": unchanged,
+                    "days": [first_day.isoformat(), last_day.isoformat()],
+                },
+            ),
+            at,
+        )
+    return result
+
+
+def _break_rows(windows: Sequence[Window]) -> list[Break]:
+    return [Break(start=start, end=end) for start, end in windows]
+
+
+def _break_windows(shift: Shift) -> tuple[Window, ...]:
+    return tuple(sorted((b.start, b.end) for b in shift.breaks))
+
+
+def _windows(shift: Shift) -> tuple[datetime, datetime, tuple[Window, ...]]:
+    return shift.start, shift.end, _break_windows(shift)
+
+
+# --- Reading shifts -----------------------------------------------------------
+
+
+def shift_for(session: Session, person_id: int, day: date) -> Shift | None:
+    """``person_id``'s shift on local ``day``, breaks loaded, or ``None``."""
+    return session.scalars(
+        select(Shift)
+        .where(Shift.person_id == person_id, Shift.day == day)
+        .options(selectinload(Shift.breaks))
+    ).one_or_none()
+
+
+def shifts_on(session: Session, day: date) -> list[Shift]:
+    """Every shift on local ``day``, breaks loaded, earliest start first."""
+    return list(
+        session.scalars(
+            select(Shift)
+            .where(Shift.day == day)
+            .options(selectinload(Shift.breaks))
+            .order_by(Shift.start, Shift.person_id)
+        )
+    )
+
+
+def _shift_at(session: Session, person_id: int, moment: datetime) -> Shift | None:
+    """The shift ``person_id`` is on at ``moment`` (start included, end excluded)."""
+    return session.scalars(
+        select(Shift)
+        .where(Shift.person_id == person_id, Shift.start <= moment, Shift.end > moment)
+        .options(selectinload(Shift.breaks))
+    ).first()
+
+
+# --- Panel edits --------------------------------------------------------------
+
+
+def set_shift(
+    session: Session,
+    person_id: int,
+    day: date,
+    start_utc: datetime,
+    end_utc: datetime,
+    breaks: Sequence[Window] = (),
+    *,
+    at: datetime,
+    actor: str,
+    client: str = "",
+) -> Shift:
+    """Create or replace ``person_id``'s shift on ``day``; logs ``shift.changed``.
+
+    Nothing is written or logged when the shift is already exactly this.
+    Raises :class:`NotFound` for an unknown person and :class:`InvalidRequest`
+    when the times do not fit together.
+    """
+    _require_person(session, person_id)
+    moments = [start_utc, end_utc, *(m for window in breaks for m in window)]
+    for moment in moments:
+        _require_aware(moment, InvalidRequest)
+    start, end = start_utc.astimezone(UTC), end_utc.astimezone(UTC)
+    windows = tuple(sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in breaks))
+    problems = _shift_problems(start, end, windows, _iso)
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+
+    shift = shift_for(session, person_id, day)
+    old = _snapshot(shift)
+    if shift is None:
+        shift = Shift(person_id=person_id, day=day, start=start, end=end)
+        session.add(shift)
+    elif _windows(shift) == (start, end, windows):
+        return shift
+    shift.start, shift.end = start, end
+    shift.breaks = _break_rows(windows)
+    _log_shift(session, events.SHIFT_CHANGED, shift, old, at, actor, client, action="set")
+    return shift
+
+
+def start_break_now(
+    session: Session,
+    person_id: int,
+    at: datetime,
+    minutes: int,
+    *,
+    actor: str,
+    client: str = "",
+) -> Break:
+    """Give ``person_id`` a break of ``minutes`` from ``at``; logs ``break.started``.
+
+    The person must be on shift at ``at``, and the break must end by the end
+    of the shift and not overlap a break already planned.
+    """
+    _require_person(session, person_id)
+    _require_aware(at, InvalidRequest)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
+        raise InvalidRequest(f"a break needs a whole number of minutes above 0, not {minutes!r}")
+    shift = _shift_at(session, person_id, at)
+    if shift is None:
+        raise InvalidRequest(f"person {person_id} is not on shift at {_iso(at)}")
+    start, end = at.astimezone(UTC), at.astimezone(UTC) + timedelta(minutes=minutes)
+    if end > shift.end:
+        raise InvalidRequest(
+            f"a {minutes}-minute break from {_iso(start)} would run past the end of the shift "
+            f"at {_iso(shift.end)}"
+        )
+    for planned in shift.breaks:
+        if planned.start < end and start < planned.end:
+            raise InvalidRequest(
+                f"the break would overlap the break {_iso(planned.start)}-{_iso(planned.end)}"
+            )
+    old = _snapshot(shift)
+    new_break = Break(start=start, end=end)
+    shift.breaks.append(new_break)
+    _log_shift(
+        session,
+        events.BREAK_STARTED,
+        shift,
+        old,
+        at,
+        actor,
+        client,
+        action="break_now",
+        extra={"break": [_iso(start), _iso(end)], "minutes": minutes},
+    )
+    return new_break
+
+
+def extend_shift(
+    session: Session,
+    person_id: int,
+    day: date,
+    new_end: datetime,
+    *,
+    at: datetime,
+    actor: str,
+    client: str = "",
+) -> Shift:
+    """Move the end of ``person_id``'s shift on ``day`` later; logs ``shift.changed``.
+
+    To end a shift early use :func:`end_shift_now`.
+    """
+    _require_person(session, person_id)
+    _require_aware(new_end, InvalidRequest)
+    shift = shift_for(session, person_id, day)
+    if shift is None:
+        raise NotFound(f"person {person_id} has no shift on {day.isoformat()}")
+    if new_end <= shift.end:
+        raise InvalidRequest(
+            f"the new end {_iso(new_end)} is not after the shift's end {_iso(shift.end)}; "
+            "end the shift now to shorten it"
+        )
+    old = _snapshot(shift)
+    shift.end = new_end.astimezone(UTC)
+    _log_shift(session, events.SHIFT_CHANGED, shift, old, at, actor, client, action="extend")
+    return shift
+
+
+def end_shift_now(
+    session: Session, person_id: int, at: datetime, *, actor: str, client: str = ""
+) -> Shift:
+    """End ``person_id``'s current shift at ``at``; logs ``shift.changed``.
+
+    A break under way ends with the shift; breaks still to come are dropped.
+    """
+    _require_person(session, person_id)
+    _require_aware(at, InvalidRequest)
+    shift = _shift_at(session, person_id, at)
+    if shift is None or shift.start == at:
+        raise InvalidRequest(f"person {person_id} is not part-way through a shift at {_iso(at)}")
+    old = _snapshot(shift)
+    now = at.astimezone(UTC)
+    shift.end = now
+    kept = [b for b in shift.breaks if b.start < now]
+    for planned in kept:
+        planned.end = min(planned.end, now)
+    shift.breaks = kept
+    _log_shift(session, events.SHIFT_CHANGED, shift, old, at, actor, client, action="end_now")
+    return shift
+
+
+def _require_person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person with id {person_id}")
+    return person
+
+
+def _require_aware(moment: datetime, error: type[Exception]) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise error(f"time {moment.isoformat()} has no time zone; pass an aware UTC time")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _snapshot(shift: Shift | None) -> dict[str, object] | None:
+    """A shift's times as ISO strings, for the log."""
+    if shift is None:
+        return None
+    return {
+        "start": _iso(shift.start),
+        "end": _iso(shift.end),
+        "breaks": [[_iso(start), _iso(end)] for start, end in _break_windows(shift)],
+    }
+
+
+def _log_shift(
+    session: Session,
+    kind: str,
+    shift: Shift,
+    old: dict[str, object] | None,
+    at: datetime,
+    actor: str,
+    client: str,
+    *,
+    action: str,
+    extra: dict[str, object] | None = None,
+) -> None:
+    session.flush()
+    details: dict[str, object] = {
+        "action": action,
+        "day": shift.day.isoformat(),
+        "old": old,
+        "new": _snapshot(shift),
+        **(extra or {}),
+    }
+    if client:
+        details["client"] = client
+    append(
+        session,
+        LogEntry(kind=kind, actor=actor, person_id=shift.person_id, details=details),
+        at,
+    )
