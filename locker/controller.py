@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from locker import events as ev
 from locker.clock import Clock, Instant
 from locker.config import Config
-from locker.custody import (
+from locker.custody import CustodyRules, SlotView
+from locker.db import Database
+from locker.decisions import (
     CustodyEnded,
-    CustodyRules,
     CustodyStarted,
     GrantCreated,
     GrantExpired,
@@ -35,12 +36,10 @@ from locker.custody import (
     Signal,
     SignInVisitor,
     SignOutVisitor,
-    SlotView,
     StockSettingSlot,
     Tick,
     Unlock,
 )
-from locker.db import Database
 from locker.errors import InvalidRequest, LockerError, NotFound
 from locker.events import GRANT_REASONS
 from locker.log import LogEntry, append, format_ts

@@ -1,0 +1,369 @@
+"""The ``locker`` command line.
+
+A user's mistake (a bad config, an unknown badge, a broken CSV row) ends with a
+one-line ``error: ...`` on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from locker import __version__
+from locker.clock import SystemClock
+from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_config_text, load_config
+from locker.db import Database, migrate, require_current_schema
+from locker.errors import LockerError, RotaError
+from locker.models import Command
+
+EXIT_ERROR = 1
+EXIT_CHAIN_BROKEN = 3
+
+
+class App:
+    """What every command needs: the config path, and the config and database on demand."""
+
+    def __init__(self, config_file: str | None):
+        self.path = config_path(config_file)
+        self.clock = SystemClock()
+        self._config: Config | None = None
+        self._db: Database | None = None
+
+    @property
+    def config(self) -> Config:
+        """The validated config (read once)."""
+        if self._config is None:
+            self._config = load_config(self.path)
+        return self._config
+
+    @property
+    def db(self) -> Database:
+        """The database, which must be migrated to the current schema."""
+        if self._db is None:
+            self._db = Database(self.config.db_url)
+            require_current_schema(self.db.engine)
+        return self._db
+
+    @property
+    def actor(self) -> str:
+        """Who is acting, for the log: the local user running the command."""
+        return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or 'unknown'}"
+
+    def notify_daemon(self, session) -> None:
+        """Ask the daemon to read people, badges and the rota again."""
+        session.add(Command(kind="reload", account=self.actor, created_at=self.clock.now()))
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(func):
+    """Turn the product's own errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RotaError as exc:
+            click.echo(f"error: {exc.args[0].split(':')[0]}:", err=True)
+            for line, why in exc.problems:
+                click.echo(f"  line {line}: {why}", err=True)
+            sys.exit(EXIT_ERROR)
+        except LockerError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            fail(f"database: {exc.__class__.__name__}: {str(exc.orig or exc).splitlines()[0]}")
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+    return wrapper
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    metavar="PATH",
+    help=f"Config file (default: $LOCKER_CONFIG or {DEFAULT_CONFIG_PATH}).",
+)
+@click.version_option(__version__, prog_name="locker")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """nursery-locker: the phone locker controller for nurseries."""
+    ctx.obj = App(config_file)
+
+
+# ----------------------------------------------------------------- init
+
+
+@main.command()
+@pass_app
+@friendly
+def init(app: App) -> None:
+    """Write a default config if there is none, then create or migrate the database."""
+    path = app.path
+    if not path.exists():
+        data_dir = (
+            "/var/lib/nursery-locker"
+            if str(path) == DEFAULT_CONFIG_PATH
+            else str(path.parent.resolve())
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = default_config_text(data_dir=data_dir)
+        if str(path) != DEFAULT_CONFIG_PATH:
+            text = text.replace(
+                'secret_key_file = "/etc/nursery-locker/secret_key"',
+                f'secret_key_file = "{Path(data_dir) / "secret_key"}"',
+            )
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote a default config to {path}: edit the slots and pins to match the wiring")
+    config = app.config
+    write_secret_key(config)
+    db = Database(config.db_url)
+    migrate(db.engine)
+    click.echo(f"database ready: {config.db_url}")
+
+
+def write_secret_key(config: Config) -> None:
+    """Create the panel's secret key file (mode 0600) if the config names one that is missing."""
+    key_file = config.web.secret_key_file
+    if not key_file or Path(key_file).exists():
+        return
+    Path(key_file).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    click.echo(f"wrote a new secret key to {key_file}")
+
+
+# ------------------------------------------------------ accounts, tokens
+
+
+@main.group()
+def user() -> None:
+    """Panel accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), required=True)
+@pass_app
+@friendly
+def user_add(app: App, name: str, role: str) -> None:
+    """Add a panel account; the password is prompted for, or read from stdin."""
+    from locker.accounts import add_account
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with app.db.write() as session:
+        add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"account {name} ({role}) added")
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@pass_app
+@friendly
+def token_create(app: App, name: str) -> None:
+    """Print a new API bearer token for the panel account NAME."""
+    from locker.accounts import create_token
+
+    with app.db.write() as session:
+        value = create_token(session, name, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(value)
+
+
+# -------------------------------------------------------- staff, badges
+
+
+@main.group()
+def staff() -> None:
+    """People whose devices the locker holds."""
+
+
+@staff.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "manager"]), default="staff", show_default=True)
+@click.option("--badge", metavar="UID", help="Badge UID in hex, e.g. DEADBEEF.")
+@click.option("--slot", type=int, metavar="N", help="Their own slot (fixed assignment).")
+@click.option("--setting-devices", is_flag=True, help="May check out the setting's devices.")
+@pass_app
+@friendly
+def staff_add(
+    app: App, name: str, role: str, badge: str | None, slot: int | None, setting_devices: bool
+) -> None:
+    """Add a member of staff (or a manager) with an optional badge and slot."""
+    from locker.people import add_person
+
+    if slot is not None and slot not in {s.number for s in app.config.slots}:
+        fail(f"--slot: there is no slot {slot} in the config")
+    with app.db.write() as session:
+        person = add_person(
+            session,
+            name,
+            role=role,
+            badge=badge,
+            slot=slot,
+            setting_authorised=setting_devices,
+            at=app.clock.now(),
+            actor=app.actor,
+        )
+        app.notify_daemon(session)
+        session.commit()
+    click.echo(f"added {person.name} (id {person.id})")
+
+
+@staff.command("list")
+@pass_app
+@friendly
+def staff_list(app: App) -> None:
+    """List everybody with their role, slot and badges."""
+    from locker.people import list_people
+
+    with app.db.read() as session:
+        rows = list_people(session)
+    if not rows:
+        click.echo("nobody yet: add people with `locker staff add NAME --badge UID`")
+        return
+    click.echo(f"{'id':>4}  {'name':<28} {'role':<8} {'slot':>4}  badges")
+    for row in rows:
+        slot = str(row.slot) if row.slot is not None else "-"
+        badges = ", ".join(row.badges) or "-"
+        inactive = "" if row.active else "  (inactive)"
+        click.echo(f"{row.id:>4}  {row.name:<28} {row.role:<8} {slot:>4}  {badges}{inactive}")
+
+
+@main.group()
+def badge() -> None:
+    """Badges."""
+
+
+@badge.command("revoke")
+@click.argument("uid")
+@pass_app
+@friendly
+def badge_revoke(app: App, uid: str) -> None:
+    """Revoke badge UID: it will be refused at the locker from now on."""
+    from locker.people import revoke_badge
+
+    with app.db.write() as session:
+        row = revoke_badge(session, uid, at=app.clock.now(), actor=app.actor)
+        app.notify_daemon(session)
+        session.commit()
+    click.echo(f"badge {row.uid} revoked")
+
+
+# ------------------------------------------------------------------ rota
+
+
+@main.group()
+def rota() -> None:
+    """Shifts and breaks."""
+
+
+@rota.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+@friendly
+def rota_import(app: App, file: Path) -> None:
+    """Import shifts and breaks from a CSV file (date,name,start,end,breaks)."""
+    from locker.rota import import_rota
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{file}: not a UTF-8 text file")
+    with app.db.write() as session:
+        result = import_rota(session, text, tz=app.config.tz, at=app.clock.now(), actor=app.actor)
+        if result.changed_anything:
+            app.notify_daemon(session)
+        session.commit()
+    click.echo(
+        f"rota imported: {result.added} added, {result.changed} changed, "
+        f"{result.unchanged} unchanged"
+    )
+
+
+# ------------------------------------------------------------------- log
+
+
+@main.group()
+def log() -> None:
+    """The tamper-evident event log."""
+
+
+@log.command("verify")
+@pass_app
+@friendly
+def log_verify(app: App) -> None:
+    """Check the hash chain; exit 3 naming the first bad event if it is broken."""
+    from locker.log import verify
+
+    with app.db.read() as session:
+        report = verify(session)
+    if report.ok:
+        click.echo(
+            f"ok: {report.checked} events verified, head {report.head_id} {report.head_hash}"
+        )
+        return
+    fail(f"chain broken at event {report.first_bad_id}: {report.reason}", EXIT_CHAIN_BROKEN)
+
+
+def parse_moment(text: str | None, config: Config, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (local midnight; the day after for ``--until``) or an ISO time."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+            moment = datetime.combine(day, time(0), tzinfo=config.tz)
+            if end:
+                moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=config.tz)
+            return moment.astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.tz)
+    return moment.astimezone(UTC)
+
+
+@log.command("export")
+@click.option("--since", metavar="DATE|TIME", help="From this local day or ISO time.")
+@click.option("--until", metavar="DATE|TIME", help="Up to the end of this local day or time.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@pass_app
+@friendly
+def log_export(app: App, since: str | None, until: str | None, fmt: str) -> None:
+    """Stream events to stdout as CSV or JSON lines."""
+    from locker.log import export
+
+    start = parse_moment(since, app.config)
+    stop = parse_moment(until, app.config, end=True)
+    out = sys.stdout
+    with app.db.read() as session:
+        export(session, out, fmt=fmt, since=start, until=stop)

@@ -1,0 +1,104 @@
+"""The command line: what works, and one-line errors for a user's mistakes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from locker.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCKER_CONFIG", str(tmp_path / "config.toml"))
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    return run
+
+
+def test_init_writes_config_secret_and_database(cli, tmp_path):
+    assert (tmp_path / "config.toml").exists()
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "locker.db").exists()
+    again = cli("init")
+    assert again.exit_code == 0 and "wrote a default config" not in again.output
+
+
+def test_staff_badges_and_listing(cli):
+    assert cli("staff", "add", "Alice Smith", "--badge", "de:ad:be:ef").exit_code == 0
+    assert cli("staff", "add", "Mary", "--role", "manager", "--slot", "2").exit_code == 0
+    listing = cli("staff", "list").output
+    assert "Alice Smith" in listing and "DEADBEEF" in listing and "manager" in listing
+    assert cli("badge", "revoke", "DEADBEEF").exit_code == 0
+    assert "DEADBEEF" not in cli("staff", "list").output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("staff", "add", "Bob", "--badge", "xyz"), "is not 4, 7 or 10 bytes of hex"),
+        (("staff", "add", "Bob", "--slot", "99"), "there is no slot 99"),
+        (("badge", "revoke", "01020304"), "no badge 01020304"),
+        (("token", "create", "nobody"), "no panel account 'nobody'"),
+        (("rota", "import", "/nonexistent.csv"), "No such file"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_duplicate_name_and_badge_are_refused(cli):
+    cli("staff", "add", "Alice", "--badge", "A1A1A1A1")
+    assert "already somebody called" in cli("staff", "add", "Alice").output
+    assert "already in use" in cli("staff", "add", "Bob", "--badge", "A1A1A1A1").output
+
+
+def test_user_add_reads_the_password_from_stdin_and_token_create(cli):
+    assert cli("user", "add", "mary", "--role", "manager", input="a long password\n").exit_code == 0
+    assert "at least 10" in cli("user", "add", "bob", "--role", "viewer", input="short\n").output
+    token = cli("token", "create", "mary").output.strip()
+    assert token.startswith("lk_") and len(token) > 30
+
+
+def test_rota_import_rejects_a_bad_file_naming_rows(cli, tmp_path):
+    cli("staff", "add", "Alice")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "date,name,start,end,breaks\n"
+        "2026-01-05,Alice,08:00,16:00,12:00-12:30\n"
+        "2026-01-06,Zed,08:00,16:00,\n"
+    )
+    result = cli("rota", "import", str(bad))
+    assert result.exit_code == 1
+    assert "line 3" in result.output and "Zed" in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("date,name,start,end,breaks\n2026-01-05,Alice,08:00,16:00,12:00-12:30\n")
+    assert "1 added" in cli("rota", "import", str(good)).output
+    assert "1 unchanged" in cli("rota", "import", str(good)).output
+
+
+def test_log_verify_and_export(cli):
+    cli("staff", "add", "Alice", "--badge", "A1A1A1A1")
+    verified = cli("log", "verify")
+    assert verified.exit_code == 0 and verified.output.startswith("ok: 2 events")
+    lines = cli("log", "export", "--format", "jsonl").output.strip().splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["config.changed"] * 2
+    csv_out = cli("log", "export", "--since", "2000-01-01").output
+    assert csv_out.splitlines()[0].startswith("id,ts,kind")
+    assert "not a date" in cli("log", "export", "--since", "yesterday").output
+
+
+def test_bad_config_is_a_one_line_error(cli, tmp_path):
+    (tmp_path / "config.toml").write_text("colour = 'red'\n")
+    result = cli("staff", "list")
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: colour: unknown key"
