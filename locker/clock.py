@@ -136,3 +136,49 @@ class SimulatedClock:
         """Forget any synchronisation, as after a reboot without network."""
         with self._lock:
             self._synced_at = None
+
+
+class DemoClock:
+    """Simulated time for the demo: runs at ``speed`` times real time from ``start``.
+
+    ``advance()`` moves it ahead (the simulator's clock control); it never
+    jumps against its own monotonic clock and always counts as synchronised.
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0, *, real=time.monotonic):
+        if start.tzinfo is None:
+            raise ValueError("DemoClock needs an aware start time")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._lock = threading.Lock()
+        self._start = start.astimezone(UTC)
+        self._speed = speed
+        self._real = real
+        self._real0 = real()
+        self._offset = 0.0
+
+    def _elapsed(self) -> float:
+        return (self._real() - self._real0) * self._speed + self._offset
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._start + timedelta(seconds=self._elapsed())
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return 1000.0 + self._elapsed()
+
+    def synced_at(self) -> float | None:
+        return 0.0
+
+    def read(self) -> Instant:
+        with self._lock:
+            elapsed = self._elapsed()
+        return Instant(self._start + timedelta(seconds=elapsed), 1000.0 + elapsed, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time forward by ``seconds``."""
+        if seconds < 0:
+            raise ValueError("simulated time only moves forward")
+        with self._lock:
+            self._offset += seconds

@@ -1,0 +1,410 @@
+"""The badge reader: an adapter around the ``mfrc522`` package's MFRC522 driver.
+
+The package sets the global GPIO mode, calls ``GPIO.cleanup()`` on close, adds
+a log handler on every construction, only knows cascade level 1 and spins
+forever in ``SimpleMFRC522.read()``. All of that stays in here:
+:class:`Mfrc522Factory` builds drivers with the pin mode and reset pin given
+explicitly and undoes the handler, and :class:`BadgeReader` polls with the
+non-blocking calls at a steady interval, reads 4- and 7-byte UIDs, debounces a
+card left on the reader, watches the version register and resets a reader
+that stopped answering through its RST pin.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from locker.clock import Clock
+from locker.errors import HardwareError, ReaderError, ReaderNotAnswering
+
+log = logging.getLogger(__name__)
+
+#: The logger the ``mfrc522`` driver adds a StreamHandler to on every construction.
+DRIVER_LOGGER = "mfrc522Logger"
+#: VersionReg values of readers that work: MFRC522 v1.0 and v2.0, FM17522
+#: clones (0x88) and the 0x12 some counterfeit boards report.
+KNOWN_VERSIONS = frozenset({0x91, 0x92, 0x88, 0x12})
+VERSION_REG = 0x37
+BIT_FRAMING_REG = 0x0D
+#: SEL codes of cascade levels 1, 2 and 3 (ISO 14443-3).
+SELECT_CODES = (0x93, 0x95, 0x97)
+CASCADE_TAG = 0x88
+SAK_CASCADE_BIT = 0x04
+
+
+@dataclass(frozen=True)
+class CardPresented:
+    """A card came to the reader.
+
+    ``uid`` is the card's own UID bytes in uppercase hex without separators:
+    8, 14 or 20 digits for a 4, 7 or 10-byte UID.
+    """
+
+    uid: str
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    """The reader stopped answering (or could not be opened); ``reason`` says how."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReaderRecovered:
+    """The reader answers again after a fault."""
+
+
+ReaderEvent = CardPresented | ReaderFault | ReaderRecovered
+
+
+class Mfrc522Driver(Protocol):
+    """What the adapter uses of an ``mfrc522.MFRC522`` instance."""
+
+    MI_OK: int
+    PICC_REQIDL: int
+    PCD_TRANSCEIVE: int
+    spi: Any
+
+    def MFRC522_Init(self) -> None: ...
+    def MFRC522_Request(self, mode: int) -> tuple[int, int]: ...
+    def MFRC522_Anticoll(self) -> tuple[int, list[int]]: ...
+    def MFRC522_SelectTag(self, uid: list[int]) -> int: ...
+    def MFRC522_ToCard(self, command: int, data: list[int]) -> tuple[int, list[int], int]: ...
+    def CalulateCRC(self, data: list[int]) -> list[int]: ...
+    def Read_MFRC522(self, register: int) -> int: ...
+    def Write_MFRC522(self, register: int, value: int) -> None: ...
+
+
+class DriverFactory(Protocol):
+    """Builds a driver and reaches the reader's reset pin."""
+
+    def __call__(self) -> Mfrc522Driver: ...
+    def pulse_reset(self) -> None: ...
+    def release(self) -> None: ...
+
+
+class Mfrc522Factory:
+    """Builds ``mfrc522.MFRC522`` drivers for one reader and owns its reset pin.
+
+    ``mfrc522_class`` is the driver class and ``gpio`` the RPi.GPIO module it
+    was loaded with (the real pair on a Pi, see :meth:`on_pi`; the emulated
+    pair off it, see ``hardware.sim_reader``). Pins are BCM numbers.
+    """
+
+    def __init__(
+        self,
+        mfrc522_class: Callable[..., Mfrc522Driver],
+        gpio: Any,
+        *,
+        bus: int = 0,
+        device: int = 0,
+        reset_pin: int = 25,
+        spi_hz: int = 1_000_000,
+        reset_settle_s: float = 0.05,
+    ):
+        self.mfrc522_class = mfrc522_class
+        self.gpio = gpio
+        self.bus = bus
+        self.device = device
+        self.reset_pin = reset_pin
+        self.spi_hz = spi_hz
+        #: Time the chip's oscillator needs after a reset before it answers.
+        self.reset_settle_s = reset_settle_s
+
+    @classmethod
+    def on_pi(cls, *, bus: int = 0, device: int = 0, reset_pin: int = 25) -> Mfrc522Factory:
+        """The factory for a real reader on this Pi's SPI bus.
+
+        Raises :class:`HardwareError` where the driver or RPi.GPIO cannot load
+        (RPi.GPIO refuses to import anywhere but on a Pi).
+        """
+        try:
+            import RPi.GPIO as gpio
+            from mfrc522 import MFRC522
+        except (ImportError, RuntimeError) as exc:
+            raise HardwareError(f"cannot load the MFRC522 driver: {exc}") from exc
+        return cls(MFRC522, gpio, bus=bus, device=device, reset_pin=reset_pin)
+
+    def __call__(self) -> Mfrc522Driver:
+        """A new driver, initialised, with none of its global side effects left behind.
+
+        Raises :class:`HardwareError` if something already chose BOARD pin
+        numbering: the driver would then read our BCM reset pin as a board pin.
+        """
+        mode = self.gpio.getmode()
+        if mode not in (None, self.gpio.BCM):
+            raise HardwareError("GPIO pin numbering is already set to BOARD; the reader needs BCM")
+        logger = logging.getLogger(DRIVER_LOGGER)
+        handlers = list(logger.handlers)
+        sigint = signal.getsignal(signal.SIGINT)
+        try:
+            return self.mfrc522_class(
+                bus=self.bus,
+                device=self.device,
+                spd=self.spi_hz,
+                pin_mode=self.gpio.BCM,
+                pin_rst=self.reset_pin,
+            )
+        except RuntimeError as exc:
+            # RPi.GPIO reports a pin it cannot reach (no /dev/gpiomem access) this way.
+            raise HardwareError(f"cannot set up the reader's reset pin: {exc}") from exc
+        finally:
+            # The driver adds a StreamHandler each time: without this, two
+            # constructions print every driver message twice.
+            for handler in list(logger.handlers):
+                if handler not in handlers:
+                    logger.removeHandler(handler)
+            if signal.getsignal(signal.SIGINT) is not sigint:
+                signal.signal(signal.SIGINT, sigint)
+
+    def pulse_reset(self) -> None:
+        """Hard-reset the chip: RST low, then high, then wait for it to wake."""
+        try:
+            self.gpio.output(self.reset_pin, self.gpio.LOW)
+            self.gpio.output(self.reset_pin, self.gpio.HIGH)
+        except RuntimeError as exc:
+            raise HardwareError(f"cannot drive the reader's reset pin: {exc}") from exc
+        if self.reset_settle_s > 0:
+            time.sleep(self.reset_settle_s)
+
+    def release(self) -> None:
+        """Free the reset pin, and only it: never ``GPIO.cleanup()`` on the whole chip."""
+        self.gpio.cleanup(self.reset_pin)
+
+
+class BadgeReader:
+    """Polls the MFRC522 for badges and watches its health.
+
+    ``driver_factory()`` builds an initialised driver (see
+    :class:`Mfrc522Factory`); it is first called by the first :meth:`poll`, so
+    constructing a reader never touches hardware. Times come from
+    ``clock.monotonic()``.
+
+    A UID is reported once, then again only after the card has been away for
+    ``debounce_s``. The version register is checked every ``health_check_s``
+    and after ``errors_before_check`` read errors; a reader that fails the
+    check is reset through its RST pin and re-initialised, and a
+    :class:`ReaderFault` is reported once per outage, then a
+    :class:`ReaderRecovered` when it answers again.
+
+    :meth:`poll`, :meth:`read_version` and :meth:`close` may be called from
+    different threads; they take turns. Stop :meth:`run` before :meth:`close`,
+    or its next poll opens the reader again.
+    """
+
+    def __init__(
+        self,
+        driver_factory: DriverFactory,
+        clock: Clock,
+        *,
+        poll_interval_s: float = 0.1,
+        debounce_s: float = 1.0,
+        health_check_s: float = 5.0,
+        errors_before_check: int = 3,
+    ):
+        if poll_interval_s <= 0 or health_check_s <= 0:
+            raise ValueError("poll_interval_s and health_check_s must be positive")
+        if debounce_s < 0 or errors_before_check < 1:
+            raise ValueError("debounce_s must be >= 0 and errors_before_check >= 1")
+        self.driver_factory = driver_factory
+        self.clock = clock
+        self.poll_interval_s = poll_interval_s
+        self.debounce_s = debounce_s
+        self.health_check_s = health_check_s
+        self.errors_before_check = errors_before_check
+        self._lock = threading.Lock()
+        self._driver: Mfrc522Driver | None = None
+        self._healthy = False
+        self._fault_reported = False
+        self._errors_since_check = 0
+        self._next_check = float("-inf")
+        self._last_uid: str | None = None
+        self._last_seen = float("-inf")
+
+    @property
+    def healthy(self) -> bool:
+        """True while the reader is open and answered its last version check."""
+        return self._healthy
+
+    def poll(self) -> list[ReaderEvent]:
+        """One poll of the field (and a health check when one is due).
+
+        Never raises for reader trouble: that becomes a :class:`ReaderFault`.
+        """
+        with self._lock:
+            return self._poll(self.clock.monotonic())
+
+    def _poll(self, now: float) -> list[ReaderEvent]:
+        events: list[ReaderEvent] = []
+        if now >= self._next_check or self._errors_since_check >= self.errors_before_check:
+            events += self._check_health(now)
+        if not self._healthy:
+            return events
+        try:
+            uid = self._read_uid()
+        except OSError as exc:  # ReaderError, or an I/O error from spidev
+            self._errors_since_check += 1
+            log.info("badge read failed: %s", exc)
+            return events
+        if uid is not None:
+            if uid != self._last_uid or now - self._last_seen >= self.debounce_s:
+                events.append(CardPresented(uid))
+            self._last_uid = uid
+            self._last_seen = now
+        return events
+
+    def run(self, emit: Callable[[ReaderEvent], None], stop_event: threading.Event) -> None:
+        """Poll every ``poll_interval_s`` until ``stop_event`` is set, passing events to ``emit``.
+
+        For use as a thread's target; see :func:`poll_steadily`.
+        """
+        poll_steadily(self.poll, self.clock, self.poll_interval_s, emit, stop_event)
+
+    def read_version(self) -> int:
+        """The reader's VersionReg, opening the reader if need be.
+
+        Raises :class:`ReaderNotAnswering` for a value no working reader
+        gives, and :class:`HardwareError` if the reader cannot be opened.
+        """
+        with self._lock:
+            return self._read_version()
+
+    def _read_version(self) -> int:
+        if self._driver is None:
+            self._driver = self.driver_factory()
+        version = self._driver.Read_MFRC522(VERSION_REG)
+        if version not in KNOWN_VERSIONS:
+            raise ReaderNotAnswering(f"version register reads 0x{version:02X}")
+        return version
+
+    def close(self) -> None:
+        """Close the SPI device and free the reset pin; the reader can be polled again later."""
+        with self._lock:
+            driver, self._driver = self._driver, None
+            self._healthy = False
+            self._next_check = float("-inf")
+            if driver is None:
+                return
+            # Close_MFRC522() would also GPIO.cleanup() every pin in the process.
+            driver.spi.close()
+            self.driver_factory.release()
+
+    def _check_health(self, now: float) -> list[ReaderEvent]:
+        self._next_check = now + self.health_check_s
+        self._errors_since_check = 0
+        events: list[ReaderEvent] = []
+        if self._healthy:
+            try:
+                self._read_version()
+                return events
+            except OSError as exc:
+                events += self._fault(str(exc))
+        try:
+            self._restart()
+            self._read_version()
+        except OSError as exc:
+            events += self._fault(str(exc))
+            return events
+        self._healthy = True
+        if self._fault_reported:
+            self._fault_reported = False
+            events.append(ReaderRecovered())
+        log.info("badge reader ready")
+        return events
+
+    def _fault(self, reason: str) -> list[ReaderEvent]:
+        self._healthy = False
+        if self._fault_reported:
+            return []
+        self._fault_reported = True
+        log.warning("badge reader fault: %s", reason)
+        return [ReaderFault(reason)]
+
+    def _restart(self) -> None:
+        """Open the reader, or reset a faulty one through RST and initialise it again."""
+        if self._driver is None:
+            self._driver = self.driver_factory()
+            return
+        self.driver_factory.pulse_reset()
+        self._driver.MFRC522_Init()
+
+    def _read_uid(self) -> str | None:
+        """The UID of a card in the field, or ``None`` when the field is empty.
+
+        Like ``read_id_no_block``: a request, then anticollision. The package
+        stops at cascade level 1, so for a 7- or 10-byte UID (level 1 answers
+        the cascade tag) this selects level 1 and runs the next levels by hand.
+        """
+        driver = self._driver
+        status, _bits = driver.MFRC522_Request(driver.PICC_REQIDL)
+        if status != driver.MI_OK:
+            return None  # The driver cannot tell an empty field from an error.
+        status, part = driver.MFRC522_Anticoll()
+        if status != driver.MI_OK:
+            raise ReaderError("anticollision failed (bad BCC or a collision)")
+        uid: list[int] = []
+        for level, select in enumerate(SELECT_CODES, start=1):
+            if level > 1:
+                part = _anticollision(driver, select)
+            if part[0] != CASCADE_TAG:
+                return bytes(uid + part[:4]).hex().upper()
+            if level == len(SELECT_CODES):
+                break
+            uid += part[1:4]
+            sak = driver.MFRC522_SelectTag(part) if level == 1 else _select(driver, select, part)
+            if not sak & SAK_CASCADE_BIT:
+                raise ReaderError(f"cascade level {level} select answered SAK 0x{sak:02X}")
+        raise ReaderError("cascade tag at level 3: not an ISO 14443A UID")
+
+
+def poll_steadily(
+    poll: Callable[[], list[ReaderEvent]],
+    clock: Clock,
+    interval_s: float,
+    emit: Callable[[ReaderEvent], None],
+    stop_event: threading.Event,
+) -> None:
+    """Call ``poll`` every ``interval_s`` of ``clock`` until ``stop_event`` is set.
+
+    Polls start on a fixed grid, so a slow poll shortens the wait after it
+    instead of stretching the interval; after a stall longer than an interval
+    the grid restarts rather than polling in a burst. The wait itself is
+    ``stop_event.wait``, so setting the event ends the loop at once.
+    """
+    next_poll = clock.monotonic()
+    while not stop_event.is_set():
+        for event in poll():
+            emit(event)
+        next_poll += interval_s
+        now = clock.monotonic()
+        if next_poll < now:
+            next_poll = now
+        stop_event.wait(next_poll - now)
+
+
+def _anticollision(driver: Mfrc522Driver, select: int) -> list[int]:
+    """Anticollision at the cascade level ``select`` names: four UID bytes and their BCC."""
+    driver.Write_MFRC522(BIT_FRAMING_REG, 0x00)
+    status, answer, _bits = driver.MFRC522_ToCard(driver.PCD_TRANSCEIVE, [select, 0x20])
+    if status != driver.MI_OK or len(answer) != 5:
+        raise ReaderError(f"anticollision 0x{select:02X} got no UID")
+    if answer[0] ^ answer[1] ^ answer[2] ^ answer[3] != answer[4]:
+        raise ReaderError(f"anticollision 0x{select:02X} answered a bad BCC")
+    return answer
+
+
+def _select(driver: Mfrc522Driver, select: int, part: list[int]) -> int:
+    """SELECT at the cascade level ``select`` names; returns the card's SAK."""
+    frame = [select, 0x70, *part[:5]]
+    frame += driver.CalulateCRC(frame)
+    status, answer, bits = driver.MFRC522_ToCard(driver.PCD_TRANSCEIVE, frame)
+    if status != driver.MI_OK or bits != 24:
+        raise ReaderError(f"select 0x{select:02X} got no SAK")
+    return answer[0]
