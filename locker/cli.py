@@ -367,3 +367,19 @@ def log_export(app: App, since: str | None, until: str | None, fmt: str) -> None
     out = sys.stdout
     with app.db.read() as session:
         export(session, out, fmt=fmt, since=start, until=stop)
+
+
+# ---------------------------------------------------------------- daemon
+
+
+@main.command()
+@pass_app
+@friendly
+def daemon(app: App) -> None:
+    """Run the controller daemon (owns the pins and the reader) until stopped."""
+    import logging
+
+    from hardware.service import run_daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_daemon(app.config)

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -144,6 +144,11 @@ class HardwareConfig:
     backend: Backend = "gpio"
     #: gpiozero pin factory name (``lgpio``, ``rpigpio``...), empty for gpiozero's default.
     pin_factory: str = ""
+    #: Simulated backend only: local time the simulated clock starts at (ISO 8601),
+    #: empty for now. A restarted daemon carries on from where its clock was.
+    sim_start: str = ""
+    #: Simulated backend only: how many times faster than real time the clock runs.
+    sim_speed: float = field(default=1.0, metadata=_range(0.1, 3600.0))
 
 
 @dataclass(frozen=True)
@@ -294,6 +299,13 @@ def _check_whole(config: Config) -> None:
         raise ConfigError(
             f"rules.closing_time: expected HH:MM, not {config.rules.closing_time!r}"
         ) from None
+    if config.hardware.sim_start:
+        try:
+            datetime.fromisoformat(config.hardware.sim_start)
+        except ValueError:
+            raise ConfigError(
+                f"hardware.sim_start: expected an ISO time, not {config.hardware.sim_start!r}"
+            ) from None
     if config.lock.unlock_pulse_s > config.lock.max_energised_s:
         raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
     if not config.slots:

@@ -82,9 +82,16 @@ class Controller:
             )
             session.commit()
 
-    def handle(self, event: object) -> list[Output]:
-        """Decide ``event`` now, commit everything it logs, return the outputs to drive."""
-        return self._decide(lambda session, rules, now: rules.handle(event, now))
+    def handle(self, event: object, *, at: Instant | None = None) -> list[Output]:
+        """Decide ``event`` (which happened ``at``, default now), commit, return the outputs.
+
+        A decision with nothing to log or store (most ticks) touches no database.
+        """
+        now = at or self.clock.read()
+        outcome = self.rules.handle(event, now)
+        if not outcome.effects and not self.rules.dirty:
+            return []
+        return self._decide(lambda session, rules, now: outcome, now=now)
 
     def reload_roster(self) -> None:
         """Read people, badges and shifts again (after an edit, or a new day)."""
@@ -222,8 +229,8 @@ class Controller:
 
     # ------------------------------------------------------------ internals
 
-    def _decide(self, decide) -> list[Output]:
-        now = self.clock.read()
+    def _decide(self, decide, *, now: Instant | None = None) -> list[Output]:
+        now = now or self.clock.read()
         try:
             with self.db.write() as session:
                 outcome = decide(session, self.rules, now)

@@ -1,0 +1,236 @@
+"""The hardware the daemon drives: the bank's devices, the badge reader and, when
+simulated, the physical world around them.
+
+One class serves both backends; the config chooses real pins and the real reader
+(``gpio``) or mock pins, the emulated MFRC522 and a persisted simulated world
+(``simulated``), like OctoPrint's virtual printer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gpiozero import Factory
+
+from hardware.devices import Bank, build_bank
+from hardware.pins import make_pin_factory
+from hardware.reader import BadgeReader, CardPresented, Mfrc522Factory, ReaderFault
+from hardware.sim_reader import SimulatedReaderBench
+from hardware.sim_world import SimulatedWorld
+from locker.clock import Clock, SystemClock
+from locker.config import Config
+from locker.decisions import (
+    BadgeRead,
+    DeviceChanged,
+    DoorChanged,
+    Fault,
+    Lock,
+    SensorReading,
+    Signal,
+    Unlock,
+)
+from locker.errors import InvalidRequest
+
+#: Seconds (real time) a simulated badge stays on the reader: two polls and more.
+TAP_S = 0.35
+
+
+class Backend:
+    """The bank's devices and reader, turned into the core's inputs and outputs."""
+
+    def __init__(
+        self,
+        config: Config,
+        clock: Clock,
+        bank: Bank,
+        reader: BadgeReader | SimulatedReaderBench,
+        world: SimulatedWorld | None = None,
+    ):
+        self.config = config
+        self.clock = clock
+        self.bank = bank
+        self.reader = reader
+        self.world = world
+        self.stop_event = threading.Event()
+        self.reader_thread: threading.Thread | None = None
+        self.tap_ends: float | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        clock: Clock,
+        *,
+        data_dir: str | Path,
+        pin_factory: Factory | None = None,
+        timer_factory: Callable[..., Any] = threading.Timer,
+        reader_clock: Clock | None = None,
+    ) -> Backend:
+        """Build the backend the config asks for; every lock starts locked-safe.
+
+        Tests pass their own ``pin_factory``, ``timer_factory`` (the locks'
+        real-time safety cap) and ``reader_clock``; the reader otherwise polls on
+        real time, even when the demo's clock runs fast.
+        """
+        factory = pin_factory or make_pin_factory(config.hardware)
+        bank = build_bank(config, factory, clock, timer_factory=timer_factory)
+        reader_clock = reader_clock or SystemClock()
+        options = {
+            "poll_interval_s": config.reader.poll_interval_s,
+            "debounce_s": config.reader.debounce_s,
+            "health_check_s": config.reader.health_check_s,
+        }
+        if config.hardware.backend == "gpio":
+            driver = Mfrc522Factory.on_pi(
+                bus=config.reader.spi_bus,
+                device=config.reader.spi_device,
+                reset_pin=config.reader.rst_pin,
+            )
+            return cls(config, clock, bank, BadgeReader(driver, reader_clock, **options))
+        world = SimulatedWorld(Path(data_dir) / "sim_world.json")
+        world.attach(factory, config)
+        reader = SimulatedReaderBench(
+            reader_clock,
+            card_source=lambda: world.card,
+            reset_pin=config.reader.rst_pin,
+            **options,
+        )
+        return cls(config, clock, bank, reader, world)
+
+    @property
+    def simulated(self) -> bool:
+        """True for mock pins and the emulated reader."""
+        return self.world is not None
+
+    @property
+    def reader_healthy(self) -> bool:
+        """False while the reader does not answer its version register."""
+        return self.reader.healthy
+
+    def start(self, emit: Callable[[object], None], *, reader_thread: bool = True) -> None:
+        """Wire the inputs and start polling the reader; ``emit`` gets core inputs.
+
+        Callbacks come on gpiozero's and the reader's threads, so ``emit`` must
+        only enqueue. Tests pass ``reader_thread=False`` and call
+        :meth:`poll_reader` themselves.
+        """
+        for number, slot in self.bank.slots.items():
+            slot.door.on_change(lambda closed, n=number: emit(DoorChanged(n, not closed)))
+            slot.sensor.on_change(lambda present, n=number: emit(DeviceChanged(n, present)))
+
+        def on_reader(event: object) -> None:
+            translated = _reader_input(event)
+            if translated is not None:
+                emit(translated)
+
+        if reader_thread:
+            self.reader_thread = threading.Thread(
+                target=self.reader.run,
+                args=(on_reader, self.stop_event),
+                name="reader",
+                daemon=True,
+            )
+            self.reader_thread.start()
+
+    def poll_reader(self) -> list[object]:
+        """One poll of the reader, as core inputs (what the reader thread does each interval)."""
+        return [i for i in map(_reader_input, self.reader.poll()) if i is not None]
+
+    def read_sensors(self) -> dict[int, SensorReading]:
+        """What every door switch and device sensor says now."""
+        return {
+            number: SensorReading(
+                door_open=not slot.door.is_closed, device_present=slot.sensor.is_present
+            )
+            for number, slot in self.bank.slots.items()
+        }
+
+    def apply(self, outputs: list[Unlock | Lock | Signal]) -> None:
+        """Drive the decided outputs (their log entries are already committed)."""
+        for output in outputs:
+            if isinstance(output, Unlock):
+                self.bank.slots[output.slot].lock.unlock()
+            elif isinstance(output, Lock):
+                self.bank.slots[output.slot].lock.lock()
+            elif isinstance(output, Signal):
+                self.bank.lights.show(output.name)
+        self.update()
+
+    def update(self) -> None:
+        """End pulses, step light patterns, and move the simulated world on."""
+        self.bank.update()
+        if self.world is not None:
+            self.world.sync()
+            if self.tap_ends is not None and time.monotonic() >= self.tap_ends:
+                self.tap_ends = None
+                self.world.remove_card()
+
+    def outputs(self) -> dict[str, Any]:
+        """What the output pins show, for the simulator page and the heartbeat."""
+        if self.world is not None:
+            return self.world.outputs()
+        lights = self.bank.lights.state()
+        return {
+            "slots": {
+                str(n): {"lock_energised": s.lock.energised, "unlock_count": s.lock.unlock_count}
+                for n, s in self.bank.slots.items()
+            },
+            "leds": {"green": lights["green"], "red": lights["red"]},
+            "buzzer": lights["buzzer"],
+        }
+
+    def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Carry out a simulator command (``sim_badge``, ``sim_slot``) on the world."""
+        if self.world is None:
+            raise InvalidRequest("the simulator only works with simulated hardware")
+        if kind == "sim_badge":
+            uid = payload.get("uid")
+            if not isinstance(uid, str):
+                raise InvalidRequest("uid must be the badge's UID in hex")
+            self.world.present_card(uid)
+            self.tap_ends = time.monotonic() + TAP_S
+            return {"presented": self.world.card}
+        if kind == "sim_slot":
+            number = payload.get("slot")
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise InvalidRequest("slot must be a slot number")
+            result: dict[str, Any] = {"slot": number}
+            door, device = payload.get("door"), payload.get("device")
+            if door is not None:
+                if door not in ("open", "closed"):
+                    raise InvalidRequest('door must be "open" or "closed"')
+                result["forced"] = self.world.set_door(number, door == "open")
+            if device is not None:
+                if not isinstance(device, bool):
+                    raise InvalidRequest("device must be true or false")
+                self.world.set_device(number, device)
+            return result
+        raise InvalidRequest(f"unknown simulator command {kind!r}")
+
+    def close(self) -> None:
+        """Stop the reader and leave every lock in its safe state, whatever fails."""
+        self.stop_event.set()
+        try:
+            # Detach first so the world does not read the closing pins as unlocks.
+            if self.world is not None:
+                self.world.detach()
+        finally:
+            try:
+                self.bank.close()
+            finally:
+                if self.reader_thread is not None:
+                    self.reader_thread.join(timeout=2)
+                self.reader.close()
+
+
+def _reader_input(event: object) -> object | None:
+    """The core input for a reader event (a recovery needs none: faults are alerts)."""
+    if isinstance(event, CardPresented):
+        return BadgeRead(event.uid)
+    if isinstance(event, ReaderFault):
+        return Fault("reader", event.reason)
+    return None

@@ -1,0 +1,93 @@
+"""Starting the controller daemon on the configured backend.
+
+The glue between :mod:`locker.daemon` (the loop) and :mod:`hardware.backend`
+(the pins and the reader): the clock, signals, the doorbell, systemd's notify
+socket. ``locker daemon`` and ``locker demo`` call :func:`run_daemon`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hardware.backend import Backend
+from locker.clock import Clock, DemoClock, SystemClock
+from locker.config import Config
+from locker.controller import Controller
+from locker.daemon import Daemon
+from locker.db import Database, require_current_schema
+from locker.doorbell import Doorbell
+
+log = logging.getLogger(__name__)
+
+SIM_CLOCK_FILE = "sim_clock.json"
+
+
+def make_clock(config: Config) -> Clock:
+    """The system clock on a Pi; a demo clock that resumes where it was when simulated."""
+    if config.hardware.backend == "gpio":
+        return SystemClock()
+    saved = Path(config.data_dir) / SIM_CLOCK_FILE
+    start = None
+    if saved.exists():
+        try:
+            start = datetime.fromisoformat(json.loads(saved.read_text())["now"])
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            log.warning("%s is unreadable; starting the simulated clock afresh", saved)
+    if start is None and config.hardware.sim_start:
+        start = datetime.fromisoformat(config.hardware.sim_start)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=config.tz)
+    return DemoClock(start or datetime.now(UTC), config.hardware.sim_speed)
+
+
+def save_clock(config: Config, clock: Clock) -> None:
+    """Remember where the simulated clock is, so a restart carries on from there."""
+    if config.hardware.backend == "gpio":
+        return
+    path = Path(config.data_dir) / SIM_CLOCK_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"now": clock.now().isoformat()}))
+    os.replace(tmp, path)
+
+
+def doorbell_path(config: Config) -> Path:
+    """Where the daemon listens for the panel's doorbell."""
+    return Path(config.data_dir) / "daemon.sock"
+
+
+def systemd_notifier():
+    """``notify(message)`` for systemd when run under it, else ``None``."""
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return None
+    import sdnotify
+
+    return sdnotify.SystemdNotifier().notify
+
+
+def run_daemon(config: Config) -> None:
+    """Run the daemon until SIGTERM or SIGINT; every lock ends in its safe state."""
+    db = Database(config.db_url)
+    require_current_schema(db.engine)
+    clock = make_clock(config)
+    backend = Backend.from_config(config, clock, data_dir=config.data_dir)
+    daemon = Daemon(Controller(config, db, clock), backend, notify=systemd_notifier())
+    original = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in original:
+        signal.signal(sig, lambda *_: daemon.stop())
+    doorbell = Doorbell(doorbell_path(config), daemon.wake)
+    doorbell.start()
+    heartbeat = daemon.after_heartbeat
+    daemon.after_heartbeat = lambda: (heartbeat(), save_clock(config, clock))
+    try:
+        daemon.run()
+    finally:
+        doorbell.close()
+        save_clock(config, clock)
+        for sig, handler in original.items():
+            signal.signal(sig, handler)
+        db.dispose()

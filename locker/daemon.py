@@ -1,0 +1,267 @@
+"""The controller daemon: one loop that owns the hardware.
+
+Device callbacks only put timestamped inputs on a queue. The loop takes them
+off, hands each to the :class:`~locker.controller.Controller` (which commits
+the log), and only then drives the outputs. It also ticks the clock, runs the
+commands the panel and the CLI leave in the database, and writes a heartbeat.
+On stop, and on any error that ends the loop, every lock is left in its safe
+state by the backend's ``close()`` in a ``finally``.
+
+The loop is hardware-agnostic: it drives a :class:`Backend` (``hardware.backend``
+provides the real and the simulated one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from locker.clock import Clock, Instant
+from locker.controller import Controller, Output
+from locker.db import Database
+from locker.decisions import BadgeRead, SensorReading
+from locker.errors import InvalidRequest, LockerError, NotFound
+from locker.models import Command, DaemonStatus
+
+log = logging.getLogger(__name__)
+
+#: Seconds of simulated time one step of ``sim_clock`` moves, so timers fire in order.
+SIM_STEP_S = 1.0
+
+
+class Backend(Protocol):
+    """What the daemon needs from the hardware (see ``hardware.backend.Backend``)."""
+
+    simulated: bool
+    reader_healthy: bool
+
+    def start(self, emit: Callable[[object], None], *, reader_thread: bool = True) -> None: ...
+    def read_sensors(self) -> dict[int, SensorReading]: ...
+    def apply(self, outputs: list[Output]) -> None: ...
+    def update(self) -> None: ...
+    def outputs(self) -> dict[str, Any]: ...
+    def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """Queue marker: commands are waiting in the database."""
+
+
+class Daemon:
+    """Runs the controller against a backend until told to stop."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        backend: Backend,
+        *,
+        loop_s: float = 0.05,
+        tick_s: float = 1.0,
+        command_poll_s: float = 1.0,
+        heartbeat_s: float = 5.0,
+        notify: Callable[[str], None] | None = None,
+        healthy: Callable[[], bool] | None = None,
+    ):
+        self.controller = controller
+        self.backend = backend
+        self.clock: Clock = controller.clock
+        self.db: Database = controller.db
+        self.loop_s = loop_s
+        self.tick_s = tick_s
+        self.command_poll_s = command_poll_s
+        self.heartbeat_s = heartbeat_s
+        self.notify = notify or (lambda message: None)
+        self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
+        self.stop_event = threading.Event()
+        self.started_at = datetime.now(UTC)
+        self.last_tick = 0.0
+        self.last_commands = 0.0
+        self.last_heartbeat = 0.0
+        self.last_unknown: tuple[str, datetime] | None = None
+        #: Called after each heartbeat is written (the simulated clock is saved then).
+        self.after_heartbeat: Callable[[], None] = lambda: None
+
+    # -------------------------------------------------------------- inputs
+
+    def emit(self, event: object) -> None:
+        """Queue a core input with the time it happened (called from any thread)."""
+        self.inputs.put((self.clock.read(), event))
+
+    def wake(self) -> None:
+        """Commands are waiting: handle them at once (the doorbell calls this)."""
+        self.inputs.put((self.clock.read(), _Wake()))
+
+    # ---------------------------------------------------------------- run
+
+    def run(self) -> None:
+        """Start the hardware, reconcile, then loop until :meth:`stop`."""
+        try:
+            self.begin()
+            while not self.stop_event.is_set():
+                self.step(self.loop_s)
+        finally:
+            self.finish()
+
+    def begin(self, *, reader_thread: bool = True) -> None:
+        """Start the hardware, reconcile stored state with the sensors, say ready."""
+        self.backend.start(self.emit, reader_thread=reader_thread)
+        self._drive(self.controller.start(self.backend.read_sensors()))
+        self._heartbeat(force=True)
+        self.notify("READY=1")
+
+    def finish(self) -> None:
+        """Leave every lock safe, then log the stop."""
+        self.notify("STOPPING=1")
+        try:
+            self.backend.close()
+        finally:
+            try:
+                self.controller.stop()
+            except Exception:  # noqa: BLE001 - the locks are safe; a log write may fail
+                log.exception("could not log system.stopped")
+
+    def stop(self) -> None:
+        """Ask the loop to end (from a signal handler or another thread)."""
+        self.stop_event.set()
+        self.inputs.put((self.clock.read(), _Wake()))
+
+    def step(self, wait_s: float) -> None:
+        """One pass: wait up to ``wait_s`` for inputs, then tick, commands, heartbeat."""
+        try:
+            at, event = self.inputs.get(timeout=wait_s)
+        except queue.Empty:
+            event = None
+        else:
+            if isinstance(event, _Wake):
+                self.last_commands = 0.0
+            else:
+                self._handle(event, at)
+            while True:  # drain what arrived meanwhile, in order
+                try:
+                    at, more = self.inputs.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(more, _Wake):
+                    self.last_commands = 0.0
+                else:
+                    self._handle(more, at)
+        mono = self.clock.monotonic()
+        if mono - self.last_tick >= self.tick_s:
+            self.last_tick = mono
+            self._drive(self.controller.tick())
+        self.backend.update()
+        real = _real_mono()
+        if real - self.last_commands >= self.command_poll_s:
+            self.last_commands = real
+            self.run_commands()
+        self._heartbeat()
+
+    def _handle(self, event: object, at: Instant) -> None:
+        self._drive(self.controller.handle(event, at=at))
+        if isinstance(event, BadgeRead) and event.uid not in self.controller.rules.roster.badges:
+            self.last_unknown = (event.uid, self.clock.now())
+            self._heartbeat(force=True)
+
+    def _drive(self, outputs: list[Output]) -> None:
+        if outputs:
+            self.backend.apply(outputs)
+            self._heartbeat(force=True)
+
+    # ------------------------------------------------------------ commands
+
+    def run_commands(self) -> None:
+        """Carry out every pending command, oldest first."""
+        for command_id in self.controller.pending_commands():
+            with self.db.read() as session:
+                command = session.get(Command, command_id)
+                kind, payload = command.kind, dict(command.payload or {})
+            if kind.startswith("sim_"):
+                self._simulate(command_id, kind, payload)
+            else:
+                outputs, _ = self.controller.run_command(command_id)
+                self._drive(outputs)
+
+    def _simulate(self, command_id: int, kind: str, payload: dict[str, Any]) -> None:
+        try:
+            if kind == "sim_clock":
+                result = self._advance(payload)
+            else:
+                result = self.backend.simulate(kind, payload)
+                self.backend.update()
+            status = "done"
+        except (InvalidRequest, NotFound, LockerError, ValueError) as exc:
+            result, status = {"error": str(exc)}, "failed"
+        with self.db.write() as session:
+            command = session.get(Command, command_id)
+            command.status, command.result, command.done_at = status, result, self.clock.now()
+            session.commit()
+        self._heartbeat(force=True)
+
+    def _advance(self, payload: dict[str, Any]) -> dict[str, Any]:
+        seconds = payload.get("advance_s")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise InvalidRequest("advance_s must be a number of seconds")
+        if not 0 < seconds <= 7 * 24 * 3600:
+            raise InvalidRequest("advance_s must be between 0 and one week")
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise InvalidRequest("this daemon's clock is real and cannot be moved")
+        left = float(seconds)
+        while left > 0:
+            step = min(SIM_STEP_S, left)
+            advance(step)
+            left -= step
+            self.backend.update()
+            self._drain_inputs()
+            self._drive(self.controller.tick())
+        return {"now": self.clock.now().isoformat()}
+
+    def _drain_inputs(self) -> None:
+        while True:
+            try:
+                at, event = self.inputs.get_nowait()
+            except queue.Empty:
+                return
+            if not isinstance(event, _Wake):
+                self._handle(event, at)
+
+    # ----------------------------------------------------------- heartbeat
+
+    def _heartbeat(self, *, force: bool = False) -> None:
+        real = _real_mono()
+        if not force and real - self.last_heartbeat < self.heartbeat_s:
+            return
+        self.last_heartbeat = real
+        with self.db.write() as session:
+            status = session.scalar(select(DaemonStatus).limit(1))
+            if status is None:
+                status = DaemonStatus()
+                session.add(status)
+            status.heartbeat_at = datetime.now(UTC)
+            status.started_at = self.started_at
+            status.pid = os.getpid()
+            status.simulated = self.backend.simulated
+            status.clock_synchronised = self.controller.rules.clock_trusted
+            status.reader_ok = self.backend.reader_healthy
+            status.controller_now = self.clock.now()
+            status.outputs = self.backend.outputs()
+            if self.last_unknown is not None:
+                status.last_unknown_uid, status.last_unknown_at = self.last_unknown
+            session.commit()
+        self.after_heartbeat()
+
+
+def _real_mono() -> float:
+    # Command polling and heartbeats run on real time, even when the demo's clock runs fast.
+    return time.monotonic()
