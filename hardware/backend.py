@@ -83,6 +83,8 @@ class Backend:
             "poll_interval_s": config.reader.poll_interval_s,
             "debounce_s": config.reader.debounce_s,
             "health_check_s": config.reader.health_check_s,
+            # After a restart, a card resting on the reader is not a new badge.
+            "ignore_resting_card": True,
         }
         if config.hardware.backend == "gpio":
             driver = Mfrc522Factory.on_pi(

@@ -179,6 +179,11 @@ class Mfrc522Factory:
         self.gpio.cleanup(self.reset_pin)
 
 
+#: Polls after a (re)start in which a card in the field counts as left there;
+#: a resting card answers every other request, so two polls see it.
+SETTLING_POLLS = 2
+
+
 class BadgeReader:
     """Polls the MFRC522 for badges and watches its health.
 
@@ -188,7 +193,10 @@ class BadgeReader:
     ``clock.monotonic()``.
 
     A UID is reported once, then again only after the card has been away for
-    ``debounce_s``. The version register is checked every ``health_check_s``
+    ``debounce_s``. With ``ignore_resting_card`` (the daemon's choice), a card
+    found in the field in the first polls after the reader (re)starts is taken
+    as left there, not presented: it is reported only once it has been away.
+    The version register is checked every ``health_check_s``
     and after ``errors_before_check`` read errors; a reader that fails the
     check is reset through its RST pin and re-initialised, and a
     :class:`ReaderFault` is reported once per outage, then a
@@ -208,6 +216,7 @@ class BadgeReader:
         debounce_s: float = 1.0,
         health_check_s: float = 5.0,
         errors_before_check: int = 3,
+        ignore_resting_card: bool = False,
     ):
         if poll_interval_s <= 0 or health_check_s <= 0:
             raise ValueError("poll_interval_s and health_check_s must be positive")
@@ -227,6 +236,8 @@ class BadgeReader:
         self._next_check = float("-inf")
         self._last_uid: str | None = None
         self._last_seen = float("-inf")
+        self._settling_polls = 0
+        self.ignore_resting_card = ignore_resting_card
 
     @property
     def healthy(self) -> bool:
@@ -253,8 +264,11 @@ class BadgeReader:
             self._errors_since_check += 1
             log.info("badge read failed: %s", exc)
             return events
+        settling = self._settling_polls > 0
+        self._settling_polls = max(0, self._settling_polls - 1)
         if uid is not None:
-            if uid != self._last_uid or now - self._last_seen >= self.debounce_s:
+            fresh = uid != self._last_uid or now - self._last_seen >= self.debounce_s
+            if fresh and not settling:
                 events.append(CardPresented(uid))
             self._last_uid = uid
             self._last_seen = now
@@ -313,6 +327,9 @@ class BadgeReader:
             events += self._fault(str(exc))
             return events
         self._healthy = True
+        # A card already resting on the reader when it (re)starts was presented
+        # before: after a daemon restart it must not count as a new badge.
+        self._settling_polls = SETTLING_POLLS if self.ignore_resting_card else 0
         if self._fault_reported:
             self._fault_reported = False
             events.append(ReaderRecovered())

@@ -290,3 +290,23 @@ def test_run_ends_as_soon_as_the_stop_event_is_set(reader, chip):
 def test_on_pi_off_a_pi_is_a_hardware_error():
     with pytest.raises(HardwareError, match="MFRC522 driver"):
         Mfrc522Factory.on_pi()
+
+
+def test_a_card_resting_on_the_reader_at_start_is_not_a_badge(driver_factory, chip, clock):
+    """After a daemon restart, a card left on the reader is reported only once taken away."""
+    reader = BadgeReader(driver_factory, clock, ignore_resting_card=True)
+    chip.present(EmulatedCard.from_hex("04A1B2C3"))
+    seen = []
+    for _ in range(6):
+        seen += [e for e in reader.poll() if isinstance(e, CardPresented)]
+        clock.advance(0.1)
+    assert seen == []
+    chip.remove()
+    reader.poll()
+    clock.advance(1.5)
+    reader.poll()
+    chip.present(EmulatedCard.from_hex("04A1B2C3"))
+    for _ in range(3):
+        seen += [e for e in reader.poll() if isinstance(e, CardPresented)]
+    assert seen == [CardPresented("04A1B2C3")]
+    reader.close()
