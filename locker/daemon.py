@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -30,7 +30,8 @@ from locker.controller import Controller, Output
 from locker.db import Database
 from locker.decisions import BadgeRead, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound
-from locker.models import Command, DaemonStatus
+from locker.log import purge_before, write_checkpoint
+from locker.models import Checkpoint, Command, DaemonStatus
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Daemon:
         self.last_commands = 0.0
         self.last_heartbeat = 0.0
         self.last_unknown: tuple[str, datetime] | None = None
+        self.checkpoint_day: date | None = None
         #: Called after each heartbeat is written (the simulated clock is saved then).
         self.after_heartbeat: Callable[[], None] = lambda: None
 
@@ -117,6 +119,15 @@ class Daemon:
         """Start the hardware, reconcile stored state with the sensors, say ready."""
         self.backend.start(self.emit, reader_thread=reader_thread)
         self._drive(self.controller.start(self.backend.read_sensors()))
+        with self.db.read() as session:
+            last = session.scalar(
+                select(Checkpoint.created_at)
+                .where(Checkpoint.kind == "daily")
+                .order_by(Checkpoint.id.desc())
+                .limit(1)
+            )
+        if last is not None:
+            self.checkpoint_day = last.astimezone(self.controller.config.tz).date()
         self._heartbeat(force=True)
         self.notify("READY=1")
 
@@ -160,6 +171,7 @@ class Daemon:
         if mono - self.last_tick >= self.tick_s:
             self.last_tick = mono
             self._drive(self.controller.tick())
+            self._daily()
         self.backend.update()
         real = _real_mono()
         if real - self.last_commands >= self.command_poll_s:
@@ -177,6 +189,26 @@ class Daemon:
         if outputs:
             self.backend.apply(outputs)
             self._heartbeat(force=True)
+
+    def _daily(self) -> None:
+        """Once a local day: a checkpoint of the chain's head, then the retention purge.
+
+        The checkpoint (sequence number and head hash) is printed on the daily
+        report, so a rewrite of the whole chain shows against paper.
+        """
+        config = self.controller.config
+        now = self.clock.now()
+        today = now.astimezone(config.tz).date()
+        if today == self.checkpoint_day:
+            return
+        self.checkpoint_day = today
+        cutoff = now - timedelta(days=config.retention_days)
+        with self.db.write() as session:
+            write_checkpoint(session, now)
+            purged = purge_before(session, cutoff, now, "daemon")
+            session.commit()
+        if purged:
+            log.info("retention: purged %d events older than %s", purged, cutoff.date())
 
     # ------------------------------------------------------------ commands
 

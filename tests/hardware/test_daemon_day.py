@@ -248,3 +248,14 @@ def test_stopping_leaves_every_lock_safe(day):
     day.daemon.finish()
     assert day.lock_pin(1).state is False
     assert ev.SYSTEM_STOPPED in day.kinds()
+
+
+def test_a_checkpoint_is_written_once_a_day(day):
+    day.settle(1)
+    assert day.kinds().count(ev.LOG_CHECKPOINT) == 1
+    day.settle(3600)
+    assert day.kinds().count(ev.LOG_CHECKPOINT) == 1
+    day.settle(20 * 3600)  # past midnight
+    assert day.kinds().count(ev.LOG_CHECKPOINT) == 2
+    with day.db.read() as session:
+        assert verify(session).ok

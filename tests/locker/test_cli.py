@@ -102,3 +102,44 @@ def test_bad_config_is_a_one_line_error(cli, tmp_path):
     result = cli("staff", "list")
     assert result.exit_code == 1
     assert result.output.strip() == "error: colour: unknown key"
+
+
+_COLUMNS = ("ts", "kind", "actor", "slot", "person_id", "details", "prev_hash", "hash")
+SWAP_ROWS_2_AND_3 = "CREATE TEMP TABLE t AS SELECT * FROM events WHERE id IN (2, 3);" + "".join(
+    f"UPDATE events SET {', '.join(f'{c} = (SELECT {c} FROM t WHERE id = {b})' for c in _COLUMNS)}"
+    f" WHERE id = {a};"
+    for a, b in ((2, 3), (3, 2))
+)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_bad"),
+    [
+        ("UPDATE events SET actor = 'someone else' WHERE id = 3", 3),
+        ("UPDATE events SET details = replace(details, 'Bea', 'Bee') WHERE id = 3", 3),
+        ("DELETE FROM events WHERE id = 2", 2),
+        (
+            "UPDATE events SET id = -1 WHERE id = 2; UPDATE events SET id = 2 WHERE id = 3;"
+            "UPDATE events SET id = 3 WHERE id = -1",
+            2,
+        ),
+        (SWAP_ROWS_2_AND_3, 2),
+        (
+            "INSERT INTO events SELECT 99, ts, kind, actor, slot, person_id, details, prev_hash,"
+            " hash FROM events WHERE id = 6",
+            7,
+        ),
+    ],
+)
+def test_log_verify_catches_edits_to_the_database_file(cli, tmp_path, tamper, first_bad):
+    """An attacker with the database file edits, deletes or reorders rows."""
+    import sqlite3
+
+    for name, uid in (("Ann", "A1A1A1A1"), ("Bea", "B1B1B1B1"), ("Cal", "C1C1C1C1")):
+        cli("staff", "add", name, "--badge", uid)
+    assert cli("log", "verify").exit_code == 0
+    with sqlite3.connect(tmp_path / "locker.db") as conn:
+        conn.executescript(tamper)
+    result = cli("log", "verify")
+    assert result.exit_code == 3
+    assert f"chain broken at event {first_bad}" in result.output
