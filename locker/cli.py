@@ -383,3 +383,94 @@ def daemon(app: App) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_daemon(app.config)
+
+
+# ------------------------------------------------------------- web, demo
+
+
+def serve_panel(config: Config, *, port: int | None = None) -> None:
+    """Serve the panel with waitress (never Flask's development server)."""
+    import waitress
+
+    from web import create_app
+
+    app = create_app(config=config)
+    waitress.serve(app, host=config.web.host, port=port or config.web.port, threads=8)
+
+
+@main.command()
+@pass_app
+@friendly
+def web(app: App) -> None:
+    """Run the panel's web server (production: waitress)."""
+    require_current_schema(Database(app.config.db_url).engine)
+    serve_panel(app.config)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's config, database and secrets here (default: a new temporary directory).",
+)
+@click.option("--start", metavar="ISO-TIME", help="Local time the simulated clock starts at.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 3600),
+    default=1.0,
+    show_default=True,
+    help="How many times faster than real time the simulated clock runs.",
+)
+@friendly
+def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> None:
+    """A whole simulated nursery: the daemon and the panel on 127.0.0.1, no Pi needed."""
+    import subprocess
+    import tempfile
+
+    from locker.demo import DEMO_PASSWORD, DEMO_USER, seed, setting_slots, write_demo_config
+
+    data_dir = (data_dir or Path(tempfile.mkdtemp(prefix="locker-demo-"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_file = data_dir / "config.toml"
+    if not config_file.exists():
+        begin = _demo_start(start)
+        write_demo_config(config_file, port=port, start=begin, speed=speed)
+        config = load_config(config_file)
+        write_secret_key(config)
+        seed(config, Database(config.db_url), at=begin)
+        from hardware.sim_world import SimulatedWorld
+
+        world = SimulatedWorld(data_dir / "sim_world.json")
+        for number in setting_slots(config):
+            world.set_device(number, True)
+    config = load_config(config_file)
+    migrate(Database(config.db_url).engine)
+    env = {**os.environ, "LOCKER_CONFIG": str(config_file)}
+    daemon_process = subprocess.Popen([sys.executable, "-m", "locker", "daemon"], env=env)
+    click.echo(
+        f"\nnursery-locker demo: {config.site_name}\n"
+        f"  panel:    http://127.0.0.1:{port}/\n"
+        f"  login:    {DEMO_USER} / {DEMO_PASSWORD}\n"
+        f"  data:     {data_dir}\n"
+        f"Stop with Ctrl-C.\n"
+    )
+    try:
+        serve_panel(config, port=port)
+    finally:
+        daemon_process.terminate()
+        daemon_process.wait(timeout=15)
+
+
+def _demo_start(text: str | None) -> datetime:
+    """The simulated clock's start: ``--start``, or 07:45 today (local time)."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Europe/London")
+    if text is None:
+        return datetime.combine(datetime.now(tz).date(), time(7, 45), tzinfo=tz)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO time", param_hint="--start") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
