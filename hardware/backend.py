@@ -186,7 +186,11 @@ class Backend:
         }
 
     def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Carry out a simulator command (``sim_badge``, ``sim_slot``) on the world."""
+        """Carry out a simulator command on the world.
+
+        ``sim_badge`` taps a card on the reader, ``sim_slot`` moves a door or a
+        device, ``sim_reader`` makes the emulated reader fail (or recover).
+        """
         if self.world is None:
             raise InvalidRequest("the simulator only works with simulated hardware")
         if kind == "sim_badge":
@@ -211,6 +215,12 @@ class Backend:
                     raise InvalidRequest("device must be true or false")
                 self.world.set_device(number, device)
             return result
+        if kind == "sim_reader":
+            mode = payload.get("fail")
+            if mode not in (None, "no_answer", "bad_bcc", "silent_chip"):
+                raise InvalidRequest('fail must be null, "no_answer", "bad_bcc" or "silent_chip"')
+            self.reader.fail(mode)
+            return {"fail": mode}
         raise InvalidRequest(f"unknown simulator command {kind!r}")
 
     def close(self) -> None:

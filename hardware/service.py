@@ -69,13 +69,26 @@ def systemd_notifier():
     return sdnotify.SystemdNotifier().notify
 
 
+def watchdog_interval() -> float | None:
+    """Half of systemd's ``WatchdogSec`` (from ``WATCHDOG_USEC``), or ``None`` without one."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    if not usec or not usec.isdigit():
+        return None
+    return int(usec) / 2_000_000
+
+
 def run_daemon(config: Config) -> None:
     """Run the daemon until SIGTERM or SIGINT; every lock ends in its safe state."""
     db = Database(config.db_url)
     require_current_schema(db.engine)
     clock = make_clock(config)
     backend = Backend.from_config(config, clock, data_dir=config.data_dir)
-    daemon = Daemon(Controller(config, db, clock), backend, notify=systemd_notifier())
+    daemon = Daemon(
+        Controller(config, db, clock),
+        backend,
+        notify=systemd_notifier(),
+        watchdog_s=watchdog_interval(),
+    )
     original = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     for sig in original:
         signal.signal(sig, lambda *_: daemon.stop())

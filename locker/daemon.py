@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from locker.clock import Clock, Instant
 from locker.controller import Controller, Output
@@ -72,7 +73,7 @@ class Daemon:
         command_poll_s: float = 1.0,
         heartbeat_s: float = 5.0,
         notify: Callable[[str], None] | None = None,
-        healthy: Callable[[], bool] | None = None,
+        watchdog_s: float | None = None,
     ):
         self.controller = controller
         self.backend = backend
@@ -83,6 +84,10 @@ class Daemon:
         self.command_poll_s = command_poll_s
         self.heartbeat_s = heartbeat_s
         self.notify = notify or (lambda message: None)
+        #: Seconds between keep-alives to systemd's watchdog (None: no watchdog).
+        self.watchdog_s = watchdog_s
+        self.last_watchdog = 0.0
+        self.db_ok = True
         self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
         self.stop_event = threading.Event()
         self.started_at = datetime.now(UTC)
@@ -178,6 +183,22 @@ class Daemon:
             self.last_commands = real
             self.run_commands()
         self._heartbeat()
+        self._keep_alive()
+
+    @property
+    def healthy(self) -> bool:
+        """The loop is turning, the reader answers and the database takes writes."""
+        return self.backend.reader_healthy and self.db_ok
+
+    def _keep_alive(self) -> None:
+        # Only a healthy daemon pets the watchdog: a stuck loop, a dead reader or
+        # a broken database gets it restarted by systemd (locks stay safe).
+        if self.watchdog_s is None or not self.healthy:
+            return
+        real = _real_mono()
+        if real - self.last_watchdog >= self.watchdog_s:
+            self.last_watchdog = real
+            self.notify("WATCHDOG=1")
 
     def _handle(self, event: object, at: Instant) -> None:
         self._drive(self.controller.handle(event, at=at))
@@ -275,6 +296,16 @@ class Daemon:
         if not force and real - self.last_heartbeat < self.heartbeat_s:
             return
         self.last_heartbeat = real
+        try:
+            self._write_status()
+        except SQLAlchemyError:
+            self.db_ok = False
+            log.exception("cannot write the heartbeat to the database")
+            return
+        self.db_ok = True
+        self.after_heartbeat()
+
+    def _write_status(self) -> None:
         with self.db.write() as session:
             status = session.scalar(select(DaemonStatus).limit(1))
             if status is None:
@@ -291,7 +322,6 @@ class Daemon:
             if self.last_unknown is not None:
                 status.last_unknown_uid, status.last_unknown_at = self.last_unknown
             session.commit()
-        self.after_heartbeat()
 
 
 def _real_mono() -> float:
