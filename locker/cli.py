@@ -474,3 +474,17 @@ def _demo_start(text: str | None) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO time", param_hint="--start") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+# ---------------------------------------------------------------- doctor
+
+
+@main.command()
+@pass_app
+def doctor(app: App) -> None:
+    """Check the config, database, SPI reader, GPIO pins, clock, services and power."""
+    from locker.doctor import exit_code, format_report, run_checks
+
+    results = run_checks(app.path)
+    click.echo(format_report(results))
+    sys.exit(exit_code(results))
