@@ -1,4 +1,4 @@
-"""The README's wiring table matches the default config, pin for pin."""
+"""The wiring tables (README and docs/hardware.md) match the default config, pin for pin."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from locker.config import default_config_text, parse_config
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "hardware.md"]
 ROW = re.compile(r"^\| (?P<what>[^|]+) \| GPIO(?P<bcm>\d+) \| (?P<pin>\d+) \| `(?P<key>[^`]+)` \|$")
 
 
-def wiring_rows() -> list[re.Match]:
-    return [m for line in README.read_text().splitlines() if (m := ROW.match(line))]
+def wiring_rows(doc: Path) -> list[re.Match]:
+    return [m for line in doc.read_text().splitlines() if (m := ROW.match(line))]
 
 
 def config_value(config, key: str):
@@ -24,9 +27,10 @@ def config_value(config, key: str):
     return value
 
 
-def test_every_configured_pin_is_in_the_table_with_its_number():
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_configured_pin_is_in_the_table_with_its_number(doc):
     config = parse_config(tomllib.loads(default_config_text()))
-    rows = wiring_rows()
+    rows = wiring_rows(doc)
     pins_in_table = {}
     for row in rows:
         key = row["key"]
@@ -41,7 +45,8 @@ def test_every_configured_pin_is_in_the_table_with_its_number():
     assert set(pins_in_table) == configured
 
 
-def test_header_pin_numbers_are_right():
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_header_pin_numbers_are_right(doc):
     # BCM → physical pin on the 40-pin header.
     header = {
         2: 3,
@@ -71,5 +76,5 @@ def test_header_pin_numbers_are_right():
         20: 38,
         21: 40,
     }
-    for row in wiring_rows():
+    for row in wiring_rows(doc):
         assert header[int(row["bcm"])] == int(row["pin"]), row.group(0)
