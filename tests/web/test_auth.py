@@ -1,0 +1,193 @@
+"""Logging in and out: every attempt logged, wrong passwords throttled, sessions that expire."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from locker import events as ev
+from locker.models import PanelAccount
+from tests.web.kit import events, make_config
+from web import create_app
+from web.auth import WRONG_LOGIN, throttle_delay
+
+
+def account(db, username="manager") -> PanelAccount:
+    with db.read() as session:
+        return session.scalar(select(PanelAccount).where(PanelAccount.username == username))
+
+
+def details(event) -> dict:
+    return json.loads(event.details)
+
+
+def test_a_login_is_logged_and_opens_the_status_page(client, auth, db):
+    response = auth.login()
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    (login,) = events(db, ev.AUTH_LOGIN)
+    assert login.actor == "manager"
+    assert details(login) == {"username": "manager", "client": "127.0.0.1"}
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "reason"),
+    [
+        ("manager", "not-my-password", "wrong password"),
+        ("nobody", "manager-password", "unknown user"),
+    ],
+)
+def test_a_failed_login_says_nothing_more_and_is_logged(
+    client, auth, db, username, password, reason
+):
+    response = auth.login(username, password)
+    assert response.status_code == 200
+    assert WRONG_LOGIN in response.get_data(as_text=True)
+    (failed,) = events(db, ev.AUTH_FAILED)
+    assert details(failed) == {
+        "username": username,
+        "client": "127.0.0.1",
+        "reason": reason,
+        "purpose": "login",
+    }
+    assert client.get("/").status_code == 302
+
+
+def test_a_disabled_account_cannot_log_in_and_its_session_ends(client, auth, db):
+    auth.login()
+    with db.write() as session:
+        session.scalar(
+            select(PanelAccount).where(PanelAccount.username == "manager")
+        ).active = False
+        session.commit()
+    assert client.get("/").status_code == 302
+    response = auth.login()
+    assert WRONG_LOGIN in response.get_data(as_text=True)
+    assert details(events(db, ev.AUTH_FAILED)[-1])["reason"] == "account disabled"
+
+
+def test_logout_is_logged_and_ends_the_session(client, auth, db):
+    auth.login()
+    response = auth.logout()
+    assert response.headers["Location"] == "/login"
+    (logout,) = events(db, ev.AUTH_LOGOUT)
+    assert logout.actor == "manager"
+    assert client.get("/").status_code == 302
+
+
+def test_logout_needs_a_post(client, auth):
+    auth.login()
+    assert client.get("/logout").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("failures", "seconds"),
+    [
+        (0, None),
+        (4, None),
+        (5, 30),
+        (6, 60),
+        (7, 120),
+        (9, 480),
+        (10, 900),
+        (11, 900),
+        (10**6, 900),
+    ],
+)
+def test_the_throttle_doubles_up_to_fifteen_minutes(failures, seconds):
+    delay = throttle_delay(failures)
+    assert delay == (None if seconds is None else timedelta(seconds=seconds))
+
+
+def test_five_wrong_passwords_throttle_the_account_for_thirty_seconds(client, auth, db, clock):
+    for _ in range(5):
+        auth.login("manager", "guess-guess")
+    row = account(db)
+    assert row.failed_logins == 5
+    assert row.throttled_until == clock.now() + timedelta(seconds=30)
+
+    # Even the right password waits out the throttle, and trying does not extend it.
+    response = auth.login()
+    assert WRONG_LOGIN in response.get_data(as_text=True)
+    assert details(events(db, ev.AUTH_FAILED)[-1])["reason"] == "throttled"
+    assert account(db).failed_logins == 5
+
+    clock.advance(31)
+    assert auth.login().status_code == 302
+    row = account(db)
+    assert row.failed_logins == 0 and row.throttled_until is None
+
+
+def test_a_wrong_password_after_the_throttle_doubles_it(client, auth, db, clock):
+    with db.write() as session:
+        row = session.scalar(select(PanelAccount).where(PanelAccount.username == "manager"))
+        row.failed_logins = 6
+        row.throttled_until = clock.now() - timedelta(seconds=1)
+        session.commit()
+    auth.login("manager", "guess-guess")
+    assert account(db).throttled_until == clock.now() + timedelta(seconds=120)
+
+
+def test_throttling_one_account_leaves_the_others_alone(client, auth, db):
+    for _ in range(5):
+        auth.login("manager", "guess-guess")
+    assert auth.login("admin").status_code == 302
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
+def test_login_never_redirects_off_the_site(client, auth, target):
+    token = auth.csrf_token()
+    response = client.post(
+        "/login",
+        data={
+            "username": "manager",
+            "password": "manager-password",
+            "next": target,
+            "csrf_token": token,
+        },
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_the_session_cookie_is_httponly_and_samesite(client, auth):
+    response = auth.login()
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+    assert "Expires=" in cookie  # permanent: ends after the idle timeout
+
+
+def test_secure_cookies_when_configured(tmp_path, db, clock, accounts):
+    config = make_config(tmp_path, secure_cookies=True, session_idle_min=5)
+    app = create_app({"TESTING": True}, config=config, clock=clock)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=5)
+    app.extensions["locker_db"].dispose()
+
+
+def test_the_session_ends_after_the_idle_timeout(client, auth, monkeypatch):
+    auth.login()
+    assert client.get("/").status_code == 200
+    later = time.time() + 16 * 60  # default session_idle_min is 15
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    assert client.get("/").status_code == 302
+
+
+def test_a_person_refreshes_the_session_but_the_status_poll_does_not(client, auth):
+    auth.login()
+    assert "Set-Cookie" in client.get("/api/status").headers
+    assert "Set-Cookie" not in client.get("/api/status", headers={"X-Panel-Poll": "1"}).headers
+
+
+def test_an_outdated_hash_is_upgraded_at_login(client, auth, db, monkeypatch):
+    before = account(db).password_hash
+    stronger = PasswordHasher(time_cost=2, memory_cost=8, parallelism=1)
+    monkeypatch.setattr("locker.accounts._hasher", stronger)
+    assert auth.login().status_code == 302
+    after = account(db).password_hash
+    assert after != before and "t=2" in after

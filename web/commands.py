@@ -1,0 +1,112 @@
+"""Asking the daemon to act: a Command row, the doorbell, then a short wait for its answer.
+
+The panel never drives a lock itself. It stores what it wants as a
+:class:`~locker.models.Command`, rings the daemon's doorbell so it looks at
+once, and polls the row for a few seconds. A command the daemon has not
+answered by then stays queued and is carried out when the daemon gets to it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from locker.doorbell import ring
+from locker.models import Command
+from web.context import controller_now, daemon_state, get_config, get_db
+
+#: Seconds a view waits for the daemon's answer (app config ``LOCKER_COMMAND_WAIT_S``).
+WAIT_S = 3.0
+POLL_S = 0.02
+
+NOT_RUNNING = "The controller is not running; the request will be carried out when it starts."
+NOT_YET = "The controller has not answered yet; the request will be carried out shortly."
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """Where a command stands after the wait: ``done``, ``failed`` or still ``pending``."""
+
+    command_id: int
+    kind: str
+    status: str
+    result: dict[str, Any] = field(default_factory=dict)
+    daemon_running: bool = True
+
+    @property
+    def error(self) -> str | None:
+        """The daemon's reason for refusing, when it did."""
+        return self.result.get("error", "refused") if self.status == "failed" else None
+
+
+def doorbell_path() -> Path:
+    """Where the daemon listens (the same place ``hardware.service`` binds)."""
+    return Path(get_config().data_dir) / "daemon.sock"
+
+
+def send_command(kind: str, payload: dict[str, Any], *, account: str, client: str):
+    """Queue ``kind`` for the daemon, wake it and wait briefly for the outcome."""
+    db = get_db()
+    with db.write() as session:
+        state = daemon_state(session)
+        command = Command(
+            kind=kind,
+            payload=payload,
+            account=account,
+            client=client,
+            created_at=controller_now(state),
+        )
+        session.add(command)
+        session.commit()
+        command_id = command.id
+    ring(doorbell_path())
+    if not state.running:
+        return CommandOutcome(command_id, kind, "pending", daemon_running=False)
+    status, result = wait_for_command(command_id)
+    return CommandOutcome(command_id, kind, status, result)
+
+
+def wait_for_command(command_id: int) -> tuple[str, dict[str, Any]]:
+    """Poll the command's row until the daemon has answered or the wait is over."""
+    wait_s = current_app.config.get("LOCKER_COMMAND_WAIT_S", WAIT_S)
+    deadline = time.monotonic() + wait_s
+    while True:
+        with get_db().read() as session:
+            command = session.get(Command, command_id)
+            status, result = command.status, dict(command.result or {})
+        if status != "pending" or time.monotonic() >= deadline:
+            return status, result
+        time.sleep(POLL_S)
+
+
+def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> str:
+    """One sentence telling a manager what became of their request."""
+    if outcome.status == "pending":
+        return NOT_YET if outcome.daemon_running else NOT_RUNNING
+    if outcome.status == "failed":
+        return f"The controller refused: {outcome.error}."
+    result, names = outcome.result, names or {}
+    slot = result.get("slot")
+    who = names.get("person", "")
+    if outcome.kind == "grant":
+        if result.get("waiting_for_badge"):
+            return f"Release granted for {who}: it opens at their next badge."
+        return f"Release granted for {who}: slot {slot} is open."
+    if outcome.kind == "release_slot":
+        return f"Slot {slot} is open for its device to be taken."
+    if outcome.kind == "release_all":
+        opened = result.get("slots") or []
+        if not opened:
+            return "Release all: no slot was holding a device."
+        if len(opened) == 1:
+            return f"Release all: slot {opened[0]} is open."
+        return "Release all: slots " + ", ".join(map(str, opened)) + " are open."
+    if outcome.kind == "visitor_in":
+        return f"Slot {slot} is open for {names.get('visitor', 'the visitor')}'s phone."
+    if outcome.kind == "visitor_out":
+        return f"Slot {slot} is open: the visitor can take their phone."
+    return "Done."

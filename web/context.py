@@ -1,0 +1,104 @@
+"""What every view needs: the config, the database, the clocks and the daemon's state.
+
+The panel has two clocks. Sessions, logins and throttling run on real time
+(the app's clock). Actions are stamped with the controller's time, which in
+the demo is simulated: the daemon reports it with every heartbeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker.clock import Clock
+from locker.config import Config
+from locker.db import Database
+from locker.models import DaemonStatus
+
+#: Seconds without a heartbeat after which the daemon counts as down.
+HEARTBEAT_STALE_S = 15
+#: The largest id SQLite (and PostgreSQL's BIGINT) can hold; larger ones exist nowhere.
+MAX_ID = 2**63 - 1
+
+
+def get_config() -> Config:
+    """The locker config this app was created with."""
+    return current_app.extensions["locker_config"]
+
+
+def get_db() -> Database:
+    """The app's one database, shared by every request."""
+    return current_app.extensions["locker_db"]
+
+
+def real_now() -> datetime:
+    """Real UTC time (the app's clock): for sessions, logins and heartbeats."""
+    clock: Clock = current_app.extensions["locker_clock"]
+    return clock.now()
+
+
+def client_address() -> str:
+    """The client's address, for the log."""
+    return request.remote_addr or ""
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    """What the daemon last said about itself."""
+
+    running: bool
+    last_heartbeat: datetime | None
+    simulated: bool
+    clock_synchronised: bool
+    reader_ok: bool
+    controller_now: datetime | None
+
+
+def daemon_state(session: Session) -> DaemonState:
+    """The daemon's state from its heartbeat row; not running if it never wrote one."""
+    row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
+    if row is None:
+        return DaemonState(False, None, False, False, True, None)
+    beat = row.heartbeat_at
+    running = beat is not None and real_now() - beat <= timedelta(seconds=HEARTBEAT_STALE_S)
+    return DaemonState(
+        running, beat, row.simulated, row.clock_synchronised, row.reader_ok, row.controller_now
+    )
+
+
+def controller_now(state: DaemonState) -> datetime:
+    """The controller's idea of now: simulated time in the demo, real time otherwise."""
+    real = real_now()
+    if not state.simulated or state.controller_now is None:
+        return real
+    if not state.running or state.last_heartbeat is None:
+        return state.controller_now
+    # The heartbeat is a few seconds old and the demo clock kept running meanwhile.
+    elapsed = max(real - state.last_heartbeat, timedelta(0))
+    return state.controller_now + elapsed * get_config().hardware.sim_speed
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO 8601 with ``Z``, to the second, for the JSON API."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def local_text(moment: datetime | None, today: date | None = None) -> str:
+    """``moment`` in the site's time zone: ``HH:MM`` on ``today``, with the date otherwise."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(get_config().tz)
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    return local.strftime("%a %d %b %H:%M")
+
+
+def local_day(moment: datetime) -> date:
+    """The site's local date at ``moment``."""
+    return moment.astimezone(get_config().tz).date()

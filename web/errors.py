@@ -1,0 +1,75 @@
+"""Error answers: JSON ``{"error": ...}`` for the API, a plain page for people.
+
+A mistake in a request (bad JSON, a wrong type, an unknown id) gets a 4xx
+naming what is wrong. A 500 means a bug in the panel; it is logged with its
+traceback and the answer gives nothing away.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from locker.errors import Conflict, InvalidRequest, NotFound
+from web.security import uses_api
+
+STATUS_OF = {InvalidRequest: 400, NotFound: 404, Conflict: 409}
+
+
+def _message(error: HTTPException) -> str:
+    """What to tell the caller: the view's own words, or a clearer default."""
+    if isinstance(error, CSRFError):
+        return f"CSRF check failed: {error.description} Reload the page and try again."
+    if error.description != type(error).description:
+        return error.description or error.name
+    if error.code == 404:
+        return f"nothing here: {request.method} {request.path}"
+    if error.code == 405:
+        methods = set(getattr(error, "valid_methods", None) or []) - {"HEAD", "OPTIONS"}
+        allowed = ", ".join(sorted(methods))
+        return f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
+    if error.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return f"the request is too large (at most {limit} bytes)"
+    return error.description or error.name
+
+
+def _answer(code: int, message: str, headers: dict[str, str] | None = None):
+    if uses_api():
+        response = jsonify(error=message)
+    else:
+        response = current_app.make_response(
+            render_template("error.html", code=code, message=message)
+        )
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def http_error(error: HTTPException):
+    """A 4xx or 5xx raised on purpose or by routing."""
+    headers = {}
+    if getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return _answer(error.code or 500, _message(error), headers)
+
+
+def locker_error(error: InvalidRequest | NotFound | Conflict):
+    """The product's own refusals: 400, 404 or 409 with its message."""
+    code = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
+    return _answer(code, str(error))
+
+
+def unexpected(error: Exception):
+    """A bug: log it with its traceback and answer a bare 500."""
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    return _answer(500, "internal error in the panel; it has been logged")
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers on ``app``."""
+    app.register_error_handler(HTTPException, http_error)
+    for cls in STATUS_OF:
+        app.register_error_handler(cls, locker_error)
+    app.register_error_handler(Exception, unexpected)

@@ -1,0 +1,180 @@
+"""Who may do what: sessions, bearer tokens, CSRF, roles and security headers.
+
+Access is denied by default. One hook in front of every view requires a login
+(except for the few public endpoints), checks the CSRF token of every
+session-authenticated change, and refuses any change to a viewer account.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, g, jsonify, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Forbidden
+
+from locker.accounts import account_for_token
+from locker.models import PanelAccount
+from web.context import MAX_ID, get_db, real_now
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+#: Endpoints anybody may reach without logging in.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "api.healthz"})
+#: Changes every account may make, viewers included.
+ANY_ACCOUNT_CHANGES = frozenset({"auth.login", "auth.logout"})
+ACTING_ROLES = frozenset({"manager", "admin"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Header the status page's background refresh sends, so it does not count as activity.
+POLL_HEADER = "X-Panel-Poll"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class PanelUser:
+    """A logged-in panel account, by session or by bearer token."""
+
+    def __init__(self, account: PanelAccount, *, via_token: bool = False):
+        self.id = account.id
+        self.username = account.username
+        self.role = account.role
+        self.via_token = via_token
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session."""
+        return str(self.id)
+
+    @property
+    def can_act(self) -> bool:
+        """Managers and admins may change things; viewers only read."""
+        return self.role in ACTING_ROLES
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request has one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def uses_api() -> bool:
+    """True for JSON endpoints, which answer errors in JSON rather than HTML."""
+    return request.path == "/healthz" or request.path.startswith("/api/")
+
+
+@login_manager.user_loader
+def load_session_user(user_id: str) -> PanelUser | None:
+    """The account a session cookie names, if it is still active."""
+    # A request with an Authorization header is judged by its token alone, which
+    # is also what makes skipping CSRF for it safe: a browser never adds one by itself.
+    if request.headers.get("Authorization"):
+        return None
+    if not user_id.isdigit() or int(user_id) > MAX_ID:
+        return None
+    with get_db().read() as session:
+        account = session.get(PanelAccount, int(user_id))
+        if account is None or not account.active:
+            return None
+        return PanelUser(account)
+
+
+@login_manager.request_loader
+def load_token_user(_request) -> PanelUser | None:
+    """The account a bearer token belongs to."""
+    token = bearer_token()
+    if token is None:
+        return None
+    with get_db().write() as session:
+        account = account_for_token(session, token, at=real_now())
+        session.commit()
+        if account is None:
+            g.auth_problem = "the bearer token is unknown or revoked"
+            return None
+        return PanelUser(account, via_token=True)
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """JSON 401 for the API; the login page for everything else."""
+    if uses_api():
+        message = g.get("auth_problem") or "log in, or send Authorization: Bearer TOKEN"
+        return jsonify(error=message), 401
+    # Only a page can be come back to; a form post would arrive as a GET.
+    target = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
+    return redirect(url_for("auth.login", next=target))
+
+
+def guard():
+    """Login, CSRF and role checks in front of every view."""
+    endpoint = request.endpoint
+    if endpoint in PUBLIC_ENDPOINTS and endpoint != "auth.login":
+        return None
+    if endpoint != "auth.login" and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.routing_exception is not None:
+        return None  # let a logged-in caller see the 404 or 405
+    if bearer_token() is None:
+        csrf.protect()
+    if request.method in SAFE_METHODS or endpoint in ANY_ACCOUNT_CHANGES:
+        return None
+    if not current_user.can_act:
+        raise Forbidden("a viewer account can only look: ask a manager to do this")
+    return None
+
+
+def add_security_headers(response):
+    """Headers every response carries."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        # Status pages and API answers hold names and are out of date in seconds.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def is_safe_next(target: str | None) -> bool:
+    """True for a path on this site, so a login link cannot send anyone elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+class PanelSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose idle timer the status page's polling does not reset."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        """Re-issue the cookie on a person's requests, not on background refreshes."""
+        if request.headers.get(POLL_HEADER):
+            return session.modified
+        return super().should_set_cookie(app, session)
+
+
+def init_app(app: Flask) -> None:
+    """Install CSRF protection, Flask-Login, the guard and the headers on ``app``."""
+    # The guard calls csrf.protect() itself, only for session-authenticated requests.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    app.session_interface = PanelSessionInterface()
+    app.before_request(guard)
+    app.after_request(add_security_headers)

@@ -1,0 +1,143 @@
+// Keeps the status page current: fetches /api/status every few seconds and redraws
+// the slots, alerts, shifts and banners. Text only goes in through textContent.
+"use strict";
+
+(function () {
+  const main = document.getElementById("main");
+  if (!main || !main.dataset.statusUrl) {
+    return;
+  }
+  const INTERVAL_MS = 2500;
+  const canAct = main.dataset.canAct === "yes";
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  const drawn = {};
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined && value !== false) {
+        node.setAttribute(name, value === true ? "" : value);
+      }
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined && child !== "") {
+        node.append(child);
+      }
+    }
+    return node;
+  }
+
+  function slotCell(s) {
+    const n = s.number;
+    let state = s.state_text;
+    if (s.reason_text && s.state !== "free") {
+      state += " · " + s.reason_text;
+    }
+    let since = s.since_local ? "Since " + s.since_local : "";
+    if (s.return_due_local) {
+      since += " · due back " + s.return_due_local;
+    }
+    const cell = el("li", {
+      class: "slot state-" + s.state, id: "slot-" + n, "data-testid": "slot-" + n, "data-state": s.state,
+    },
+      el("div", { class: "slot-head" },
+        el("span", { class: "slot-number" }, "Slot " + s.label),
+        el("span", { class: "slot-kind" }, s.kind_text)),
+      el("p", { class: "slot-state", "data-testid": "slot-" + n + "-state" }, state),
+      el("p", { class: "slot-occupant", "data-testid": "slot-" + n + "-occupant" }, s.occupant_text || "—"),
+      el("p", { class: "slot-since", "data-testid": "slot-" + n + "-since" }, since),
+      el("p", { class: "slot-sensors", "data-testid": "slot-" + n + "-sensors" }, s.sensors_text));
+    if (canAct && s.state === "held") {
+      const href = main.dataset.actionsUrl + "?slot=" + n + "#release-slot";
+      cell.append(el("a", { class: "button small", href: href, "data-testid": "slot-" + n + "-release" }, "Release…"));
+    }
+    return cell;
+  }
+
+  function alertItem(a) {
+    let title = "";
+    if (a.slot !== null) {
+      title += " · slot " + a.slot;
+    }
+    if (a.person_name) {
+      title += " · " + a.person_name;
+    }
+    title += " · " + a.raised_local;
+    const item = el("li", { class: "alert", id: "alert-" + a.id, "data-testid": "alert-" + a.id, "data-alert": a.alert },
+      el("p", { class: "alert-title" }, el("strong", {}, a.alert_text), title));
+    if (a.message) {
+      item.append(el("p", { class: "alert-message" }, a.message));
+    }
+    if (canAct) {
+      const action = main.dataset.ackUrl.replace(/\/0\/ack$/, "/" + a.id + "/ack");
+      item.append(el("form", { method: "post", action: action },
+        el("input", { type: "hidden", name: "csrf_token", value: csrfToken }),
+        el("button", { type: "submit", class: "button", "data-testid": "ack-" + a.id }, "Acknowledge")));
+    }
+    return item;
+  }
+
+  function shiftRow(p) {
+    return el("tr", {
+      id: "shift-" + p.id, "data-testid": "shift-" + p.id,
+      class: "device-" + p.device + (p.on_shift_now ? " now" : ""),
+    },
+      el("td", {}, p.name), el("td", {}, p.hours_local), el("td", {}, p.breaks_local || "—"),
+      el("td", { "data-testid": "shift-" + p.id + "-device" }, p.device_text));
+  }
+
+  // Redraw a part only when its data changed, so a button is not replaced under a finger.
+  function redraw(key, data, draw) {
+    const text = JSON.stringify(data);
+    if (drawn[key] !== text) {
+      drawn[key] = text;
+      draw(data);
+    }
+  }
+
+  function render(status) {
+    document.getElementById("now").textContent = status.now_local;
+    document.getElementById("banner-daemon").hidden = status.daemon.running;
+    document.getElementById("banner-daemon-since").textContent = status.daemon.last_heartbeat_local
+      ? "Last heard from at " + status.daemon.last_heartbeat_local + "."
+      : "It has not started yet.";
+    document.getElementById("banner-clock").hidden = status.clock_synchronised;
+    redraw("slots", status.slots, (slots) => {
+      document.getElementById("slot-grid").replaceChildren(...slots.map(slotCell));
+    });
+    redraw("alerts", status.alerts, (alerts) => {
+      document.getElementById("alert-list").replaceChildren(...alerts.map(alertItem));
+      document.getElementById("no-alerts").hidden = alerts.length > 0;
+    });
+    redraw("shifts", status.on_shift, (rows) => {
+      document.getElementById("shift-rows").replaceChildren(...rows.map(shiftRow));
+      document.getElementById("shift-table").hidden = rows.length === 0;
+      document.getElementById("no-shifts").hidden = rows.length > 0;
+    });
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch(main.dataset.statusUrl, {
+        headers: { Accept: "application/json", "X-Panel-Poll": "1" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (response.status === 401) {
+        const next = encodeURIComponent(window.location.pathname);
+        window.location.assign(main.dataset.loginUrl + "?next=" + next);
+        return;
+      }
+      if (!response.ok) {
+        throw new Error("status " + response.status);
+      }
+      render(await response.json());
+      document.getElementById("banner-offline").hidden = true;
+    } catch (error) {
+      document.getElementById("banner-offline").hidden = false;
+    }
+    window.setTimeout(refresh, INTERVAL_MS);
+  }
+
+  window.setTimeout(refresh, INTERVAL_MS);
+})();

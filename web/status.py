@@ -1,0 +1,217 @@
+"""The live status page: the bank's slots, today's shifts, open alerts, the daemon's health.
+
+:func:`snapshot` builds one dictionary that both the page (server-rendered)
+and ``GET /api/status`` (which the page's script polls) are made from, so
+the two always say the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker.models import Alert, Person, Shift, Slot
+from locker.rota import shifts_on
+from web.context import (
+    DaemonState,
+    controller_now,
+    daemon_state,
+    get_config,
+    get_db,
+    iso,
+    local_day,
+    local_text,
+)
+
+bp = Blueprint("status", __name__)
+
+STATE_WORDS = {
+    "free": "Free",
+    "open_for_deposit": "Open for a device to go in",
+    "held": "Device locked in",
+    "open_for_release": "Open for the device to be taken",
+    "out": "Device out",
+    "unknown": "Not seen by the controller yet",
+}
+KIND_WORDS = {"staff": "Staff", "visitor": "Visitor", "setting": "Setting's devices"}
+SLOT_REASON_WORDS = {
+    "deposit": "deposit",
+    "return": "coming back",
+    "setting_return": "coming back",
+    "break": "on a break",
+    "grant": "approved release",
+    "on_the_spot": "approved on the spot",
+    "manager": "released by a manager",
+    "all": "release all",
+    "shift_end": "shift ended",
+    "closing": "closing time",
+    "visitor": "visitor",
+    "visitor_sign_out": "visitor signing out",
+    "stock": "stocking",
+    "tamper": "taken while locked",
+    "return_empty": "came back empty",
+}
+ALERT_WORDS = {
+    "door_forced": "Door forced open",
+    "tamper": "Device removed while locked",
+    "door_left_open": "Door left open",
+    "overdue": "Device overdue",
+    "no_deposit": "On shift, no device deposited",
+    "forgotten_device": "Device forgotten after closing",
+    "unknown_badges": "Repeated unknown badges",
+    "hardware_fault": "Reader or sensor fault",
+    "clock": "Clock not synchronised",
+}
+
+
+@bp.get("/")
+def index():
+    """The live status of the bank."""
+    with get_db().read() as session:
+        status = snapshot(session)
+    return render_template("status.html", status=status)
+
+
+def snapshot(session: Session) -> dict[str, Any]:
+    """Everything the status page shows, as JSON-ready data (``GET /api/status``)."""
+    state = daemon_state(session)
+    now = controller_now(state)
+    today = local_day(now)
+    people = {p.id: p for p in session.scalars(select(Person))}
+    rows = {row.number: row for row in session.scalars(select(Slot))}
+    slots = [
+        _slot(cfg.number, cfg.kind, rows.get(cfg.number), people, today)
+        for cfg in get_config().slots
+    ]
+    alerts = session.scalars(
+        select(Alert).where(Alert.acknowledged_at.is_(None)).order_by(Alert.raised_at, Alert.id)
+    )
+    return {
+        "now": iso(now),
+        "now_local": local_text(now, today),
+        "site_name": get_config().site_name,
+        "clock_synchronised": state.clock_synchronised,
+        "daemon": _daemon(state, today),
+        "slots": slots,
+        "on_shift": [_shift(s, slots, now, today) for s in shifts_on(session, today)],
+        "alerts": [_alert(a, people, today) for a in alerts],
+    }
+
+
+def _daemon(state: DaemonState, today: date) -> dict[str, Any]:
+    return {
+        "running": state.running,
+        "last_heartbeat": iso(state.last_heartbeat),
+        "last_heartbeat_local": local_text(state.last_heartbeat, today),
+        "simulated": state.simulated,
+        "reader_ok": state.reader_ok,
+    }
+
+
+def _slot(
+    number: int, kind: str, row: Slot | None, people: dict[int, Person], today: date
+) -> dict[str, Any]:
+    if row is None:
+        # Configured but not yet written by the daemon: say so rather than guess.
+        row = Slot(number=number, kind=kind, label=str(number), state="unknown")
+    person = people.get(row.occupant_id) if row.occupant_id is not None else None
+    return {
+        "number": row.number,
+        "label": row.label or str(row.number),
+        "kind": row.kind,
+        "kind_text": KIND_WORDS.get(row.kind, row.kind),
+        "state": row.state,
+        "state_text": STATE_WORDS.get(row.state, row.state),
+        "locked": row.locked,
+        "door_open": row.door_open,
+        "device_present": row.device_present,
+        "occupant": {"id": person.id, "name": person.name} if person else None,
+        "visitor_name": row.visitor_name,
+        "occupant_text": _occupant_text(person, row.visitor_name),
+        "sensors_text": _sensors_text(row),
+        "reason": row.reason,
+        "reason_text": SLOT_REASON_WORDS.get(
+            row.reason or "", (row.reason or "").replace("_", " ")
+        ),
+        "since": iso(row.since),
+        "since_local": local_text(row.since, today),
+        "return_due": iso(row.return_due),
+        "return_due_local": local_text(row.return_due, today),
+    }
+
+
+def _occupant_text(person: Person | None, visitor_name: str | None) -> str:
+    if person is not None:
+        return person.name
+    return f"Visitor: {visitor_name}" if visitor_name else ""
+
+
+def _sensors_text(row: Slot) -> str:
+    """The door, the device sensor and the lock in words (blank until the daemon says)."""
+    words = [
+        _word(row.door_open, "Door open", "Door closed"),
+        _word(row.device_present, "Device in", "No device"),
+        _word(row.locked, "Locked", "Unlocked"),
+    ]
+    return " · ".join(w for w in words if w)
+
+
+def _word(value: bool | None, yes: str, no: str) -> str:
+    return "" if value is None else yes if value else no
+
+
+def _shift(shift: Shift, slots: list[dict], now: datetime, today: date) -> dict[str, Any]:
+    mine = next(
+        (
+            s
+            for s in slots
+            if s["kind"] == "staff" and s["occupant"] and s["occupant"]["id"] == shift.person_id
+        ),
+        None,
+    )
+    device, device_text = _device(mine)
+    return {
+        "id": shift.person_id,
+        "name": shift.person.name,
+        "start": iso(shift.start),
+        "end": iso(shift.end),
+        "breaks": [{"start": iso(b.start), "end": iso(b.end)} for b in shift.breaks],
+        "hours_local": f"{local_text(shift.start, today)}–{local_text(shift.end, today)}",
+        "breaks_local": ", ".join(
+            f"{local_text(b.start, today)}–{local_text(b.end, today)}" for b in shift.breaks
+        ),
+        "on_shift_now": shift.start <= now < shift.end,
+        "slot": mine["number"] if mine else None,
+        "device": device,
+        "device_text": device_text,
+    }
+
+
+def _device(slot: dict[str, Any] | None) -> tuple[str, str]:
+    """Whether a person's device is in, as a code and in words."""
+    if slot is None:
+        return "none", "Not deposited"
+    if slot["state"] == "held":
+        return "in", f"In slot {slot['label']}"
+    if slot["state"] == "out":
+        return "out", f"Out ({slot['reason_text'] or 'released'})"
+    return "open", f"Slot {slot['label']} is open"
+
+
+def _alert(alert: Alert, people: dict[int, Person], today: date) -> dict[str, Any]:
+    person = people.get(alert.person_id) if alert.person_id is not None else None
+    return {
+        "id": alert.id,
+        "alert": alert.alert,
+        "alert_text": ALERT_WORDS.get(alert.alert, alert.alert.replace("_", " ")),
+        "message": str((alert.details or {}).get("message", "")),
+        "slot": alert.slot,
+        "person_id": alert.person_id,
+        "person_name": person.name if person else None,
+        "raised_at": iso(alert.raised_at),
+        "raised_local": local_text(alert.raised_at, today),
+    }
