@@ -128,6 +128,16 @@ class SimulatedWorld:
                 self._drive_inputs(number)
             self._save()
 
+    def build(self, numbers) -> None:
+        """Give the world the slots ``numbers`` (shut and empty), before any daemon attaches.
+
+        The demo uses this to put the setting's tablets in their slots first.
+        """
+        with self._guard:
+            for number in numbers:
+                self._slots.setdefault(number, SimSlot())
+            self._save()
+
     def detach(self) -> None:
         """Let go of the pins, as when the daemon stops."""
         with self._guard:

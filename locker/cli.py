@@ -442,6 +442,7 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
         from hardware.sim_world import SimulatedWorld
 
         world = SimulatedWorld(data_dir / "sim_world.json")
+        world.build(s.number for s in config.slots)
         for number in setting_slots(config):
             world.set_device(number, True)
     config = load_config(config_file)
@@ -463,12 +464,12 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
 
 
 def _demo_start(text: str | None) -> datetime:
-    """The simulated clock's start: ``--start``, or 07:45 today (local time)."""
+    """The simulated clock's start: ``--start``, or 07:20 today (local time)."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/London")
     if text is None:
-        return datetime.combine(datetime.now(tz).date(), time(7, 45), tzinfo=tz)
+        return datetime.combine(datetime.now(tz).date(), time(7, 20), tzinfo=tz)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
