@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -637,39 +638,98 @@ def export(
     since: datetime | None = None,
     until: datetime | None = None,
     kinds: Iterable[str] | None = None,
+    person_id: int | None = None,
     batch: int = 5000,
 ) -> int:
     """Write events to ``out`` oldest first; the number of events written.
 
-    ``since`` is inclusive and ``until`` exclusive; ``kinds`` limits the kinds.
-    CSV has a header row, ``details`` as its canonical JSON text, and a leading
-    apostrophe on any text cell a spreadsheet would take for a formula; JSON
-    lines carry ``details`` as an object and every value exactly as stored.
-    Rows are streamed in keyset batches, so memory stays flat. Open a CSV file
-    with ``newline=""``. A row that cannot be read, or whose details are not
-    JSON, raises :class:`ChainBroken` (run :func:`verify` to see the rest).
+    ``since`` is inclusive and ``until`` exclusive; ``kinds`` limits the kinds
+    and ``person_id`` the person. CSV has a header row, ``details`` as its
+    canonical JSON text, and a leading apostrophe on any text cell a
+    spreadsheet would take for a formula; JSON lines carry ``details`` as an
+    object and every value exactly as stored. Rows are streamed in keyset
+    batches, so memory stays flat. Open a CSV file with ``newline=""``. A row
+    that cannot be read, or whose details are not JSON, raises
+    :class:`ChainBroken` (run :func:`verify` to see the rest).
     """
-    if fmt not in ("csv", "jsonl"):
-        raise ValueError(f"unknown export format {fmt!r}: use csv or jsonl")
+    written = 0
+    for text, count in _export(session, fmt, since, until, kinds, person_id, batch):
+        out.write(text)
+        written += count
+    return written
+
+
+def export_chunks(
+    session: Session,
+    *,
+    fmt: Literal["csv", "jsonl"] = "csv",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: Iterable[str] | None = None,
+    person_id: int | None = None,
+    batch: int = 5000,
+) -> Iterator[str]:
+    """What :func:`export` writes, as text chunks to stream: one per batch of events.
+
+    The format is checked at once; the events are read as the chunks are taken.
+    """
+    _check_format(fmt)
+    return (text for text, _ in _export(session, fmt, since, until, kinds, person_id, batch))
+
+
+def _export(
+    session: Session,
+    fmt: str,
+    since: datetime | None,
+    until: datetime | None,
+    kinds: Iterable[str] | None,
+    person_id: int | None,
+    batch: int,
+) -> Iterator[tuple[str, int]]:
+    """``(text, events in it)`` for each batch of the export; the CSV header first."""
+    _check_format(fmt)
     conditions: list[Any] = []
+    after_id = 0
     if since is not None:
         conditions.append(Event.ts >= format_ts(since))
     if until is not None:
         conditions.append(Event.ts < format_ts(until))
+    if conditions:
+        # The ts index gives the ids the time range spans, so each keyset
+        # batch reads a range of the primary key (or of the kind or person index).
+        low, high = session.execute(
+            select(func.min(Event.id), func.max(Event.id)).where(*conditions)
+        ).one()
+        after_id = -1 if low is None else low - 1
+        conditions.append(Event.id <= (-1 if high is None else high))
     if kinds is not None:
         conditions.append(Event.kind.in_(sorted(set(kinds))))
-    written = 0
+    if person_id is not None:
+        conditions.append(Event.person_id == person_id)
     if fmt == "csv":
-        writer = csv.writer(out)
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
         writer.writerow(EXPORT_FIELDS)
-        for rows in _batches(session, conditions, 0, batch):
+        yield _take(buffer), 0
+        for rows in _batches(session, conditions, after_id, batch):
             writer.writerows([_csv_cell(value) for value in row] for row in rows)
-            written += len(rows)
+            yield _take(buffer), len(rows)
     else:
-        for rows in _batches(session, conditions, 0, batch):
-            out.writelines(_jsonl_line(row) for row in rows)
-            written += len(rows)
-    return written
+        for rows in _batches(session, conditions, after_id, batch):
+            yield "".join(_jsonl_line(row) for row in rows), len(rows)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError(f"unknown export format {fmt!r}: use csv or jsonl")
+
+
+def _take(buffer: io.StringIO) -> str:
+    """What has been written to ``buffer``, emptying it."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def _csv_cell(value: object) -> object:

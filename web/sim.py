@@ -1,0 +1,295 @@
+"""The simulator: play the locker's physical world from a browser or over the JSON API.
+
+Only there when the daemon runs on simulated hardware (``locker demo``); every
+route is a 404 otherwise. The panel still never touches a pin: a card at the
+reader, a door or a device, and the simulated clock are all Commands the
+daemon carries out on its simulated world (``sim_badge``, ``sim_slot``,
+``sim_clock``), and what the output pins show comes from its heartbeat row.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+
+from locker.errors import Conflict, InvalidRequest
+from locker.models import Badge, DaemonStatus, Event, Person, Slot
+from locker.roster import normalise_uid
+from locker.rota import NonexistentTime, local_to_utc
+from web.api import json_body
+from web.commands import NOT_YET, send_command
+from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
+from web.manager import only, slot_number
+from web.rota import parse_time
+from web.status import KIND_WORDS, STATE_WORDS
+
+bp = Blueprint("sim", __name__)
+
+#: The daemon moves its simulated clock by at most a week at a time.
+MAX_ADVANCE_S = 7 * 24 * 3600
+#: Events the simulator page shows when it opens.
+LOG_LINES = 15
+NOT_SIMULATED = (
+    "the simulator is only there when the controller runs on simulated hardware (locker demo)"
+)
+
+
+def simulated() -> bool:
+    """True when the daemon last said it runs on simulated hardware."""
+    with get_db().read() as session:
+        return daemon_state(session).simulated
+
+
+@bp.app_context_processor
+def simulator_link() -> dict[str, Any]:
+    """Templates may ask ``simulator_available()`` (the nav shows the link only then)."""
+    return {"simulator_available": simulated}
+
+
+@bp.before_request
+def only_when_simulated() -> None:
+    """A 404 for every simulator route unless the hardware is simulated."""
+    if not simulated():
+        raise NotFound(NOT_SIMULATED)
+
+
+# ------------------------------------------------------------------ state
+
+
+def outputs_of(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """What the output pins show (``GET /api/sim/outputs``), every configured slot included."""
+    raw = raw or {}
+    stored = raw.get("slots") or {}
+    slots = {}
+    for cfg in get_config().slots:
+        pins = stored.get(str(cfg.number)) or {}
+        slots[str(cfg.number)] = {
+            "lock_energised": bool(pins.get("lock_energised", False)),
+            "unlock_count": pins.get("unlock_count", 0),
+            "led": pins.get("led"),
+        }
+    leds = raw.get("leds") or {}
+    return {
+        "slots": slots,
+        "leds": {"green": bool(leds.get("green")), "red": bool(leds.get("red"))},
+        "buzzer": bool(raw.get("buzzer")),
+    }
+
+
+def sim_state(session: Session) -> dict[str, Any]:
+    """Everything the simulator page shows, as JSON-ready data (``GET /api/sim/state``)."""
+    state = daemon_state(session)
+    now = controller_now(state)
+    local = now.astimezone(get_config().tz)
+    row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
+    outputs = outputs_of(row.outputs if row is not None else None)
+    names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
+    rows = {slot.number: slot for slot in session.scalars(select(Slot))}
+    slots = []
+    for cfg in get_config().slots:
+        slot = rows.get(cfg.number)
+        pins = outputs["slots"][str(cfg.number)]
+        occupant = names.get(slot.occupant_id) if slot and slot.occupant_id else None
+        if slot is not None and slot.visitor_name:
+            occupant = f"Visitor: {slot.visitor_name}"
+        slots.append(
+            {
+                "number": cfg.number,
+                "label": cfg.label or str(cfg.number),
+                "kind": cfg.kind,
+                "kind_text": KIND_WORDS.get(cfg.kind, cfg.kind),
+                "state": slot.state if slot else "unknown",
+                "state_text": STATE_WORDS.get(slot.state if slot else "unknown", ""),
+                "occupant": occupant,
+                "door_open": slot.door_open if slot else None,
+                "device_present": slot.device_present if slot else None,
+                "locked": slot.locked if slot else None,
+                **pins,
+            }
+        )
+    return {
+        "running": state.running,
+        "clock_synchronised": state.clock_synchronised,
+        "now": iso(now),
+        "now_local": local.strftime("%a %d %b %Y, %H:%M:%S"),
+        "slots": slots,
+        "leds": outputs["leds"],
+        "buzzer": outputs["buzzer"],
+        "names": {str(pid): name for pid, name in names.items()},
+    }
+
+
+def _badges(session: Session) -> list[dict[str, Any]]:
+    """Every badge still in use, by its holder's name, for the reader's list."""
+    query = (
+        select(Badge.uid, Person.name, Person.active)
+        .join(Person, Badge.person_id == Person.id)
+        .where(Badge.revoked_at.is_(None))
+        .order_by(Person.name, Badge.uid)
+    )
+    return [
+        {"uid": uid, "name": name, "active": active} for uid, name, active in session.execute(query)
+    ]
+
+
+# -------------------------------------------------------------- commands
+
+
+def _ask(kind: str, payload: dict[str, Any], words) -> tuple[Any, int]:
+    """Send a simulator command; 200 with what happened, 202 while queued, 409 if refused."""
+    with get_db().read() as session:
+        running = daemon_state(session).running
+    if not running:
+        # A card tap or a door queued for later would play out at the wrong moment.
+        raise Conflict("the controller is not running: start it (locker demo) and try again")
+    outcome = send_command(kind, payload, account=current_user.username, client=client_address())
+    body = {"command_id": outcome.command_id, "status": outcome.status, "result": outcome.result}
+    if outcome.status == "failed":
+        return jsonify(error=f"the simulator refused: {outcome.error}", **body), 409
+    if outcome.status == "pending":
+        return jsonify(message=NOT_YET, **body), 202
+    return jsonify(message=words(outcome.result), **body), 200
+
+
+def _advance_to(value: Any) -> float:
+    """Seconds from the controller's now to the next local ``HH:MM``."""
+    if not isinstance(value, str):
+        raise InvalidRequest("to must be a local time of day as HH:MM")
+    at = parse_time(value, "to")
+    tz = get_config().tz
+    with get_db().read() as session:
+        now = controller_now(daemon_state(session))
+    day = now.astimezone(tz).date()
+    for _ in range(3):  # today, else tomorrow; a time the clocks skip is skipped too
+        try:
+            target = local_to_utc(day, at, tz)
+        except NonexistentTime:
+            target = None
+        if target is not None and target > now:
+            return (target - now).total_seconds()
+        day += timedelta(days=1)
+    raise InvalidRequest(f"{value} does not come round in the next two days")
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    parts.append(f"{secs} s" if secs or not (hours or minutes) else "")
+    return " ".join(p for p in parts if p)
+
+
+def _local(text: Any) -> str:
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text)
+    return moment.astimezone(get_config().tz).strftime("%a %d %b, %H:%M:%S")
+
+
+# ------------------------------------------------------------------ views
+
+
+@bp.get("/sim")
+def page():
+    """The simulator: a badge reader, the bank's doors and devices, the outputs and the clock."""
+    with get_db().read() as session:
+        state = sim_state(session)
+        badges = _badges(session)
+        last_id = session.scalar(select(func.max(Event.id))) or 0
+    return render_template(
+        "sim.html",
+        sim=state,
+        badges=badges,
+        events_after=max(last_id - LOG_LINES, 0),
+        timezone=get_config().tz.key,
+    )
+
+
+@bp.get("/api/sim/state")
+def state():
+    """The controller's time, every slot's door, device, lock and outputs, the bank's lights."""
+    with get_db().read() as session:
+        return jsonify(sim_state(session))
+
+
+@bp.get("/api/sim/outputs")
+def outputs():
+    """What the output pins show: each slot's lock, the bank's LEDs and the buzzer."""
+    with get_db().read() as session:
+        row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
+        return jsonify(outputs_of(row.outputs if row is not None else None))
+
+
+@bp.post("/api/sim/badge")
+def badge():
+    """Present a card to the reader: ``{uid}``."""
+    data = json_body()
+    only(data, {"uid"})
+    raw = data.get("uid")
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise InvalidRequest('uid must be the card\'s UID in hex, e.g. "DEADBEEF"')
+    uid = normalise_uid(raw)
+    return _ask("sim_badge", {"uid": uid}, lambda result: f"Card {uid} held to the reader.")
+
+
+@bp.post("/api/sim/slots/<int:number>")
+def slot(number: int):
+    """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``."""
+    data = json_body()
+    only(data, {"door", "device"})
+    number = slot_number(number)
+    if not data:
+        raise InvalidRequest('send door ("open" or "closed"), device (true or false), or both')
+    payload: dict[str, Any] = {"slot": number}
+    said = []
+    if "door" in data:
+        if data["door"] not in ("open", "closed"):
+            raise InvalidRequest('door must be "open" or "closed"')
+        payload["door"] = data["door"]
+        said.append("door opened" if data["door"] == "open" else "door closed")
+    if "device" in data:
+        if not isinstance(data["device"], bool):
+            raise InvalidRequest("device must be true (put in) or false (take out)")
+        payload["device"] = data["device"]
+        said.append("device put in" if data["device"] else "device taken out")
+
+    def words(result: dict[str, Any]) -> str:
+        forced = " It was locked: that is a forced door." if result.get("forced") else ""
+        return f"Slot {number}: {' and '.join(said)}.{forced}"
+
+    return _ask("sim_slot", payload, words)
+
+
+@bp.post("/api/sim/clock")
+def clock():
+    """Move simulated time forward: ``{advance_s}`` seconds, or ``{to: "HH:MM"}`` local."""
+    data = json_body()
+    only(data, {"advance_s", "to"})
+    if ("advance_s" in data) == ("to" in data):
+        raise InvalidRequest("send advance_s (seconds) or to (a local time as HH:MM), not both")
+    if "to" in data:
+        seconds = _advance_to(data["to"])
+    else:
+        seconds = data["advance_s"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise InvalidRequest("advance_s must be a number of seconds")
+        if isinstance(seconds, float) and not math.isfinite(seconds):
+            raise InvalidRequest("advance_s must be a finite number of seconds")
+        if not 0 < seconds <= MAX_ADVANCE_S:
+            raise InvalidRequest(f"advance_s must be above 0 and at most {MAX_ADVANCE_S} (a week)")
+
+    how_far = f"to {data['to'].strip()}" if "to" in data else _duration(seconds)
+
+    def words(result: dict[str, Any]) -> str:
+        return f"Clock moved on {how_far}: it is now {_local(result.get('now'))}."
+
+    return _ask("sim_clock", {"advance_s": seconds}, words)
