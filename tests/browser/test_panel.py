@@ -22,3 +22,61 @@ def test_wrong_password_is_refused(page: Page):
     page.fill("input[name=password]", "not the password")
     page.click("button[type=submit]")
     expect(page.get_by_text("wrong user name or password", exact=False)).to_be_visible()
+
+
+def present(page: Page, name: str) -> None:
+    """Choose ``name``'s badge on the simulator and present it."""
+    page.get_by_test_id("sim-badge-select").select_option(label=_badge_label(page, name))
+    page.get_by_test_id("sim-present").click()
+    expect(page.locator("#sim")).to_have_attribute("aria-busy", "false")
+
+
+def _badge_label(page: Page, name: str) -> str:
+    options = page.get_by_test_id("sim-badge-select").locator("option").all_inner_texts()
+    return next(text for text in options if text.startswith(name))
+
+
+def test_deposit_and_refusal_played_on_the_simulator_change_the_grid(page: Page):
+    log_in(page)
+    page.goto("/sim")
+    present(page, "Emily Clarke")
+    # The sprung door pops open; the phone goes in and the door shuts.
+    expect(page.get_by_test_id("sim-state-1")).to_have_text("Open for a device to go in")
+    page.get_by_test_id("sim-device-in-1").click()
+    expect(page.locator("#sim")).to_have_attribute("aria-busy", "false")
+    page.get_by_test_id("sim-door-close-1").click()
+    expect(page.get_by_test_id("sim-state-1")).to_have_text("Device locked in")
+
+    page.goto("/")
+    expect(page.get_by_test_id("slot-1-state")).to_have_text("Device locked in")
+    expect(page.get_by_test_id("slot-1-occupant")).to_contain_text("Emily Clarke")
+
+    # Asking for it back before a break is refused, and the grid does not change.
+    page.goto("/sim")
+    present(page, "An unknown card")  # another card first: the reader debounces a repeat
+    present(page, "Emily Clarke")
+    refusal = page.locator("#sim-log li[data-kind='badge.refused']")
+    expect(refusal.first).to_be_visible()
+    expect(page.get_by_test_id("sim-state-1")).to_have_text("Device locked in")
+    page.goto("/")
+    expect(page.get_by_test_id("slot-1-state")).to_have_text("Device locked in")
+
+
+def test_importing_a_rota_with_a_bad_row_shows_the_error(page: Page, tmp_path):
+    log_in(page)
+    page.goto("/rota")
+    rota = tmp_path / "rota.csv"
+    rota.write_text(
+        "date,name,start,end,breaks\n"
+        "2026-01-06,Emily Clarke,08:00,16:00,12:00-12:30\n"
+        "2026-01-06,Nobody Known,08:00,16:00,\n"
+        "2026-01-06,Olivia Hughes,17:00,09:00,\n"
+    )
+    page.get_by_test_id("rota-import-open").click()
+    page.get_by_test_id("rota-file").set_input_files(str(rota))
+    page.get_by_test_id("rota-import").click()
+    problems = page.get_by_test_id("rota-problems")
+    expect(problems).to_be_visible()
+    expect(page.get_by_test_id("rota-problem-3")).to_contain_text("Nobody Known")
+    expect(page.get_by_test_id("rota-problem-4")).to_be_visible()
+    expect(page.get_by_test_id("rota-problem-2")).to_have_count(0)
