@@ -80,3 +80,50 @@ def test_importing_a_rota_with_a_bad_row_shows_the_error(page: Page, tmp_path):
     expect(page.get_by_test_id("rota-problem-3")).to_contain_text("Nobody Known")
     expect(page.get_by_test_id("rota-problem-4")).to_be_visible()
     expect(page.get_by_test_id("rota-problem-2")).to_have_count(0)
+
+
+def test_an_emergency_grant_opens_the_slot_and_shows_in_the_override_log(page: Page):
+    log_in(page)
+    page.goto("/sim")
+    present(page, "Priya Shah")
+    slot = page.locator("[data-testid^=sim-slot-][data-state=open_for_deposit]")
+    expect(slot).to_have_count(1)
+    number = slot.get_attribute("data-testid").removeprefix("sim-slot-")
+    page.get_by_test_id(f"sim-device-in-{number}").click()
+    expect(page.locator("#sim")).to_have_attribute("aria-busy", "false")
+    page.get_by_test_id(f"sim-door-close-{number}").click()
+    expect(page.get_by_test_id(f"sim-state-{number}")).to_have_text("Device locked in")
+
+    page.goto("/actions#grant")
+    form = page.get_by_test_id("grant-form")
+    form.locator("select").select_option(label="Priya Shah")
+    form.locator("input[type=radio][value=emergency]").check()
+    form.locator("input[type=radio][value=now]").check()
+    form.locator("input[type=number]").fill("20")
+    form.get_by_test_id("grant-submit").click()
+    expect(page.locator(".flash").first).to_be_visible()
+
+    page.goto("/")
+    expect(page.get_by_test_id(f"slot-{number}-state")).to_contain_text(
+        "Open for the device to be taken"
+    )
+    page.goto("/log/overrides")
+    grant = page.locator("[data-kind='grant.created']").first
+    expect(grant).to_contain_text("Priya Shah")
+    expect(grant).to_contain_text("mergency")
+    expect(grant.locator("[data-testid$=-by]")).to_contain_text("manager")
+
+
+def test_the_daily_report_prints(page: Page, tmp_path):
+    log_in(page)
+    page.goto("/report")
+    expect(page.get_by_test_id("report")).to_be_visible()
+    expect(page.get_by_test_id("verify-line")).to_contain_text("erified")
+    expect(page.locator("[data-testid^=person-] svg").first).to_be_visible()
+    expect(page.get_by_test_id("print")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("nav").first).to_be_hidden()
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert pdf.stat().st_size > 10_000
