@@ -9,6 +9,7 @@ nothing is driven and the rules are reloaded from what is stored.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -393,9 +394,34 @@ class Controller:
         ]
         roster = load_roster(session, self.config.tz, now.wall)
         self.roster_day = now.wall.astimezone(self.config.tz).date()
-        rules = CustodyRules(self.config, roster, views, grants=grants, started=now)
+        rules = CustodyRules(
+            self.config,
+            roster,
+            views,
+            grants=grants,
+            started=now,
+            jumped_at=self._unresolved_jump(session, now),
+        )
         self._remember_today(session, rules, now.wall)
         return rules
+
+    @staticmethod
+    def _unresolved_jump(session: Session, now: Instant) -> float | None:
+        """The monotonic time of a logged clock jump no synchronisation has followed.
+
+        Only meaningful within one boot: a jump "later" than now on the monotonic
+        clock was before a reboot, and a rebooted Pi waits for a sync anyway.
+        """
+        last = session.execute(
+            select(Event.kind, Event.details)
+            .where(Event.kind.in_((ev.CLOCK_JUMP, ev.CLOCK_SYNCHRONISED)))
+            .order_by(Event.id.desc())
+            .limit(1)
+        ).first()
+        if last is None or last.kind != ev.CLOCK_JUMP:
+            return None
+        mono = json.loads(last.details).get("mono")
+        return mono if isinstance(mono, int | float) and mono <= now.mono else None
 
     def _remember_today(self, session: Session, rules: CustodyRules, at: datetime) -> None:
         """Seed the rules' memory of today from the log, so a restart repeats no alert."""

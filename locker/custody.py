@@ -117,6 +117,7 @@ class CustodyRules:
         *,
         grants: list[GrantInfo] = (),
         started: Instant,
+        jumped_at: float | None = None,
     ):
         self.config = config
         self.rules = config.rules
@@ -129,8 +130,10 @@ class CustodyRules:
         #: Wall time from which schedule moments (shift ends, closing) are acted on.
         self.schedule_from: datetime = started.wall
         self.last_instant: Instant = started
+        #: Monotonic time of the last clock jump not yet followed by a synchronisation
+        #: (remembered across a restart of the daemon through the log).
+        self.jumped_at: float | None = jumped_at
         self.clock_trusted: bool = self._synchronised(started)
-        self.jumped_at: float | None = None
         self.refusal: _Refusal | None = None
         self.unknown_reads: deque[float] = deque()
         #: (person id, local day) already released at shift end, or alerted for no deposit.
@@ -205,9 +208,11 @@ class CustodyRules:
 
     # --------------------------------------------------------------- clock
 
-    @staticmethod
-    def _synchronised(now: Instant) -> bool:
-        return now.synced_at is not None
+    def _synchronised(self, now: Instant) -> bool:
+        """Synchronised since boot, and since the last jump."""
+        return now.synced_at is not None and (
+            self.jumped_at is None or now.synced_at >= self.jumped_at
+        )
 
     def _check_clock(self, now: Instant, out: Outcome) -> None:
         last = self.last_instant
@@ -220,6 +225,7 @@ class CustodyRules:
                 seconds=round(drift, 3),
                 before=last.wall.isoformat(),
                 after=now.wall.isoformat(),
+                mono=now.mono,
             )
             if self.clock_trusted:
                 self.clock_trusted = False
@@ -230,9 +236,7 @@ class CustodyRules:
                     seconds=round(drift, 3),
                 )
             return
-        synced = now.synced_at is not None and (
-            self.jumped_at is None or now.synced_at >= self.jumped_at
-        )
+        synced = self._synchronised(now)
         if synced and not self.clock_trusted:
             self.clock_trusted = True
             # Moments that passed while the clock was not trusted are not acted on.

@@ -219,3 +219,21 @@ def test_a_restart_does_not_repeat_todays_no_deposit_alerts(controller, config, 
     restarted.tick()
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Alert)) == first
+
+
+def test_a_clock_jump_is_remembered_across_a_restart(controller, config, db, clock):
+    """After a jump, a restarted daemon still waits for a synchronisation."""
+    clock.advance(10)
+    controller.tick()
+    clock.jump(-86400)
+    controller.tick()
+    assert not controller.rules.clock_trusted
+    restarted = Controller(config, db, clock)
+    restarted.start({s.number: SensorReading(False, False) for s in config.slots})
+    assert not restarted.rules.clock_trusted
+    assert events(db)[-1].kind != ev.CLOCK_SYNCHRONISED
+    clock.synchronise()
+    clock.advance(1)
+    restarted.tick()
+    assert restarted.rules.clock_trusted
+    assert ev.CLOCK_SYNCHRONISED in [e.kind for e in events(db)]
