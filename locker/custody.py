@@ -825,6 +825,11 @@ class CustodyRules:
             slot.move(S.FREE, now.wall)
             out.effects.append(CustodyEnded(slot.number, reason or "collected"))
             self._clear(slot)
+        if not slot.door_open:
+            # The sensor saw the device go with the door switch shut: lock at once
+            # rather than wait for a door event that may never come.
+            slot.locked = True
+            out.lock(slot, "collected")
 
     def _on_fault(self, event: Fault, now: Instant, out: Outcome) -> None:
         out.alert(
