@@ -77,7 +77,12 @@ class Backend:
         real time, even when the demo's clock runs fast.
         """
         factory = pin_factory or make_pin_factory(config.hardware)
-        bank = build_bank(config, factory, clock, timer_factory=timer_factory)
+        # Real switches bounce; the simulated world's edges are clean (and come faster
+        # than any debounce window when a test moves a door twice).
+        bounce = config.hardware.input_bounce_s if config.hardware.backend == "gpio" else None
+        bank = build_bank(
+            config, factory, clock, timer_factory=timer_factory, bounce_time=bounce or None
+        )
         reader_clock = reader_clock or SystemClock()
         options = {
             "poll_interval_s": config.reader.poll_interval_s,

@@ -144,6 +144,9 @@ class HardwareConfig:
     backend: Backend = "gpio"
     #: gpiozero pin factory name (``lgpio``, ``rpigpio``...), empty for gpiozero's default.
     pin_factory: str = ""
+    #: Seconds a door switch or device sensor must be steady before a change counts
+    #: (contact bounce). Not used by the simulated backend, whose edges are clean.
+    input_bounce_s: float = field(default=0.05, metadata=_range(0.0, 1.0))
     #: Simulated backend only: local time the simulated clock starts at (ISO 8601),
     #: empty for now. A restarted daemon carries on from where its clock was.
     sim_start: str = ""
@@ -353,6 +356,7 @@ retention_days = 365
 [hardware]
 backend = "gpio"        # "gpio" on a Pi, "simulated" anywhere else
 pin_factory = ""        # gpiozero default; "lgpio" on a Pi 5
+input_bounce_s = 0.05   # door switch and sensor debounce
 
 [lock]
 type = "pulse"          # "pulse" (solenoid latch) or "hold" (magnetic, energised = locked)
