@@ -299,14 +299,7 @@ class CustodyRules:
             # A second read while the slot is already open: keep it open a little longer.
             if slot.deadline is not None:
                 slot.deadline = now.mono + self.rules.door_timeout_s
-            out.log(
-                ev.BADGE_GRANTED,
-                actor=person.name,
-                slot=slot.number,
-                person_id=person.id,
-                uid=uid,
-                action="already_open",
-            )
+            self._granted(out, person, slot, uid, action="already_open")
             out.signal("granted")
         elif slot.state is S.OUT:
             self._open_for_deposit(slot, person, uid, "return", now, out)
@@ -335,6 +328,20 @@ class CustodyRules:
                 count=count,
                 last_uid=uid,
             )
+
+    @staticmethod
+    def _granted(
+        out: Outcome, person: PersonInfo, slot: SlotView, uid: str, **details: Any
+    ) -> None:
+        """Log ``badge.granted`` for ``person`` at ``slot``."""
+        out.log(
+            ev.BADGE_GRANTED,
+            actor=person.name,
+            slot=slot.number,
+            person_id=person.id,
+            uid=uid,
+            **details,
+        )
 
     def _refuse(
         self,
@@ -414,14 +421,7 @@ class CustodyRules:
         slot.deadline = now.mono + self.rules.door_timeout_s
         self.dirty.add(slot.number)
         if uid is not None and person is not None:
-            out.log(
-                ev.BADGE_GRANTED,
-                actor=person.name,
-                slot=slot.number,
-                person_id=person.id,
-                uid=uid,
-                action=reason,
-            )
+            self._granted(out, person, slot, uid, action=reason)
         out.unlock(slot, reason, actor=actor or (person.name if person else ""))
         out.signal("granted")
         out.result["slot"] = slot.number
@@ -431,15 +431,7 @@ class CustodyRules:
     ) -> None:
         grant = self._active_grant(person.id, now)
         if grant is not None:
-            out.log(
-                ev.BADGE_GRANTED,
-                actor=person.name,
-                slot=slot.number,
-                person_id=person.id,
-                uid=uid,
-                action="release",
-                reason="grant",
-            )
+            self._granted(out, person, slot, uid, action="release", reason="grant")
             self._release_for_grant(slot, person, grant, now, out)
             return
         today = self.local_day(now.wall)
@@ -456,15 +448,7 @@ class CustodyRules:
             )
             return
         if shift is None or now.wall >= shift.end:
-            out.log(
-                ev.BADGE_GRANTED,
-                actor=person.name,
-                slot=slot.number,
-                person_id=person.id,
-                uid=uid,
-                action="release",
-                reason="shift_end",
-            )
+            self._granted(out, person, slot, uid, action="release", reason="shift_end")
             out.log(
                 ev.RELEASE_SHIFT_END,
                 actor=person.name,
@@ -476,15 +460,7 @@ class CustodyRules:
             return
         window = self._break_window(shift.breaks, now.wall)
         if window is not None:
-            out.log(
-                ev.BADGE_GRANTED,
-                actor=person.name,
-                slot=slot.number,
-                person_id=person.id,
-                uid=uid,
-                action="release",
-                reason="break",
-            )
+            self._granted(out, person, slot, uid, action="release", reason="break")
             out.log(
                 ev.RELEASE_BREAK,
                 actor=person.name,
@@ -624,14 +600,7 @@ class CustodyRules:
             )
             return True
         slot.owner = person.id
-        out.log(
-            ev.BADGE_GRANTED,
-            actor=person.name,
-            slot=slot.number,
-            person_id=person.id,
-            uid=uid,
-            action="checkout",
-        )
+        self._granted(out, person, slot, uid, action="checkout")
         self._open_for_release(
             slot, "checkout", self._closing_at(now.wall), now, out, actor=person.name
         )
