@@ -48,8 +48,12 @@ class SystemClock:
     """The machine's clocks.
 
     Synchronisation is what systemd-timesyncd reports: it touches
-    ``/run/systemd/timesync/synchronized`` each time it synchronises. On a
-    machine without timesyncd the clock counts as unsynchronised unless
+    ``/run/systemd/timesync/synchronized`` each time it synchronises (``/run``
+    is emptied at boot). A sync counts from the moment this process sees the
+    flag's modification time change, on the monotonic clock, so a wall-clock
+    step (which does not touch the flag) never looks like a new sync. A flag
+    already there when the process starts counts as a sync before it started.
+    On a machine without timesyncd the clock counts as unsynchronised unless
     ``assume_synchronised`` is set (an RTC module, or chrony, say).
     """
 
@@ -58,6 +62,9 @@ class SystemClock:
     def __init__(self, *, assume_synchronised: bool = False, sync_flag: str = SYNC_FLAG):
         self.assume_synchronised = assume_synchronised
         self.sync_flag = sync_flag
+        self._lock = threading.Lock()
+        self._flag_mtime: float | None = None
+        self._synced_mono: float | None = None
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -72,9 +79,12 @@ class SystemClock:
             mtime = os.stat(self.sync_flag).st_mtime
         except OSError:
             return None
-        # Turn the flag's wall-clock mtime into a monotonic reading; after a
-        # jump the flag is older than the jump until timesyncd syncs again.
-        return time.monotonic() - (time.time() - mtime)
+        with self._lock:
+            if mtime != self._flag_mtime:
+                first = self._flag_mtime is None
+                self._flag_mtime = mtime
+                self._synced_mono = 0.0 if first else time.monotonic()
+            return self._synced_mono
 
     def read(self) -> Instant:
         return Instant(self.now(), self.monotonic(), self.synced_at())
