@@ -43,7 +43,7 @@ from locker.decisions import (
 )
 from locker.errors import InvalidRequest, LockerError, NotFound
 from locker.events import GRANT_REASONS
-from locker.log import LogEntry, append, format_ts
+from locker.log import LogEntry, append, format_ts, parse_ts
 from locker.models import Alert, Command, Custody, Event, Grant, Person, Slot
 from locker.people import load_roster
 from locker.states import SlotState
@@ -392,6 +392,7 @@ class Controller:
                 select(Grant).where(Grant.used_at.is_(None), Grant.expired_at.is_(None))
             )
         ]
+        self._remember_alerts(session, views)
         roster = load_roster(session, self.config.tz, now.wall)
         self.roster_day = now.wall.astimezone(self.config.tz).date()
         rules = CustodyRules(
@@ -404,6 +405,28 @@ class Controller:
         )
         self._remember_today(session, rules, now.wall)
         return rules
+
+    @staticmethod
+    def _remember_alerts(session: Session, views: list[SlotView]) -> None:
+        """Mark the slot alerts already raised for what is still going on, so a restart
+        does not raise them again: ``overdue`` since the device went out, and
+        ``door_left_open`` since the door last opened."""
+        for view in views:
+            if view.state is SlotState.OUT and view.since is not None:
+                view.overdue_alerted = _alert_since(
+                    session, ev.ALERT_OVERDUE, view.number, view.since
+                )
+            if view.door_open:
+                opened = session.scalar(
+                    select(Event.ts)
+                    .where(Event.kind == ev.DOOR_OPENED, Event.slot == view.number)
+                    .order_by(Event.id.desc())
+                    .limit(1)
+                )
+                if opened is not None:
+                    view.door_alerted = _alert_since(
+                        session, ev.ALERT_DOOR_LEFT_OPEN, view.number, parse_ts(opened)
+                    )
 
     @staticmethod
     def _unresolved_jump(session: Session, now: Instant) -> float | None:
@@ -438,6 +461,18 @@ class Controller:
         ):
             if person_id is not None:
                 rules.declared_empty.add((person_id, day))
+
+
+def _alert_since(session: Session, alert: str, slot: int, since: datetime) -> bool:
+    """Whether an ``alert`` for ``slot`` was raised at or after ``since``."""
+    return (
+        session.scalar(
+            select(Alert.id)
+            .where(Alert.alert == alert, Alert.slot == slot, Alert.raised_at >= since)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _int(payload: dict, key: str) -> int:

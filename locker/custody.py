@@ -51,6 +51,8 @@ TEMPORARY_REASONS = frozenset({"break", "grant", "on_the_spot", "manager", "all"
 FINAL_REASONS = frozenset({"shift_end", "closing", "visitor_sign_out"})
 #: Releases that depend on the wall clock, suspended while it is not trusted.
 SCHEDULE_REASONS = frozenset({"break", "shift_end", "closing"})
+#: Releases in a row whose door never opened before a stuck lock is reported.
+STUCK_LOCK_RELEASES = 3
 
 
 # ---------------------------------------------------------------------- state
@@ -82,6 +84,8 @@ class SlotView:
     overdue_alerted: bool = False
     #: The grant that opened this slot, if any.
     grant_id: int | None = None
+    #: Releases in a row that timed out with the door never opening (a stuck lock?).
+    unopened_releases: int = 0
 
     def move(self, new: SlotState, at: datetime) -> None:
         """Change state through the transition table."""
@@ -622,6 +626,7 @@ class CustodyRules:
     def _door_opened(self, slot: SlotView, now: Instant, out: Outcome) -> None:
         slot.door_opened_mono = now.mono
         slot.door_alerted = False
+        slot.unopened_releases = 0
         forced = slot.locked
         out.log(ev.DOOR_OPENED, slot=slot.number, person_id=slot.owner, forced=forced)
         if forced:
@@ -990,6 +995,16 @@ class CustodyRules:
         out.lock(slot, "timeout")
         if slot.state is S.OPEN_FOR_RELEASE:
             out.log(ev.RELEASE_TIMEOUT, slot=slot.number, person_id=slot.owner, reason=slot.reason)
+            slot.unopened_releases += 1
+            if slot.unopened_releases == STUCK_LOCK_RELEASES:
+                out.alert(
+                    ev.ALERT_HARDWARE_FAULT,
+                    f"Slot {slot.label or slot.number}: opened {STUCK_LOCK_RELEASES} times in a "
+                    "row without the door moving: the lock or its driver may be stuck.",
+                    slot=slot.number,
+                    person_id=slot.owner,
+                    component="lock",
+                )
             if slot.reason == "checkout":
                 slot.owner = None
             slot.move(S.HELD, now.wall)
@@ -1108,7 +1123,8 @@ class CustodyRules:
         self.dirty.add(slot.number)
         if reading.device_present != slot.device_present:
             self._on_device(DeviceChanged(slot.number, reading.device_present), now, out)
-        if reading.door_open != slot.door_open:
+        door_changed = reading.door_open != slot.door_open
+        if door_changed:
             slot.door_open = reading.door_open
             kind = ev.DOOR_OPENED if reading.door_open else ev.DOOR_CLOSED
             forced = reading.door_open and not was_open
@@ -1128,7 +1144,10 @@ class CustodyRules:
                 )
         if reading.door_open:
             slot.door_opened_mono = now.mono
-            slot.door_alerted = False
+            if door_changed:
+                # A door that stayed open keeps the alert it already had (restored
+                # from the stored alerts); a newly opened one may raise its own.
+                slot.door_alerted = False
         if not was_open:
             return
         if reading.door_open and slot.state in UNLOCKED_STATES:

@@ -33,6 +33,8 @@ def add_person(
     name = " ".join(name.split())
     if not name or len(name) > 120:
         raise InvalidRequest("a name of 1 to 120 characters is needed")
+    if not name.isprintable() or not _is_text(name):
+        raise InvalidRequest("the name has characters that are not printable text")
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if session.scalar(select(Person.id).where(Person.name == name)) is not None:
@@ -56,6 +58,15 @@ def add_person(
     if badge:
         add_badge(session, person.id, badge, at=at, actor=actor)
     return person
+
+
+def _is_text(value: str) -> bool:
+    """False for strings holding lone surrogates (undecodable bytes from a terminal)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def add_badge(session: Session, person_id: int, uid: str, *, at: datetime, actor: str) -> Badge:
