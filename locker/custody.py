@@ -646,12 +646,7 @@ class CustodyRules:
         if slot.state is S.OPEN_FOR_DEPOSIT:
             self._finish_deposit(slot, now, out)
         elif slot.state is S.OPEN_FOR_RELEASE:
-            # The device was not taken: it stays held.
-            slot.move(S.HELD, now.wall)
-            if slot.reason == "checkout":
-                slot.owner = None
-            slot.reason = None
-            slot.return_due = None
+            self._not_collected(slot, now)
             slot.locked = True
             slot.deadline = None
             out.lock(slot, "not_collected")
@@ -988,6 +983,14 @@ class CustodyRules:
                 setting=slot.kind == "setting",
             )
 
+    def _not_collected(self, slot: SlotView, now: Instant) -> None:
+        """A released device nobody took stays held; a checkout's borrower is forgotten."""
+        slot.move(S.HELD, now.wall)
+        if slot.reason == "checkout":
+            slot.owner = None
+        slot.reason = None
+        slot.return_due = None
+
     def _relock_unopened(self, slot: SlotView, now: Instant, out: Outcome) -> None:
         slot.deadline = None
         slot.locked = True
@@ -1005,11 +1008,7 @@ class CustodyRules:
                     person_id=slot.owner,
                     component="lock",
                 )
-            if slot.reason == "checkout":
-                slot.owner = None
-            slot.move(S.HELD, now.wall)
-            slot.reason = None
-            slot.return_due = None
+            self._not_collected(slot, now)
         elif slot.reason in ("return", "setting_return"):
             slot.move(S.OUT, now.wall)
         else:
@@ -1156,11 +1155,7 @@ class CustodyRules:
         if slot.state is S.OPEN_FOR_DEPOSIT:
             self._finish_deposit(slot, now, out)
         elif slot.state is S.OPEN_FOR_RELEASE:
-            slot.move(S.HELD, now.wall)
-            if slot.reason == "checkout":
-                slot.owner = None
-            slot.reason = None
-            slot.return_due = None
+            self._not_collected(slot, now)
             out.lock(slot, "restart")
         else:
             out.lock(slot, "restart")
