@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import signal
 import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -456,6 +457,8 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
         f"  data:     {data_dir}\n"
         f"Stop with Ctrl-C.\n"
     )
+    # SIGTERM ends the demo like Ctrl-C, so the daemon is always stopped with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve_panel(config, port=port)
     finally:

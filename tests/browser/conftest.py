@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +81,9 @@ class Demo:
             self.process.wait(timeout=20)
         finally:
             self.process.stdout.close()
+            # Whatever happened to the demo, its daemon (same session) goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")
