@@ -82,42 +82,8 @@ UNITS=(nursery-locker-daemon.service nursery-locker-web.service)
 LOG=""
 [ -n "$ROOT" ] && LOG="$ROOT/install.log"
 
-# The path under --root of a target path.
-at() { printf '%s%s' "$ROOT" "$1"; }
-
-# The command line, with arguments that need it in single quotes.
-quoted() {
-  local arg line=""
-  for arg in "$@"; do
-    case "$arg" in
-      *[!A-Za-z0-9_./:=,@%+-]*) arg="'${arg//\'/\'\\\'\'}'" ;;
-    esac
-    line+="${line:+ }$arg"
-  done
-  printf '%s\n' "$line"
-}
-
-# A step that changes the system itself: run it, record it under --root,
-# print it under --dry-run.
-system() {
-  if [ "$DRY_RUN" -eq 1 ]; then
-    echo "would run: $(quoted "$@")"
-  elif [ -n "$ROOT" ]; then
-    quoted "$@" >>"$LOG"
-  else
-    "$@"
-  fi
-}
-
-# A step that writes files (under --root, inside DIR): run it, or print it
-# under --dry-run.
-change() {
-  if [ "$DRY_RUN" -eq 1 ]; then
-    echo "would run: $(quoted "$@")"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
 # pip in the installed virtualenv. Under --root with --venv-from it would
 # change a virtualenv outside DIR: recorded like a system step.

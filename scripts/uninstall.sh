@@ -56,39 +56,8 @@ UNITS=(nursery-locker-daemon.service nursery-locker-web.service)
 LOG=""
 [ -n "$ROOT" ] && LOG="$ROOT/uninstall.log"
 
-at() { printf '%s%s' "$ROOT" "$1"; }
-
-quoted() {
-  local arg line=""
-  for arg in "$@"; do
-    case "$arg" in
-      *[!A-Za-z0-9_./:=,@%+-]*) arg="'${arg//\'/\'\\\'\'}'" ;;
-    esac
-    line+="${line:+ }$arg"
-  done
-  printf '%s\n' "$line"
-}
-
-# A step that changes the system itself: run, recorded under --root, printed
-# under --dry-run.
-system() {
-  if [ "$DRY_RUN" -eq 1 ]; then
-    echo "would run: $(quoted "$@")"
-  elif [ -n "$ROOT" ]; then
-    quoted "$@" >>"$LOG"
-  else
-    "$@"
-  fi
-}
-
-# A step that removes files (under --root, inside DIR).
-change() {
-  if [ "$DRY_RUN" -eq 1 ]; then
-    echo "would run: $(quoted "$@")"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
 have_group() {
   if [ -n "$ROOT" ]; then
