@@ -12,12 +12,11 @@ MFRC522 at the configured interval, with no card in the field:
    emulated MFRC522 with no card.
 3. In this process, to see where the cost is: the daemon (loop and reader
    threads), the loop alone (no reader thread), the reader alone, each with
-   the emulator's SPI transfer counter; then one empty poll three ways: the
+   the emulator's SPI transfer counter; then one empty poll two ways: the
    driver's ``MFRC522_Request`` (its ``MFRC522_ToCard`` spins 2,000 reads of
-   CommIrqReg on an empty field), and a sketch of a REQA that writes the
-   registers itself through ``Write_MFRC522``/``Read_MFRC522`` and reads
-   CommIrqReg a bounded number of times, stopping at RxIRq, IdleIRq, ErrIRq
-   or TimerIRq. The sketch lives here only, to size a change to the product.
+   CommIrqReg on an empty field), and the reader's own
+   :func:`hardware.reader.request`, which sends the same REQA and reads
+   CommIrqReg at most ``REQA_READS`` times.
 
     .venv/bin/python bench/idle_cost.py [--seconds S] [--part-seconds S] [--json PATH]
 """
@@ -46,20 +45,15 @@ from kit import (
 )
 
 from hardware.backend import Backend
-from hardware.mfrc522_emulator import EmulatedCard, MFRC522Emulator
+from hardware.mfrc522_emulator import MFRC522Emulator
 from hardware.pins import SimulatedPinFactory
-from hardware.reader import BadgeReader
+from hardware.reader import REQA_READS, BadgeReader, request
 from hardware.sim_reader import emulated_driver_factory
 from locker.clock import DemoClock, SystemClock
 from locker.controller import Controller
 from locker.daemon import Daemon
 
 SLOTS = 24
-# CommIrqReg bits (MFRC522 datasheet, table 30).
-RX_IRQ, IDLE_IRQ, ERR_IRQ, TIMER_IRQ = 0x20, 0x10, 0x02, 0x01
-REQA = 0x26
-T_STOP_NOW = 0x80  # ControlReg
-START_SEND = 0x80  # BitFramingReg
 
 
 def fraction(cpu_s: float, wall_s: float) -> float:
@@ -167,41 +161,7 @@ def simple_read_spin(seconds: float) -> dict:
     }
 
 
-# ------------------------------------------- one empty poll, three ways
-
-
-def bounded_request(driver, *, max_reads: int) -> bool:
-    """REQA written through the driver's register calls, with at most ``max_reads`` reads
-    of CommIrqReg; True when a card answered with an ATQA.
-
-    A sketch for the benchmark, not the product's code. It stops at RxIRq,
-    IdleIRq, ErrIRq or TimerIRq, where ``MFRC522_ToCard`` ignores TimerIRq
-    and spins its 2,000 reads. On a Pi a short sleep between reads would let
-    the chip's timer run in real time; the emulator's timer only runs on SPI
-    wire time, so here the bound ends an empty poll unless the timeout is
-    shorter than ``max_reads`` transfers (16 us each at 1 MHz).
-    """
-    write, read = driver.Write_MFRC522, driver.Read_MFRC522
-    write(driver.ControlReg, T_STOP_NOW)  # no timer left running from the last poll
-    write(driver.CommIrqReg, 0x7F)  # clear every request bit
-    write(driver.FIFOLevelReg, 0x80)  # flush the FIFO
-    write(driver.CommandReg, driver.PCD_IDLE)
-    write(driver.FIFODataReg, REQA)
-    write(driver.CommandReg, driver.PCD_TRANSCEIVE)
-    write(driver.BitFramingReg, START_SEND | 0x07)  # a short frame of 7 bits
-    irq = 0
-    for _ in range(max_reads):
-        irq = read(driver.CommIrqReg)
-        if irq & (RX_IRQ | IDLE_IRQ | ERR_IRQ | TIMER_IRQ):
-            break
-    write(driver.BitFramingReg, 0x00)
-    if not irq & RX_IRQ or read(driver.ErrorReg) & 0x1B:
-        return False
-    if read(driver.FIFOLevelReg) != 2:
-        return False
-    read(driver.FIFODataReg)
-    read(driver.FIFODataReg)
-    return True
+# ------------------------------------------------- one empty poll, two ways
 
 
 def per_poll(poll: Callable[[], object], chip: MFRC522Emulator, count: int) -> dict:
@@ -214,31 +174,17 @@ def per_poll(poll: Callable[[], object], chip: MFRC522Emulator, count: int) -> d
 
 
 def empty_polls(interval: float) -> dict:
-    """One empty poll: the driver's request, and the bounded sketch (timer as set, and 1 ms)."""
+    """One empty poll: the driver's ``MFRC522_Request``, and the reader's bounded ``request``."""
     chip = MFRC522Emulator()
     driver = emulated_driver_factory(chip)()
     results = {
         "driver": per_poll(lambda: driver.MFRC522_Request(driver.PICC_REQIDL), chip, 100),
-        "bounded16": per_poll(lambda: bounded_request(driver, max_reads=16), chip, 3000),
+        "bounded": per_poll(lambda: request(driver), chip, 3000),
     }
-    # REQA's own timeout set to 1 ms (TReload 1: two ticks of 0.5 ms): the
-    # emulator then raises TimerIRq itself after about 63 reads.
-    reload_low = driver.Read_MFRC522(driver.TReloadRegL)
-    driver.Write_MFRC522(driver.TReloadRegL, 1)
-    results["timer1ms"] = per_poll(lambda: bounded_request(driver, max_reads=100), chip, 3000)
-    driver.Write_MFRC522(driver.TReloadRegL, reload_low)
-    # With a card: the sketch's REQA, then the driver's own anticollision.
-    card = EmulatedCard.from_hex("04A1B2C3")
-    chip.present(card)
-    t0 = chip.transfers
-    found = bounded_request(driver, max_reads=16)
-    status, uid = driver.MFRC522_Anticoll()
-    results["card_read_ok"] = found and status == driver.MI_OK and bytes(uid[:4]) == card.uid
-    results["card_read_transfers"] = chip.transfers - t0
     driver.spi.close()
-    for key in ("driver", "bounded16", "timer1ms"):
-        results[key]["fraction_at_interval"] = results[key]["cpu_us"] / 1e6 / interval
-        results[key]["transfers_per_s"] = results[key]["transfers"] / interval
+    for part in results.values():
+        part["fraction_at_interval"] = part["cpu_us"] / 1e6 / interval
+        part["transfers_per_s"] = part["transfers"] / interval
     return results
 
 
@@ -302,8 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\none empty poll (at one poll per {interval * 1000:.0f} ms):")
     labels = {
         "driver": "driver MFRC522_Request (ToCard spins)",
-        "bounded16": "sketch: bounded REQA, <= 16 reads",
-        "timer1ms": "sketch: REQA timeout 1 ms, <= 100 reads",
+        "bounded": f"reader's request(), <= {REQA_READS} reads",
     }
     for key, label in labels.items():
         part = polls[key]
@@ -312,16 +257,6 @@ def main(argv: list[str] | None = None) -> int:
             f"  -> {part['transfers_per_s']:7,.0f} transfers/s,"
             f" {part['fraction_at_interval'] * 100:.3f} % of a core"
         )
-    print(
-        f"  sketch with a card: REQA + driver anticollision read the UID:"
-        f" {polls['card_read_ok']} ({polls['card_read_transfers']} transfers)"
-    )
-    estimate = loop["fraction"] + polls["bounded16"]["fraction_at_interval"]
-    print(
-        f"  estimate, daemon with the bounded REQA: loop {loop['fraction'] * 100:.2f} % +"
-        f" polls {polls['bounded16']['fraction_at_interval'] * 100:.3f} % ="
-        f" {estimate * 100:.2f} % of a core; baseline / that = {base['fraction'] / estimate:.0f}x"
-    )
     cost = args.pi_transfer_us / 1e6
     print(
         f"\non a Pi, at {args.pi_transfer_us:.0f} us of CPU per SPI transfer (a spidev ioctl;"
@@ -329,7 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     for label, rate in (
         ("daemon's reader now", inproc["transfers_per_s"]),
-        ("bounded REQA sketch", polls["bounded16"]["transfers_per_s"]),
         ("SimpleMFRC522.read() (saturates)", 1 / cost),
     ):
         share = min(rate * cost, 1) * 100
@@ -345,7 +279,6 @@ def main(argv: list[str] | None = None) -> int:
             "empty_polls": polls,
             "ratio_cpu": ratio_cpu,
             "ratio_transfers": ratio_transfers,
-            "estimate_bounded": estimate,
             "machine": info,
         },
     )

@@ -83,6 +83,10 @@ class SimulatedReaderBench:
         """Play a failure: ``"no_answer"``, ``"bad_bcc"``, ``"silent_chip"``; ``None`` heals."""
         self.chip.fail_mode = mode
 
+    def slow_down(self, gap_s: float, for_s: float) -> None:
+        """See :meth:`BadgeReader.slow_down`."""
+        self.reader.slow_down(gap_s, for_s)
+
     @property
     def healthy(self) -> bool:
         """Whether the reader answered its last health check."""

@@ -12,12 +12,14 @@ import pytest
 from hardware.mfrc522_emulator import VERSION_REG, EmulatedCard, MFRC522Emulator
 from hardware.reader import (
     DRIVER_LOGGER,
+    REQA_READS,
     BadgeReader,
     CardPresented,
     Mfrc522Factory,
     ReaderFault,
     ReaderRecovered,
     poll_steadily,
+    request,
 )
 from hardware.sim_reader import emulated_driver_factory
 from locker.errors import HardwareError
@@ -310,3 +312,98 @@ def test_a_card_resting_on_the_reader_at_start_is_not_a_badge(driver_factory, ch
         seen += [e for e in reader.poll() if isinstance(e, CardPresented)]
     assert seen == [CardPresented("04A1B2C3")]
     reader.close()
+
+
+# --------------------------------------------------- the cost of waiting
+
+
+def test_an_empty_poll_reads_the_interrupt_register_a_bounded_number_of_times(reader, chip, clock):
+    reader.poll()  # opens the reader and checks its health
+    before = chip.transfers
+    poll_for(reader, clock, 1.0)  # ten polls of an empty field
+    per_poll = (chip.transfers - before) / 10
+    # Seven writes to send REQA, at most REQA_READS reads, one write after:
+    # the driver's MFRC522_Request spends over 2,000 on the same empty field.
+    assert per_poll <= 7 + REQA_READS + 1
+
+
+def test_the_bounded_request_still_finds_every_kind_of_card(driver, chip):
+    for uid in (UID_4, UID_7, "04112233445566778899"):
+        present(chip, uid)
+        assert request(driver)
+        chip.remove()
+    assert not request(driver)
+
+
+# --------------------------------------------------- garbage from a working chip
+
+
+def test_reads_that_keep_failing_while_the_chip_answers_are_one_fault(reader, chip, clock):
+    present(chip, UID_4)
+    chip.fail_mode = "bad_bcc"
+    events = poll_for(reader, clock, 30)
+    faults = [e for e in events if isinstance(e, ReaderFault)]
+    assert len(faults) == 1
+    assert "badge reads failed" in faults[0].reason
+    assert reader.healthy  # the chip answers: restarting would not help
+
+
+def test_a_few_failed_reads_are_not_a_fault(reader, chip, clock):
+    present(chip, UID_4)
+    chip.fail_mode = "bad_bcc"
+    events = poll_for(reader, clock, 1.0)  # a card swiped badly: five failed reads
+    assert not [e for e in events if isinstance(e, ReaderFault)]
+
+
+def test_a_good_read_rearms_the_garbage_fault(reader, chip, clock):
+    present(chip, UID_4)
+    chip.fail_mode = "bad_bcc"
+    poll_for(reader, clock, 10)
+    chip.fail_mode = None
+    chip.remove()
+    poll_for(reader, clock, 2)
+    present(chip, UID_7)
+    assert CardPresented(UID_7) in poll_for(reader, clock, 0.3)
+    chip.fail_mode = "bad_bcc"
+    chip.remove()
+    present(chip, UID_4)
+    faults = [e for e in poll_for(reader, clock, 10) if isinstance(e, ReaderFault)]
+    assert len(faults) == 1
+
+
+# --------------------------------------------------- the brute-force cool-down
+
+
+def tap(reader, chip, clock, uid: str) -> list:
+    """Present ``uid`` for 0.3 s, then take it away for 1.2 s (past the debounce)."""
+    present(chip, uid)
+    events = poll_for(reader, clock, 0.3)
+    chip.remove()
+    return events + poll_for(reader, clock, 1.2)
+
+
+def test_a_slowed_reader_answers_one_card_per_gap(reader, chip, clock):
+    reader.poll()
+    reader.slow_down(gap_s=10, for_s=60)
+    answered = []
+    for n in range(20):  # a new UID every 1.5 s for 30 s
+        answered += tap(reader, chip, clock, f"0BAD{n:04X}")
+    assert len(answered) == 3  # at 0, 10.5 and 21 s
+
+
+def test_a_card_held_through_the_gap_is_answered_when_it_ends(reader, chip, clock):
+    reader.poll()
+    reader.slow_down(gap_s=5, for_s=60)
+    assert tap(reader, chip, clock, "0BAD0001") == [CardPresented("0BAD0001")]
+    present(chip, UID_4)  # somebody who works here, holding their badge
+    assert poll_for(reader, clock, 3.0) == []
+    assert poll_for(reader, clock, 2.5) == [CardPresented(UID_4)]
+
+
+def test_the_cool_down_ends(reader, chip, clock):
+    reader.poll()
+    reader.slow_down(gap_s=10, for_s=5)
+    tap(reader, chip, clock, "0BAD0001")
+    clock.advance(5)
+    assert tap(reader, chip, clock, UID_4) == [CardPresented(UID_4)]
+    assert tap(reader, chip, clock, UID_7) == [CardPresented(UID_7)]
