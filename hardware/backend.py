@@ -17,6 +17,7 @@ from typing import Any
 from gpiozero import Factory
 
 from hardware.devices import Bank, build_bank
+from hardware.flap import FlapGuard, door_guard, sensor_guard
 from hardware.pins import make_pin_factory
 from hardware.reader import BadgeReader, CardPresented, Mfrc522Factory, ReaderFault
 from hardware.sim_reader import SimulatedReaderBench
@@ -25,12 +26,11 @@ from locker.clock import Clock, SystemClock
 from locker.config import Config
 from locker.decisions import (
     BadgeRead,
-    DeviceChanged,
-    DoorChanged,
     Fault,
     Lock,
     SensorReading,
     Signal,
+    SlowReader,
     Unlock,
 )
 from locker.errors import InvalidRequest
@@ -58,6 +58,14 @@ class Backend:
         self.stop_event = threading.Event()
         self.reader_thread: threading.Thread | None = None
         self.tap_ends: float | None = None
+        # Each door switch and device sensor reaches the rules through a guard
+        # that holds back a flapping input (see hardware.flap).
+        self.door_guards: dict[int, FlapGuard] = {
+            n: door_guard(n, slot.door, clock) for n, slot in bank.slots.items()
+        }
+        self.sensor_guards: dict[int, FlapGuard] = {
+            n: sensor_guard(n, slot.sensor, clock) for n, slot in bank.slots.items()
+        }
 
     @classmethod
     def from_config(
@@ -122,12 +130,16 @@ class Backend:
         """Wire the inputs and start polling the reader; ``emit`` gets core inputs.
 
         Callbacks come on gpiozero's and the reader's threads, so ``emit`` must
-        only enqueue. Tests pass ``reader_thread=False`` and call
-        :meth:`poll_reader` themselves.
+        only enqueue. Door and sensor changes pass through their flap guards,
+        which :meth:`update` keeps going. Tests pass ``reader_thread=False`` and
+        call :meth:`poll_reader` themselves.
         """
         for number, slot in self.bank.slots.items():
-            slot.door.on_change(lambda closed, n=number: emit(DoorChanged(n, not closed)))
-            slot.sensor.on_change(lambda present, n=number: emit(DeviceChanged(n, present)))
+            door, sensor = self.door_guards[number], self.sensor_guards[number]
+            door.start(emit)
+            sensor.start(emit)
+            slot.door.on_change(lambda closed, guard=door: guard.changed(not closed))
+            slot.sensor.on_change(sensor.changed)
 
         def on_reader(event: object) -> None:
             translated = _reader_input(event)
@@ -148,15 +160,20 @@ class Backend:
         return [i for i in map(_reader_input, self.reader.poll()) if i is not None]
 
     def read_sensors(self) -> dict[int, SensorReading]:
-        """What every door switch and device sensor says now."""
+        """What every door switch and device sensor says now.
+
+        An input that is flapping says what the rules were last told of it (a
+        door: shut) until it settles, when its guard reports it afresh.
+        """
         return {
             number: SensorReading(
-                door_open=not slot.door.is_closed, device_present=slot.sensor.is_present
+                door_open=self.door_guards[number].reading(),
+                device_present=self.sensor_guards[number].reading(),
             )
-            for number, slot in self.bank.slots.items()
+            for number in self.bank.slots
         }
 
-    def apply(self, outputs: list[Unlock | Lock | Signal]) -> None:
+    def apply(self, outputs: list[Unlock | Lock | Signal | SlowReader]) -> None:
         """Drive the decided outputs (their log entries are already committed)."""
         for output in outputs:
             if isinstance(output, Unlock):
@@ -165,16 +182,21 @@ class Backend:
                 self.bank.slots[output.slot].lock.lock()
             elif isinstance(output, Signal):
                 self.bank.lights.show(output.name)
+            elif isinstance(output, SlowReader):
+                self.reader.slow_down(output.gap_s, output.for_s)
         self.update()
 
     def update(self) -> None:
-        """End pulses, step light patterns, and move the simulated world on."""
+        """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()
         if self.world is not None:
             self.world.sync()
             if self.tap_ends is not None and time.monotonic() >= self.tap_ends:
                 self.tap_ends = None
                 self.world.remove_card()
+        # Last, so a guard reads its input after the world has moved.
+        for guard in (*self.door_guards.values(), *self.sensor_guards.values()):
+            guard.update()
 
     def outputs(self) -> dict[str, Any]:
         """What the output pins show, for the simulator page and the heartbeat."""

@@ -104,6 +104,9 @@ class RulesConfig:
     #: Unknown badges within ``unknown_badge_window_s`` that raise an alert.
     unknown_badge_limit: int = field(default=5, metadata=_range(2, 100))
     unknown_badge_window_s: float = field(default=60.0, metadata=_range(5, 3600))
+    #: After that alert, for ``unknown_badge_window_s``, the reader answers at
+    #: most one card every this many seconds, so trying UIDs gets slow (0: never).
+    unknown_badge_cooldown_s: float = field(default=10.0, metadata=_range(0, 300))
     #: Seconds of disagreement between wall and monotonic clocks that count as a jump.
     clock_jump_tolerance_s: float = field(default=5.0, metadata=_range(0.5, 3600))
     #: Seconds in which an authorised person's second badge after a refusal
@@ -390,6 +393,7 @@ closing_time = "18:30"
 forgotten_after_min = 10
 unknown_badge_limit = 5
 unknown_badge_window_s = 60
+unknown_badge_cooldown_s = 10  # then one card per 10 s for that window
 clock_jump_tolerance_s = 5
 setting_checkout_window_s = 10
 grant_valid_min = 60

@@ -3,7 +3,7 @@
 Each input is decided by :class:`~locker.custody.CustodyRules`, every log
 entry, alert and slot change of the decision is committed in one write
 transaction, and only then are the outputs (:class:`Unlock`, :class:`Lock`,
-:class:`Signal`) handed back for the daemon to drive. If the commit fails,
+:class:`Signal`, :class:`SlowReader`) handed back for the daemon to drive. If the commit fails,
 nothing is driven and the rules are reloaded from what is stored.
 """
 
@@ -37,6 +37,7 @@ from locker.decisions import (
     Signal,
     SignInVisitor,
     SignOutVisitor,
+    SlowReader,
     StockSettingSlot,
     Tick,
     Unlock,
@@ -48,7 +49,7 @@ from locker.models import Alert, Command, Custody, Event, Grant, Person, Slot
 from locker.people import load_roster
 from locker.states import SlotState
 
-Output = Unlock | Lock | Signal
+Output = Unlock | Lock | Signal | SlowReader
 
 
 class Controller:

@@ -36,6 +36,7 @@ from locker.decisions import (
     SensorReading,
     SignInVisitor,
     SignOutVisitor,
+    SlowReader,
     StockSettingSlot,
     Tick,
 )
@@ -326,12 +327,17 @@ class CustodyRules:
         if len(self.unknown_reads) >= self.rules.unknown_badge_limit:
             count = len(self.unknown_reads)
             self.unknown_reads.clear()
+            cooldown = self.rules.unknown_badge_cooldown_s
             out.alert(
                 ev.ALERT_UNKNOWN_BADGES,
                 f"{count} unknown badges within {window:.0f} s at the locker.",
                 count=count,
                 last_uid=uid,
+                cooldown_s=cooldown,
             )
+            if cooldown > 0:
+                # Somebody may be trying UIDs: make each further try cost time.
+                out.effects.append(SlowReader(gap_s=cooldown, for_s=window))
 
     @staticmethod
     def _granted(

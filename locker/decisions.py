@@ -165,6 +165,14 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class SlowReader:
+    """Let the reader answer at most one card every ``gap_s`` for the next ``for_s`` seconds."""
+
+    gap_s: float
+    for_s: float
+
+
+@dataclass(frozen=True)
 class RaiseAlert:
     """Store a new alert and log ``alert.raised``."""
 
@@ -212,6 +220,7 @@ Effect = (
     | Unlock
     | Lock
     | Signal
+    | SlowReader
     | RaiseAlert
     | CustodyStarted
     | CustodyEnded

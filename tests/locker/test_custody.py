@@ -21,6 +21,7 @@ from locker.decisions import (
     Signal,
     SignInVisitor,
     SignOutVisitor,
+    SlowReader,
     StockSettingSlot,
     Unlock,
 )
@@ -455,6 +456,21 @@ def test_repeated_unknown_badges_raise_an_alert(bank):
         assert alerts(bank.badge("01020304")) == []
         bank.advance(5)
     assert alerts(bank.badge("01020304")) == [ev.ALERT_UNKNOWN_BADGES]
+
+
+def test_the_unknown_badges_alert_slows_the_reader(bank):
+    for _ in range(4):
+        assert bank.badge("01020304").of(SlowReader) == []
+    outcome = bank.badge("01020304")
+    assert outcome.of(SlowReader) == [SlowReader(gap_s=10.0, for_s=60.0)]
+    assert outcome.of(RaiseAlert)[0].details["cooldown_s"] == 10.0
+
+
+def test_a_cool_down_of_zero_leaves_the_reader_alone(clock):
+    bank = Bank(make_config(unknown_badge_cooldown_s=0), make_roster(), clock)
+    outcomes = [bank.badge("01020304") for _ in range(5)]
+    assert alerts(outcomes[-1]) == [ev.ALERT_UNKNOWN_BADGES]
+    assert not any(o.of(SlowReader) for o in outcomes)
 
 
 def test_unknown_badges_spread_out_raise_nothing(bank):
