@@ -186,6 +186,16 @@ class Backend:
                 self.reader.slow_down(output.gap_s, output.for_s)
         self.update()
 
+    @property
+    def busy(self) -> bool:
+        """True while something needs :meth:`update` within a fraction of a second:
+        a lock pulse to end, a light pattern, a flapping input, a simulated tap."""
+        return (
+            self.bank.busy
+            or self.tap_ends is not None
+            or any(g.flapping for g in (*self.door_guards.values(), *self.sensor_guards.values()))
+        )
+
     def update(self) -> None:
         """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()

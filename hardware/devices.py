@@ -156,6 +156,11 @@ class SlotLock:
                 self._timer = None
             self._output.value = self._safe_energised
 
+    @property
+    def pulsing(self) -> bool:
+        """True while a pulse is on and waiting for :meth:`update` to end it."""
+        return self._deadline is not None
+
     def update(self) -> None:
         """End a pulse whose time on the injected clock is up."""
         with self._guard:
@@ -372,6 +377,11 @@ class StatusLights:
             self._keyframes.append((at, None))
             self._advance()
 
+    @property
+    def showing(self) -> bool:
+        """True while a pattern still has steps to come."""
+        return bool(self._keyframes)
+
     def update(self) -> None:
         """Apply every step of the pattern that is due on the clock."""
         with self._guard:
@@ -485,6 +495,11 @@ class Bank:
         for devices in self.slots.values():
             devices.update()
         self.lights.update()
+
+    @property
+    def busy(self) -> bool:
+        """True while a pulse or a light pattern needs :meth:`update` soon."""
+        return self.lights.showing or any(d.lock.pulsing for d in self.slots.values())
 
     def safe(self) -> None:
         """Put every lock in its locked-safe state, trying them all even if one fails."""

@@ -508,3 +508,21 @@ def test_failed_build_releases_what_was_built(factory, clock, timers):
     # Everything the failed build took is free again.
     bank = build_bank(config, factory, clock, timer_factory=timers)
     bank.close()
+
+
+def test_the_bank_is_busy_only_while_a_pulse_or_a_pattern_needs_the_loop(factory, clock, timers):
+    bank = build_bank(default_config(), factory, clock, timer_factory=timers)
+    try:
+        assert not bank.busy  # the daemon may then wait longer between passes
+        bank.slots[1].lock.unlock()
+        assert bank.busy and bank.slots[1].lock.pulsing
+        clock.advance(0.5)
+        bank.update()
+        assert not bank.busy
+        bank.lights.show("granted")
+        assert bank.busy and bank.lights.showing
+        clock.advance(2.1)
+        bank.update()
+        assert not bank.busy
+    finally:
+        bank.close()
