@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 import signal
 import sys
@@ -316,20 +317,58 @@ def log() -> None:
 
 
 @log.command("verify")
+@click.option(
+    "--checkpoint",
+    "printed",
+    metavar="ID:HASH",
+    multiple=True,
+    help="Also check that event ID still carries HASH, as printed on a daily report (repeatable).",
+)
 @pass_app
 @friendly
-def log_verify(app: App) -> None:
-    """Check the hash chain; exit 3 naming the first bad event if it is broken."""
-    from locker.log import verify
+def log_verify(app: App, printed: tuple[str, ...]) -> None:
+    """Check the hash chain; exit 3 naming the first bad event if it is broken.
 
+    With --checkpoint, also hold the log against the checkpoints printed on
+    paper: a chain rewritten with its checkpoints agrees with itself, but no
+    longer reaches a hash printed before the rewrite.
+    """
+    from locker.log import paper_mismatch, verify
+
+    pairs = [parse_checkpoint(text) for text in printed]
     with app.db.read() as session:
         report = verify(session)
+        mismatches = [paper_mismatch(session, event_id, digest) for event_id, digest in pairs]
+    problems = []
     if report.ok:
         click.echo(
             f"ok: {report.checked} events verified, head {report.head_id} {report.head_hash}"
         )
-        return
-    fail(f"chain broken at event {report.first_bad_id}: {report.reason}", EXIT_CHAIN_BROKEN)
+    else:
+        problems.append(f"chain broken at event {report.first_bad_id}: {report.reason}")
+    for (event_id, _digest), mismatch in zip(pairs, mismatches, strict=True):
+        if mismatch is None:
+            click.echo(f"ok: event {event_id} carries the hash printed on paper")
+        else:
+            problems.append(f"checkpoint does not match paper: {mismatch}")
+    if problems:
+        for problem in problems[:-1]:
+            click.echo(f"error: {problem}", err=True)
+        fail(problems[-1], EXIT_CHAIN_BROKEN)
+
+
+_PRINTED_CHECKPOINT = re.compile(r"\s*([0-9]{1,18})\s*:\s*([0-9a-fA-F]{64})\s*")
+
+
+def parse_checkpoint(text: str) -> tuple[int, str]:
+    """``ID:HASH`` as printed on a daily report: an event number and its 64 hex digits."""
+    match = _PRINTED_CHECKPOINT.fullmatch(text)
+    if match is None or int(match[1]) < 1:
+        fail(
+            f"--checkpoint {text!r} is not ID:HASH (an event number, a colon and the "
+            "64-character hash printed on the report)"
+        )
+    return int(match[1]), match[2].lower()
 
 
 def parse_moment(text: str | None, config: Config, *, end: bool = False) -> datetime | None:

@@ -9,6 +9,11 @@ state by the backend's ``close()`` in a ``finally``.
 
 The loop is hardware-agnostic: it drives a :class:`Backend` (``hardware.backend``
 provides the real and the simulated one).
+
+Once a day, after the daily checkpoint, the whole event log is verified on a
+thread of its own (:class:`WholeLogVerification`); the loop records the result
+as a ``log.verified`` event when it is ready, and raises a ``log_broken``
+alert if the chain is broken.
 """
 
 from __future__ import annotations
@@ -19,20 +24,31 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from locker import events as ev
 from locker.clock import Clock, Instant
 from locker.controller import Controller, Output
 from locker.db import Database
 from locker.decisions import BadgeRead, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound
-from locker.log import purge_before, write_checkpoint
-from locker.models import Checkpoint, Command, DaemonStatus
+from locker.log import (
+    LogEntry,
+    VerifyReport,
+    append,
+    purge_before,
+    verified_entry,
+    verify,
+    write_checkpoint,
+)
+from locker.models import Alert, Checkpoint, Command, DaemonStatus, Event
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +74,49 @@ class Backend(Protocol):
 @dataclass(frozen=True)
 class _Wake:
     """Queue marker: commands are waiting in the database."""
+
+
+class WholeLogVerification:
+    """:func:`locker.log.verify` over the whole chain, on a thread with its own read session.
+
+    On a Pi a million events take about half a minute, which the loop (it
+    pets the watchdog and answers badges) must not wait for; SQLite in WAL
+    mode lets this reader walk the chain while the loop goes on writing. The
+    loop starts it, asks :meth:`done` as it goes round, and records the
+    :meth:`result`: only the loop appends to the chain.
+    """
+
+    def __init__(self, db: Database, started: datetime):
+        self.db = db
+        #: When the verification was asked for (the controller's time).
+        self.started = started
+        self.future: Future[VerifyReport] = Future()
+        self.thread = threading.Thread(target=self._run, name="log-verify", daemon=True)
+
+    def start(self) -> None:
+        """Start the walk on its thread; returns at once."""
+        self.thread.start()
+
+    def done(self) -> bool:
+        """The walk has ended (with a report or an error); never waits."""
+        return self.future.done()
+
+    def result(self) -> VerifyReport:
+        """What the walk found (raises what stopped it); only once :meth:`done`."""
+        return self.future.result(timeout=0)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (tests, and a caller with time to spare)."""
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            with self.db.read() as session:
+                report = verify(session)
+        except Exception as exc:  # noqa: BLE001 - handed to the loop, which logs it
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(report)
 
 
 class Daemon:
@@ -96,6 +155,10 @@ class Daemon:
         self.last_heartbeat = 0.0
         self.last_unknown: tuple[str, datetime] | None = None
         self.checkpoint_day: date | None = None
+        #: The whole log's verification while it runs (at most one at a time), and
+        #: when another was asked for meanwhile (it starts once this one is recorded).
+        self.log_check: WholeLogVerification | None = None
+        self.log_check_due: datetime | None = None
         #: Called after each heartbeat is written (the simulated clock is saved then).
         self.after_heartbeat: Callable[[], None] = lambda: None
 
@@ -125,14 +188,24 @@ class Daemon:
         self.backend.start(self.emit, reader_thread=reader_thread)
         self._drive(self.controller.start(self.backend.read_sensors()))
         with self.db.read() as session:
-            last = session.scalar(
-                select(Checkpoint.created_at)
+            last = session.execute(
+                select(Checkpoint.created_at, Checkpoint.event_id)
                 .where(Checkpoint.kind == "daily")
                 .order_by(Checkpoint.id.desc())
                 .limit(1)
+            ).first()
+            verified = session.scalar(
+                select(Event.id)
+                .where(Event.kind == ev.LOG_VERIFIED)
+                .order_by(Event.id.desc())
+                .limit(1)
             )
         if last is not None:
-            self.checkpoint_day = last.astimezone(self.controller.config.tz).date()
+            self.checkpoint_day = last.created_at.astimezone(self.controller.config.tz).date()
+            if verified is None or verified < last.event_id:
+                # Stopped before the verification after the newest checkpoint was
+                # recorded: verify now rather than wait a day.
+                self._start_log_check(self.clock.now())
         self._heartbeat(force=True)
         self.notify("READY=1")
 
@@ -212,11 +285,14 @@ class Daemon:
             self._heartbeat(force=True)
 
     def _daily(self) -> None:
-        """Once a local day: a checkpoint of the chain's head, then the retention purge.
+        """Once a local day: a checkpoint of the chain's head, the retention purge, then
+        a verification of the whole log in the background.
 
         The checkpoint (sequence number and head hash) is printed on the daily
-        report, so a rewrite of the whole chain shows against paper.
+        report, so a rewrite of the whole chain shows against paper. The
+        verification's result is recorded here, on a later pass, once it is in.
         """
+        self._collect_log_check()
         config = self.controller.config
         now = self.clock.now()
         today = now.astimezone(config.tz).date()
@@ -230,6 +306,46 @@ class Daemon:
             session.commit()
         if purged:
             log.info("retention: purged %d events older than %s", purged, cutoff.date())
+        self._start_log_check(now)
+
+    def _start_log_check(self, now: datetime) -> None:
+        if self.log_check is not None:
+            # Still walking (it began before this checkpoint): walk again once it is in.
+            self.log_check_due = now
+            return
+        self.log_check = WholeLogVerification(self.db, now)
+        self.log_check.start()
+
+    def _collect_log_check(self) -> None:
+        """Record the whole log's verification if it has ended; never waits for it."""
+        check = self.log_check
+        if check is None or not check.done():
+            return
+        self.log_check = None
+        try:
+            report = check.result()
+        except Exception:  # noqa: BLE001 - tried again after the next checkpoint
+            log.exception("the daily verification of the event log could not run")
+        else:
+            self._record_log_check(report, check.started)
+        if self.log_check_due is not None:
+            due, self.log_check_due = self.log_check_due, None
+            self._start_log_check(due)
+
+    def _record_log_check(self, report: VerifyReport, started: datetime) -> None:
+        """Log ``log.verified``; a broken chain also raises a ``log_broken`` alert."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            append(session, verified_entry(report, started), now)
+            if not report.ok:
+                _alert_log_broken(session, report, now)
+            session.commit()
+        if report.ok:
+            log.info(
+                "event log verified: %d events, through event %d", report.checked, report.head_id
+            )
+        else:
+            log.error("event log broken at event %s: %s", report.first_bad_id, report.reason)
 
     # ------------------------------------------------------------ commands
 
@@ -322,6 +438,32 @@ class Daemon:
             if self.last_unknown is not None:
                 status.last_unknown_uid, status.last_unknown_at = self.last_unknown
             session.commit()
+
+
+def _alert_log_broken(session: Session, report: VerifyReport, at: datetime) -> None:
+    """Raise a ``log_broken`` alert, unless one is still open (the check repeats daily)."""
+    open_one = session.scalar(
+        select(Alert.id)
+        .where(Alert.alert == ev.ALERT_LOG_BROKEN, Alert.acknowledged_at.is_(None))
+        .limit(1)
+    )
+    if open_one is not None:
+        return
+    bad = "?" if report.first_bad_id is None else report.first_bad_id
+    message = (
+        f"The daily check of the event log found it broken at event {bad}: {report.reason}. "
+        "Keep the printed daily reports and ask the installer to run `locker log verify`."
+    )
+    details = {"first_bad_id": report.first_bad_id, "reason": report.reason}
+    alert = Alert(alert=ev.ALERT_LOG_BROKEN, details={"message": message, **details}, raised_at=at)
+    session.add(alert)
+    session.flush()
+    entry = LogEntry(
+        ev.ALERT_RAISED,
+        "daemon",
+        details={"alert": ev.ALERT_LOG_BROKEN, "alert_id": alert.id, "message": message, **details},
+    )
+    append(session, entry, at)
 
 
 def _real_mono() -> float:

@@ -44,6 +44,8 @@ CLOCK_SYNCHRONISED = "clock.synchronised"
 CLOCK_JUMP = "clock.jump"
 LOG_CHECKPOINT = "log.checkpoint"
 LOG_PURGED = "log.purged"
+#: The whole chain was verified (once a day, by the daemon); details give the result.
+LOG_VERIFIED = "log.verified"
 
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
@@ -64,6 +66,8 @@ ALERT_FORGOTTEN_DEVICE = "forgotten_device"
 ALERT_UNKNOWN_BADGES = "unknown_badges"
 ALERT_HARDWARE_FAULT = "hardware_fault"
 ALERT_CLOCK = "clock"
+#: The daemon's daily verification of the whole event log found it broken.
+ALERT_LOG_BROKEN = "log_broken"
 
 ALERT_KINDS = frozenset(
     {
@@ -76,6 +80,7 @@ ALERT_KINDS = frozenset(
         ALERT_UNKNOWN_BADGES,
         ALERT_HARDWARE_FAULT,
         ALERT_CLOCK,
+        ALERT_LOG_BROKEN,
     }
 )
 

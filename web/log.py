@@ -88,6 +88,7 @@ KIND_WORDS = {
     ev.CLOCK_JUMP: "Clock jumped",
     ev.LOG_CHECKPOINT: "Daily checkpoint of the log",
     ev.LOG_PURGED: "Old events removed (retention)",
+    ev.LOG_VERIFIED: "Whole log verified",
 }
 
 #: Reason codes of grants and of the controller, in words.

@@ -1,6 +1,12 @@
 """The daily report for an inspector: each person's day as a picture, the overrides,
 the alerts, and the log's seal (its verification and the day's checkpoints).
 
+The seal verifies the day's own events when the report is made: the slice of
+the chain from the day's first event through the checkpoint taken after the
+day (or through the newest event, before there is one), a few thousand events
+at most. The whole log is verified by the daemon once a day, in the
+background; the report shows the newest result (``log.verified``).
+
 Everything is drawn on the server: the timelines are inline SVG, so the page
 prints the same with or without scripts. Each person's picture comes from the
 log alone, through :func:`timeline`.
@@ -21,14 +27,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.custody import FINAL_REASONS, TEMPORARY_REASONS
 from locker.events import OVERRIDE_KINDS
-from locker.log import VerifyReport, checkpoints, format_ts, parse_ts, verify
+from locker.log import (
+    VerifyReport,
+    WholeLogCheck,
+    checkpoints,
+    format_ts,
+    last_whole_check,
+    parse_ts,
+    verify_range,
+)
 from locker.models import Alert, Checkpoint, Custody, Event, Shift
 from locker.rota import day_bounds, shifts_on
 from web.context import controller_now, daemon_state, get_config, get_db, local_day
@@ -399,12 +413,39 @@ def picture(
 # --------------------------------------------------------------------- report
 
 
-def log_verification(session: Session) -> VerifyReport:
-    """:func:`locker.log.verify`, run once per request: it reads the whole log
-    (about 4 s per million events)."""
-    if "log_verification" not in g:
-        g.log_verification = verify(session)
-    return g.log_verification
+@dataclass(frozen=True)
+class DayCheck:
+    """The verification of one day's slice of the chain."""
+
+    report: VerifyReport
+    #: The slice: the day's first event, and the last one it had to reach.
+    first_id: int
+    last_id: int | None
+    #: The daily checkpoint taken after the day that closes the slice, if any yet.
+    sealing: Checkpoint | None
+
+
+def day_verification(session: Session, day: date, tz: ZoneInfo) -> DayCheck | None:
+    """Verify ``day``'s events, or ``None`` when none were logged on it.
+
+    The slice runs from the day's first event through the record of the first
+    daily checkpoint taken after the day (so that checkpoint is checked against
+    the chain too), or through the newest event while there is none.
+    """
+    span = day_span(session, day, tz)
+    if span is None:
+        return None
+    _, day_end = day_bounds(day, tz)
+    sealing = session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.kind == "daily", Checkpoint.created_at >= day_end)
+        .order_by(Checkpoint.created_at, Checkpoint.id)
+        .limit(1)
+    )
+    # A daily checkpoint of event E is followed by its log.checkpoint record E + 1.
+    last_id = None if sealing is None else max(span[1], sealing.event_id + 1)
+    report = verify_range(session, span[0], last_id)
+    return DayCheck(report, span[0], last_id, sealing)
 
 
 def day_events(session: Session, day: date, tz: ZoneInfo, kinds: frozenset[str]) -> list[Event]:
@@ -509,7 +550,7 @@ def build_report(session: Session, day: date, now: datetime) -> dict[str, Any]:
     ]
     overrides = [e for e in events if e.kind in OVERRIDE_KINDS]
     grants = grants_of(session, overrides)
-    report = log_verification(session)
+    day_check = day_verification(session, day, tz)
     next_start, next_end = day_bounds(day + timedelta(days=1), tz)
     return {
         "day": day,
@@ -524,7 +565,8 @@ def build_report(session: Session, day: date, now: datetime) -> dict[str, Any]:
         "people": people,
         "overrides": [override_row(e, names, grants, tz) for e in overrides],
         "alerts": [_alert(a, names, tz, day) for a in alerts],
-        "verification": report,
+        "verification": _day_check(day_check, tz),
+        "whole": _whole_check(last_whole_check(session), tz),
         "checkpoints": [_checkpoint(c, tz) for c in checkpoints(session, day_start, day_end)],
         "sealing": [_checkpoint(c, tz) for c in checkpoints(session, next_start, next_end)],
         "previous_url": url_for("report.index", day=(day - timedelta(days=1)).isoformat()),
@@ -595,6 +637,38 @@ def _long_time(moment: datetime, tz: ZoneInfo) -> str:
     """E.g. ``Monday 5 January 2026 at 17:00 GMT``."""
     local = moment.astimezone(tz)
     return f"{local:%A} {local.day} {local:%B %Y at %H:%M %Z}"
+
+
+def _day_check(check: DayCheck | None, tz: ZoneInfo) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    report = check.report
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "first_id": check.first_id,
+        "first_bad_id": report.first_bad_id,
+        "reason": report.reason,
+        "head_id": report.head_id,
+        "head_hash": report.head_hash,
+        "sealed_by": _checkpoint(check.sealing, tz) if check.sealing is not None else None,
+    }
+
+
+def _whole_check(check: WholeLogCheck | None, tz: ZoneInfo) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    report = check.report
+    return {
+        "event_id": check.event_id,
+        "at": _long_time(check.at, tz) if check.at is not None else "an unreadable time",
+        "readable": report is not None,
+        "ok": report is not None and report.ok,
+        "checked": report.checked if report else 0,
+        "through_id": report.head_id if report else None,
+        "first_bad_id": report.first_bad_id if report else None,
+        "reason": report.reason if report else "",
+    }
 
 
 def _checkpoint(checkpoint: Checkpoint, tz: ZoneInfo) -> dict[str, Any]:

@@ -65,6 +65,7 @@ ALERT_WORDS = {
     "unknown_badges": "Repeated unknown badges",
     "hardware_fault": "Reader or sensor fault",
     "clock": "Clock not synchronised",
+    "log_broken": "Event log found broken",
 }
 
 

@@ -143,3 +143,91 @@ def test_log_verify_catches_edits_to_the_database_file(cli, tmp_path, tamper, fi
     result = cli("log", "verify")
     assert result.exit_code == 3
     assert f"chain broken at event {first_bad}" in result.output
+
+
+def take_checkpoint(tmp_path) -> tuple[int, str]:
+    """A daily checkpoint, as the daemon takes it: ``(event id, hash)``, as the report prints."""
+    from locker.clock import SimulatedClock
+    from locker.db import Database
+    from locker.log import write_checkpoint
+
+    db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
+    try:
+        with db.write() as session:
+            taken = write_checkpoint(session, SimulatedClock().now())
+            session.commit()
+            return taken.event_id, taken.hash
+    finally:
+        db.dispose()
+
+
+def test_log_verify_holds_the_log_against_printed_checkpoints(cli, tmp_path):
+    for name, uid in (("Ann", "A1A1A1A1"), ("Bea", "B1B1B1B1")):
+        cli("staff", "add", name, "--badge", uid)
+    event_id, digest = take_checkpoint(tmp_path)
+    cli("staff", "add", "Cal")
+    result = cli(
+        "log",
+        "verify",
+        "--checkpoint",
+        f"{event_id}:{digest}",
+        "--checkpoint",
+        f"{event_id}:{digest.upper()}",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: 6 events verified")
+    assert result.output.count(f"ok: event {event_id} carries the hash printed on paper") == 2
+
+
+def test_log_verify_names_a_checkpoint_that_does_not_match_paper(cli, tmp_path):
+    cli("staff", "add", "Ann", "--badge", "A1A1A1A1")
+    event_id, digest = take_checkpoint(tmp_path)
+    printed = "f" * 64
+    result = cli("log", "verify", "--checkpoint", f"{event_id}:{printed}")
+    assert result.exit_code == 3
+    assert result.output.startswith("ok: 3 events verified")  # the chain agrees with itself
+    assert (
+        f"error: checkpoint does not match paper: event {event_id} carries hash {digest}, "
+        f"but the paper says {printed}"
+    ) in result.output
+    result = cli(
+        "log", "verify", "--checkpoint", f"{event_id}:{digest}", "--checkpoint", f"99:{digest}"
+    )
+    assert result.exit_code == 3
+    assert f"ok: event {event_id} carries the hash printed on paper" in result.output
+    assert "error: checkpoint does not match paper: event 99 is not in the log" in result.output
+
+
+def test_log_verify_names_a_broken_chain_and_a_mismatch_together(cli, tmp_path):
+    import sqlite3
+
+    cli("staff", "add", "Ann", "--badge", "A1A1A1A1")
+    event_id, digest = take_checkpoint(tmp_path)
+    with sqlite3.connect(tmp_path / "locker.db") as conn:
+        conn.execute("UPDATE events SET hash = ? WHERE id = ?", ("e" * 64, event_id))
+    result = cli("log", "verify", "--checkpoint", f"{event_id}:{digest}")
+    assert result.exit_code == 3
+    assert f"error: chain broken at event {event_id}:" in result.output
+    assert f"event {event_id} carries hash {'e' * 64}" in result.output
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "12",
+        "12:",
+        ":" + "a" * 64,
+        "x:" + "a" * 64,
+        "12:" + "a" * 63,
+        "12:" + "a" * 65,
+        "12:" + "g" * 64,
+        "0:" + "a" * 64,
+        "-3:" + "a" * 64,
+        "9" * 30 + ":" + "a" * 64,
+    ],
+)
+def test_a_malformed_checkpoint_is_a_one_line_error(cli, printed):
+    result = cli("log", "verify", "--checkpoint", printed)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: --checkpoint {printed!r} is not ID:HASH")
+    assert result.output.count("\n") == 1

@@ -34,9 +34,13 @@ from locker.log import (
     event_hash,
     export,
     head,
+    last_whole_check,
+    paper_mismatch,
     purge_before,
+    verified_entry,
     verify,
     verify_or_raise,
+    verify_range,
     write_checkpoint,
 )
 from locker.models import Checkpoint, Event
@@ -406,6 +410,220 @@ def test_a_value_of_the_wrong_type_is_named(db: Database) -> None:
     with attacker(db) as conn:
         conn.execute("UPDATE events SET details = ? WHERE id = 3", (b"{}",))
     assert report(db).first_bad_id == 3
+
+
+# Slices -------------------------------------------------------------------------
+
+
+def slice_report(
+    database: Database, first_id: int, last_id: int | None = None, batch: int = 5000
+) -> VerifyReport:
+    """The verification report of events ``first_id`` through ``last_id`` (or the head)."""
+    with database.read() as session:
+        return verify_range(session, first_id, last_id, batch=batch)
+
+
+def test_an_untouched_slice_verifies_on_from_the_event_before_it(db: Database) -> None:
+    add(db, 20)
+    result = slice_report(db, 6, 15, batch=4)
+    assert result.ok, result.reason
+    assert result.checked == 10
+    with db.read() as session:
+        fifteenth = session.get(Event, 15)
+        assert fifteenth is not None
+        assert (result.head_id, result.head_hash) == (15, fifteenth.hash)
+    to_head = slice_report(db, 6)
+    assert (to_head.ok, to_head.checked, to_head.head_id) == (True, 15, 20)
+
+
+def test_a_slice_from_the_first_event_starts_at_the_genesis(db: Database) -> None:
+    add(db, 5)
+    result = slice_report(db, 1, 3)
+    assert (result.ok, result.checked, result.head_id) == (True, 3, 3)
+    assert slice_report(db, -4, 3) == result
+    with attacker(db) as conn:
+        conn.execute("UPDATE events SET prev_hash = ? WHERE id = 1", ("1" * 64,))
+    assert slice_report(db, 1, 3).first_bad_id == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("actor", "manager"),
+        ("details", '{"uid":"FFFFFFFF"}'),
+        ("ts", "2025-03-03T07:31:00.000001Z"),
+        ("prev_hash", "1" * 64),
+        ("hash", "2" * 64),
+    ],
+)
+def test_an_edited_event_inside_a_slice_is_named(db: Database, column: str, value: str) -> None:
+    add(db, 20)
+    with attacker(db) as conn:
+        conn.execute(f"UPDATE events SET {column} = ? WHERE id = 12", (value,))
+    result = slice_report(db, 10, 15)
+    assert (result.ok, result.first_bad_id, result.checked) == (False, 12, 2)
+    assert result.head_id == 11
+
+
+def test_a_slice_looks_only_at_its_own_events(db: Database) -> None:
+    add(db, 20)
+    with attacker(db) as conn:
+        conn.execute("UPDATE events SET actor = 'nobody' WHERE id IN (5, 18)")
+    assert slice_report(db, 10, 15).ok
+    assert report(db).first_bad_id == 5
+
+
+@pytest.mark.parametrize(
+    ("deletion", "first_bad", "checked"),
+    [
+        ("id = 12", 12, 2),  # inside the slice
+        ("id >= 14", 14, 4),  # its end, and everything after it
+    ],
+)
+def test_a_deleted_event_inside_a_slice_is_named(
+    db: Database, deletion: str, first_bad: int, checked: int
+) -> None:
+    add(db, 20)
+    with attacker(db) as conn:
+        conn.execute(f"DELETE FROM events WHERE {deletion}")
+    result = slice_report(db, 10, 15)
+    assert (result.ok, result.first_bad_id, result.checked) == (False, first_bad, checked)
+    assert f"event {first_bad} is missing" in result.reason
+
+
+def test_an_event_inserted_inside_a_slice_is_named(db: Database) -> None:
+    add(db, 20)
+    with attacker(db) as conn:
+        conn.execute("UPDATE events SET id = id + 1000 WHERE id >= 12")
+        conn.execute("UPDATE events SET id = id - 999 WHERE id >= 1012")
+        forge(conn, 12)
+    # The forgery chains to event 11; the old event 12, now 13, cannot.
+    result = slice_report(db, 10, 16)
+    assert (result.ok, result.first_bad_id) == (False, 13)
+
+
+def test_a_slice_must_follow_on_from_the_stored_event_before_it(db: Database) -> None:
+    add(db, 20)
+    with attacker(db) as conn:
+        conn.execute("UPDATE events SET hash = ? WHERE id = 9", ("3" * 64,))
+    result = slice_report(db, 10, 15)
+    assert (result.ok, result.first_bad_id, result.checked) == (False, 10, 0)
+    assert "prev_hash is not the hash of event 9" in result.reason
+    with attacker(db) as conn:
+        conn.execute("DELETE FROM events WHERE id = 9")
+    result = slice_report(db, 10, 15)
+    assert (result.ok, result.first_bad_id) == (False, 9)
+    assert "missing" in result.reason
+
+
+def test_a_rehash_inside_a_slice_shows_against_a_checkpoint_inside_it(db: Database) -> None:
+    add(db, 10)
+    checkpoint(db, T0 + timedelta(hours=1))  # event 10, recorded by event 11
+    add(db, 10, start=T0 + timedelta(hours=2))
+    with attacker(db) as conn:
+        conn.execute("UPDATE events SET actor = 'someone' WHERE id = 5")
+        rehash_from(conn, 5)
+    result = slice_report(db, 3, 11)
+    assert (result.ok, result.first_bad_id) == (False, 10)
+    assert "rewritten somewhere after event 2" in result.reason
+    # A slice that stops short of every checkpoint cannot see a rehash that
+    # runs on past its end: the report slices a day through the checkpoint after it.
+    assert slice_report(db, 3, 8).ok
+
+
+def test_a_slice_to_the_head_reaches_as_far_as_the_checkpoints_say(db: Database) -> None:
+    add(db, 10)
+    checkpoint(db, T0 + timedelta(hours=1))  # event 10, recorded by event 11
+    with attacker(db) as conn:
+        conn.execute("DELETE FROM events WHERE id = 11")
+    result = slice_report(db, 5)
+    assert (result.ok, result.first_bad_id) == (False, 11)
+    assert "daily checkpoint" in result.reason
+
+
+def test_a_slice_at_the_start_of_a_purged_log(db: Database) -> None:
+    third_day = three_days(db)
+    purge(db, third_day)  # events 1..22 go; the purge checkpoint names event 22
+    result = slice_report(db, 23, 30)
+    assert (result.ok, result.checked, result.head_id) == (True, 8, 30)
+    # A slice reaching back into what was purged starts at the purge checkpoint.
+    assert slice_report(db, 1, 30) == result
+    assert slice_report(db, 23).checked == 12
+    with attacker(db) as conn:
+        conn.execute("UPDATE checkpoints SET hash = ? WHERE kind = 'purge'", ("e" * 64,))
+    assert slice_report(db, 23, 30).first_bad_id == 23
+    # A slice after the first remaining event follows on from the event before it.
+    assert slice_report(db, 25, 30).ok
+
+
+# Paper ------------------------------------------------------------------------
+
+
+def test_a_printed_checkpoint_matches_until_the_chain_is_rewritten(db: Database) -> None:
+    add(db, 10)
+    taken = checkpoint(db, T0 + timedelta(hours=1))
+    add(db, 3, start=T0 + timedelta(hours=2))
+    with db.read() as session:
+        assert paper_mismatch(session, taken.event_id, taken.hash) is None
+        assert paper_mismatch(session, taken.event_id, f" {taken.hash.upper()} ") is None
+    with attacker(db) as conn:
+        # Rewritten with the checkpoint and its record, so the chain agrees with itself.
+        conn.execute("UPDATE events SET actor = 'someone' WHERE id = 2")
+        rehash_from(conn, 2)
+        new_hash = hash_of_id(conn, 10)
+        conn.execute("UPDATE checkpoints SET hash = ?", (new_hash,))
+        record = json.dumps({"event_id": 10, "hash": new_hash}, separators=(",", ":"))
+        conn.execute("UPDATE events SET details = ? WHERE id = 11", (record,))
+        rehash_from(conn, 11)
+    assert report(db).ok
+    with db.read() as session:
+        mismatch = paper_mismatch(session, taken.event_id, taken.hash)
+    assert mismatch == f"event 10 carries hash {new_hash}, but the paper says {taken.hash}"
+
+
+def test_a_printed_checkpoint_of_a_missing_or_purged_event(db: Database) -> None:
+    third_day = three_days(db)
+    with db.read() as session:
+        assert paper_mismatch(session, 99, "0" * 64) == "event 99 is not in the log"
+        cut_hash = session.get(Event, 22).hash
+        early_hash = session.get(Event, 10).hash
+    purge(db, third_day)
+    with db.read() as session:
+        # The purge checkpoint keeps the hash of the last event it removed.
+        assert paper_mismatch(session, 22, cut_hash) is None
+        mismatch = paper_mismatch(session, 10, early_hash)
+    assert mismatch is not None and "removed by a retention purge" in mismatch
+
+
+# Whole-log verifications -------------------------------------------------------
+
+
+def test_the_newest_whole_log_verification_is_read_back(db: Database) -> None:
+    with db.read() as session:
+        assert last_whole_check(session) is None
+    add(db, 4)
+    broken = VerifyReport(False, 2, 3, "its hash does not match", 2, "a" * 64)
+    with db.write() as session:
+        for n, found in enumerate((report(db), broken)):
+            append(session, verified_entry(found, T0 + n * MINUTE), T0 + (n + 1) * MINUTE)
+        session.commit()
+    with db.read() as session:
+        newest = last_whole_check(session)
+    assert newest is not None
+    assert (newest.event_id, newest.at, newest.started) == (6, T0 + 2 * MINUTE, T0 + MINUTE)
+    assert newest.report == broken
+    assert report(db).ok
+
+
+def test_an_unreadable_whole_log_record_reads_as_none(db: Database) -> None:
+    with db.write() as session:
+        append(session, verified_entry(report(db), T0), T0)
+        session.commit()
+    with attacker(db) as conn:
+        conn.execute('UPDATE events SET details = \'{"ok":"yes"}\'')
+    with db.read() as session:
+        newest = last_whole_check(session)
+    assert newest is not None and newest.report is None
 
 
 COLUMNS = ("id", "ts", "kind", "actor", "slot", "person_id", "details", "prev_hash", "hash")

@@ -18,8 +18,9 @@ copy with the plain ``sqlite3`` module, behind the application's back:
   and their ``log.checkpoint`` records rewritten to match, so the database
   agrees with itself: only the printed checkpoint (the paper) shows it.
 
-:func:`verify_cli` runs ``locker log verify`` and :func:`matches_paper` holds
-the log against the printed checkpoint.
+:func:`verify_cli` runs ``locker log verify`` (``--checkpoint ID:HASH`` holds the
+log against the printed checkpoint) and :func:`matches_paper` does the same in
+process.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from locker.config import default_config_text
 from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
-from locker.log import event_hash, verify, write_checkpoint
+from locker.log import event_hash, paper_mismatch, verify, write_checkpoint
 from locker.models import Command, Event
 from locker.people import add_person
 from locker.rota import set_shift
@@ -476,13 +477,11 @@ def matches_paper(session: Session, event_id: int, digest: str) -> bool:
 
     ``(event_id, digest)`` is a daily checkpoint as printed on paper (the daily
     report): a chain rewritten below it, checkpoints included, no longer
-    reaches that hash. The product has no such check yet (a candidate for
-    ``locker log verify --checkpoint ID:HASH``).
+    reaches that hash. The check is the product's own,
+    :func:`locker.log.paper_mismatch`, which ``locker log verify --checkpoint
+    ID:HASH`` runs.
     """
-    if not verify(session).ok:
-        return False
-    stored = session.scalar(select(Event.hash).where(Event.id == event_id))
-    return stored == digest
+    return verify(session).ok and paper_mismatch(session, event_id, digest) is None
 
 
 def write_config(folder: Path, db_path: Path) -> Path:
@@ -519,12 +518,12 @@ class CliVerdict:
         return int(match[1])
 
 
-def verify_cli(config_path: Path) -> CliVerdict:
-    """Run ``locker --config CONFIG log verify`` (in process, through click)."""
+def verify_cli(config_path: Path, *options: str) -> CliVerdict:
+    """Run ``locker --config CONFIG log verify [OPTIONS]`` (in process, through click)."""
     from locker.cli import main
 
     result = CliRunner().invoke(
-        main, ["--config", str(config_path), "log", "verify"], catch_exceptions=False
+        main, ["--config", str(config_path), "log", "verify", *options], catch_exceptions=False
     )
     return CliVerdict(result.exit_code, result.output)
 

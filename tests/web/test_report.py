@@ -11,7 +11,16 @@ from sqlalchemy import text
 
 from locker import events as ev
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged
-from locker.log import canonical_details, format_ts, write_checkpoint
+from locker.log import (
+    VerifyReport,
+    append,
+    canonical_details,
+    event_hash,
+    format_ts,
+    verified_entry,
+    verify,
+    write_checkpoint,
+)
 from locker.models import Event
 from locker.people import add_person
 from locker.rota import day_bounds, set_shift
@@ -22,6 +31,7 @@ from web.report import BREAK, HELD, LATE, OVERDUE, RELEASE, TAMPER, Segment, axi
 ALICE, BOB, MARY = 1, 2, 3
 DAY_START, DAY_END = day_bounds(MONDAY, LONDON)
 GRACE = timedelta(minutes=5)
+TUESDAY = MONDAY + timedelta(days=1)
 
 
 def logged(kind: str, hhmm: str, *, slot: int = 1, day: date = MONDAY, **details) -> Event:
@@ -322,28 +332,177 @@ def test_the_report_defaults_to_the_controllers_today(client, auth, played):
     assert "The day is not over: the bars run up to 17:00." in page
 
 
-def test_the_report_verifies_the_log_once_per_request(client, auth, played, monkeypatch):
-    calls = []
-    real = report_page.verify
-
-    def counted(session):
-        calls.append(1)
-        return real(session)
-
-    monkeypatch.setattr(report_page, "verify", counted)
-    auth.login("viewer")
-    client.get(f"/report?day={MONDAY.isoformat()}")
-    assert len(calls) == 1
-
-
-def test_a_broken_log_shows_on_the_report(client, auth, played, db):
+def next_day(daemon, db) -> int:
+    """Into Tuesday: the daemon's daily checkpoint at 00:05 seals Monday; its event id."""
+    daemon.advance((at("00:05", TUESDAY) - daemon.clock.now()).total_seconds())
     with db.write() as session:
-        session.execute(text("UPDATE events SET actor = 'someone else' WHERE id = 5"))
+        sealing = write_checkpoint(session, daemon.clock.now())
+        session.commit()
+    badge(daemon, "0BADCAFE")  # a Tuesday event after the checkpoint's record
+    return sealing.event_id
+
+
+def slices_verified(monkeypatch) -> list[tuple[int, int | None]]:
+    """Record the slices the report verifies (and let them be verified)."""
+    slices = []
+    real = report_page.verify_range
+
+    def recorded(session, first_id, last_id=None, **kwargs):
+        slices.append((first_id, last_id))
+        return real(session, first_id, last_id, **kwargs)
+
+    monkeypatch.setattr(report_page, "verify_range", recorded)
+    return slices
+
+
+def test_the_report_verifies_the_day_through_the_checkpoint_after_it(
+    client, auth, played, db, monkeypatch
+):
+    sealed = next_day(played, db)
+    with db.read() as session:
+        monday = session.execute(
+            text("SELECT min(id), max(id) FROM events WHERE ts < '2026-01-06'")
+        ).one()
+        tuesday = session.execute(
+            text("SELECT min(id), max(id) FROM events WHERE ts >= '2026-01-06'")
+        ).one()
+    assert monday[1] < sealed + 1 < tuesday[1]
+    slices = slices_verified(monkeypatch)
+    auth.login("viewer")
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    # Monday alone, through the record of Tuesday's checkpoint: never the whole log.
+    assert slices == [(monday[0], sealed + 1)]
+    status = flat(section(page, "verify-status", "</p>"))
+    count = sealed + 1 - monday[0] + 1
+    assert f"the {count} events from event {monday[0]} to event {sealed + 1}" in status
+    assert "starting from the start of the log" in status
+    assert (
+        "The check runs up to the checkpoint taken after the day (Tue 6 Jan 2026 00:05:00 GMT), "
+        "and that checkpoint matches."
+    ) in status
+    assert f"Event log verified for this day: {count} events" in page
+
+    slices.clear()
+    page = html.unescape(client.get(f"/report?day={TUESDAY.isoformat()}").get_data(as_text=True))
+    # Tuesday is not sealed yet: from its first event to the head.
+    assert slices == [(tuesday[0], None)]
+    with db.read() as session:
+        head = session.execute(text("SELECT max(id) FROM events")).scalar()  # the login's too
+    assert f"to event {head} are all there" in flat(section(page, "verify-status", "</p>"))
+    assert "No checkpoint has been taken since the day ended" in page
+    assert f"starting from event {tuesday[0] - 1} (the last one before the day)" in flat(page)
+
+
+def test_an_edited_event_of_the_day_shows_on_that_days_report_only(client, auth, played, db):
+    next_day(played, db)
+    with db.write() as session:
+        tuesday = session.execute(
+            text("SELECT max(id) FROM events WHERE ts >= '2026-01-06'")
+        ).scalar()
+        session.execute(
+            text("UPDATE events SET actor = 'someone else' WHERE id = :id"), {"id": tuesday}
+        )
+        session.commit()
+    auth.login("viewer")
+    monday = client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "Event log verified for this day" in monday
+    page = client.get(f"/report?day={TUESDAY.isoformat()}").get_data(as_text=True)
+    assert "Event log NOT verified" in page
+    assert f"The first bad event is {tuesday}" in page
+
+
+def test_a_rewritten_day_shows_against_the_checkpoint_after_it(client, auth, played, db):
+    # An event of Monday edited and every hash after it recomputed: the chain
+    # agrees with itself, but not with the checkpoint taken on Tuesday.
+    sealed = next_day(played, db)
+    with db.write() as session:
+        session.execute(text("UPDATE events SET actor = 'someone else' WHERE id = 9"))
+        rows = session.execute(
+            text(
+                "SELECT id, ts, kind, actor, slot, person_id, details FROM events"
+                " WHERE id >= 9 ORDER BY id"
+            )
+        ).all()
+        prev = session.execute(text("SELECT hash FROM events WHERE id = 8")).scalar()
+        for row in rows:
+            digest = event_hash(prev_hash=prev, **row._asdict())
+            session.execute(
+                text("UPDATE events SET prev_hash = :prev, hash = :digest WHERE id = :id"),
+                {"prev": prev, "digest": digest, "id": row.id},
+            )
+            prev = digest
+        session.commit()
+    auth.login("viewer")
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    assert "Event log NOT verified" in page
+    status = section(page, "verify-status", "</p>")
+    # The Monday 17:00 checkpoint is the first to disagree.
+    with db.read() as session:
+        first_checkpoint = session.execute(
+            text("SELECT min(event_id) FROM checkpoints WHERE kind = 'daily'")
+        ).scalar()
+    assert first_checkpoint < sealed
+    assert f"The first bad event is {first_checkpoint}" in status
+    assert "daily checkpoint" in status
+
+
+def record_whole_check(db, at_time, report: VerifyReport) -> int:
+    """Log a whole-log verification as the daemon does; the record's event id."""
+    with db.write() as session:
+        event = append(session, verified_entry(report, at_time), at_time)
+        session.commit()
+    return event.id
+
+
+def test_the_report_says_when_the_whole_log_was_last_verified(client, auth, played, db):
+    auth.login("viewer")
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    assert "The whole log has not been verified end to end yet." in section(
+        page, "whole-status", "</p>"
+    )
+    assert "The whole log has not been verified end to end yet." in section(
+        page, "verify-line", "</p>"
+    )
+    with db.read() as session:
+        whole = verify(session)
+    record_whole_check(db, at("16:30"), whole)
+    record_whole_check(
+        db, at("10:00"), VerifyReport(False, 3, 4, "its hash does not match", 3, "a" * 64)
+    )
+    # The newest record counts, though its time is earlier (a clock jump).
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    status = section(page, "whole-status", "</p>")
+    assert (
+        "last verified on Monday 5 January 2026 at 10:00 GMT and found broken at event"
+        in " ".join(status.split())
+    )
+    assert "its hash does not match" in status
+    assert "broken at event 4" in section(page, "verify-line", "</p>")
+
+    record_whole_check(db, at("16:45"), whole)
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    status = flat(section(page, "whole-status", "</p>"))
+    assert (
+        f"last verified on Monday 5 January 2026 at 16:45 GMT: intact, all {whole.checked} "
+        f"events through event {whole.head_id}"
+    ) in status
+    line = flat(section(page, "verify-line", "</p>"))
+    assert (
+        "Whole log last verified Monday 5 January 2026 at 16:45 GMT: "
+        f"intact through event {whole.head_id}"
+    ) in line
+
+
+def test_an_unreadable_whole_log_record_is_said_so(client, auth, played, db):
+    record = record_whole_check(db, at("16:30"), VerifyReport(True, 1, None, "", 1, "b" * 64))
+    with db.write() as session:
+        session.execute(text("UPDATE events SET details = '{}' WHERE id = :id"), {"id": record})
         session.commit()
     auth.login("viewer")
     page = client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True)
-    assert "Event log NOT verified" in page
-    assert "The first bad event is 5" in page
+    assert f"(event {record}) cannot be read" in page
+    # And the day's own check names the edited record.
+    assert f"The first bad event is {record}" in page
 
 
 def test_a_day_without_anybody(client, auth, people):
@@ -388,6 +547,11 @@ def test_the_print_button_is_a_static_script(client, auth, people):
     css = client.get("/static/report.css")
     assert b"@media print" in css.data and b"size: A4" in css.data
     css.close()
+
+
+def flat(text: str) -> str:
+    """``text`` with every run of white space one space, as a reader sees it."""
+    return " ".join(text.split())
 
 
 def section(page: str, testid: str, end: str = '<div class="person-day"') -> str:

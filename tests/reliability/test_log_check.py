@@ -1,0 +1,204 @@
+"""The daemon verifies the whole event log once a day, after the daily checkpoint,
+on a thread of its own, and records what it found as a ``log.verified`` event.
+
+The daemon is stepped by hand (:class:`tests.reliability.bench.Bench`); the
+verification thread is joined, or held on an event, never waited for by time.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from hardware.backend import Backend
+from hardware.pins import SimulatedPinFactory
+from locker import daemon as daemon_module
+from locker import events as ev
+from locker.controller import Controller
+from locker.daemon import Daemon
+from locker.log import last_whole_check, verify
+from locker.models import Event
+from tests.locker.kit import MONDAY, at
+from tests.reliability.bench import ALICE, Bench, FakeTimer
+
+#: How long a test lets the held verification thread wait before giving up;
+#: a safety net so a broken test cannot hang, never a timing assertion.
+SAFETY_S = 60
+
+
+@pytest.fixture
+def bench(tmp_path):
+    bench = Bench(tmp_path)
+    yield bench
+    if bench.daemon.log_check is not None:
+        bench.daemon.log_check.join()
+    bench.close()
+
+
+def record_the_check(bench: Bench) -> None:
+    """Let the running verification end, then step so the loop records it."""
+    check = bench.daemon.log_check
+    assert check is not None, "no verification is running"
+    check.join()
+    bench.settle(1)
+
+
+def next_day(bench: Bench, days: int = 1) -> None:
+    """Step the loop on to 00:05 ``days`` later than Monday: the daily checkpoint."""
+    target = at(MONDAY + timedelta(days=days), "00:05")
+    bench.settle((target - bench.clock.now()).total_seconds())
+
+
+def test_the_whole_log_is_verified_after_each_daily_checkpoint(bench):
+    bench.settle(1)  # the first pass of the day takes Monday's checkpoint
+    assert bench.count(ev.LOG_CHECKPOINT) == 1
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 1
+    bench.deposit(ALICE, 1)
+    next_day(bench)
+    assert bench.count(ev.LOG_CHECKPOINT) == 2
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 2
+    with bench.db.read() as session:
+        newest = last_whole_check(session)
+        record = session.get(Event, newest.event_id)
+        checkpoint_record = session.scalar(
+            select(Event.id)
+            .where(Event.kind == ev.LOG_CHECKPOINT)
+            .order_by(Event.id.desc())
+            .limit(1)
+        )
+        whole = verify(session)
+    assert newest.report is not None and newest.report.ok
+    # It covers the log through the checkpoint that came before it.
+    assert newest.report.head_id >= checkpoint_record
+    assert newest.report.checked == newest.report.head_id
+    assert newest.started == at(MONDAY + timedelta(days=1), "00:05")
+    assert record.actor == "system"
+    assert whole.ok  # the record is a chained event like any other
+    assert bench.alerts(ev.ALERT_LOG_BROKEN) == []
+
+
+def test_a_broken_chain_is_recorded_and_raises_one_alert(bench):
+    bench.settle(1)
+    record_the_check(bench)
+    bench.deposit(ALICE, 1)
+    with bench.db.write() as session:
+        session.execute(text("UPDATE events SET actor = 'someone else' WHERE id = 4"))
+        session.commit()
+    next_day(bench)
+    record_the_check(bench)
+    with bench.db.read() as session:
+        newest = last_whole_check(session)
+        raised = list(session.scalars(select(Event).where(Event.kind == ev.ALERT_RAISED)))
+    assert newest.report is not None
+    assert (newest.report.ok, newest.report.first_bad_id) == (False, 4)
+    assert newest.report.head_id == 3
+    (alert,) = bench.alerts(ev.ALERT_LOG_BROKEN)
+    assert alert.details["first_bad_id"] == 4
+    assert "found it broken at event 4" in alert.details["message"]
+    assert any(f'"alert_id":{alert.id}' in e.details for e in raised)
+
+    # Still broken the next day: recorded again, but the open alert is not repeated.
+    next_day(bench, days=2)
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 3
+    assert len(bench.alerts(ev.ALERT_LOG_BROKEN)) == 1
+    # Once acknowledged, a chain still broken raises it again.
+    with bench.db.write() as session:
+        session.execute(text("UPDATE alerts SET acknowledged_at = '2026-01-07 09:00:00.000000'"))
+        session.commit()
+    next_day(bench, days=3)
+    record_the_check(bench)
+    assert len(bench.alerts(ev.ALERT_LOG_BROKEN)) == 2
+
+
+def test_the_loop_keeps_stepping_while_the_log_is_verified(bench, monkeypatch):
+    walked = threading.Event()
+    release = threading.Event()
+    real_verify = daemon_module.verify
+
+    def held(session):
+        # The real walk, then hold the read transaction open until the test says.
+        report = real_verify(session)
+        walked.set()
+        release.wait(SAFETY_S)
+        return report
+
+    monkeypatch.setattr(daemon_module, "verify", held)
+    bench.settle(1)
+    check = bench.daemon.log_check
+    assert check is not None
+    assert walked.wait(SAFETY_S)
+    # The loop goes on, writing beside the open reader: Alice deposits, a day passes.
+    bench.deposit(ALICE, 1)
+    bench.go_to("12:00")
+    next_day(bench)
+    assert check.thread.is_alive() and not check.done()
+    assert bench.daemon.log_check is check  # one verification at a time
+    assert bench.count(ev.LOG_CHECKPOINT) == 2
+    assert bench.count(ev.LOG_VERIFIED) == 0
+    release.set()
+    record_the_check(bench)
+    with bench.db.read() as session:
+        first = last_whole_check(session)
+        deposit = session.scalar(select(Event.id).where(Event.kind == ev.DEPOSIT_CONFIRMED))
+    # It verified the log as it stood when it started: before Alice's deposit.
+    assert first.report is not None and first.report.ok
+    assert first.report.head_id < deposit
+    # Tuesday's checkpoint came while it walked: the next walk starts once it is recorded.
+    assert bench.daemon.log_check is not None
+    record_the_check(bench)
+    with bench.db.read() as session:
+        second = last_whole_check(session)
+    assert bench.count(ev.LOG_VERIFIED) == 2
+    assert second.report is not None and second.report.head_id > deposit
+    assert second.started == at(MONDAY + timedelta(days=1), "00:05")
+
+
+def test_a_verification_that_cannot_run_is_logged_and_tried_again(bench, monkeypatch, caplog):
+    def failing(session):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(daemon_module, "verify", failing)
+    bench.settle(1)
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 0
+    assert "could not run" in caplog.text
+    monkeypatch.undo()
+    next_day(bench)
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 1
+
+
+def restart(bench: Bench) -> Daemon:
+    """Stop the bench's daemon and start a new one on the same database and world."""
+    bench.daemon.finish()
+    backend = Backend.from_config(
+        bench.config,
+        bench.clock,
+        data_dir=Path(bench.config.data_dir),
+        pin_factory=SimulatedPinFactory(),
+        timer_factory=FakeTimer,
+        reader_clock=bench.clock,
+    )
+    bench.daemon = Daemon(Controller(bench.config, bench.db, bench.clock), backend)
+    bench.daemon.begin(reader_thread=False)
+    return bench.daemon
+
+
+def test_a_restart_verifies_the_log_if_the_last_checkpoint_was_not(bench):
+    bench.settle(1)
+    bench.daemon.log_check.join()  # ended, but the daemon stops before recording it
+    restarted = restart(bench)
+    assert restarted.log_check is not None
+    record_the_check(bench)
+    assert bench.count(ev.LOG_VERIFIED) == 1
+    # Once recorded, another restart on the same day does not verify again.
+    assert restart(bench).log_check is None
+    bench.settle(1)
+    assert bench.count(ev.LOG_CHECKPOINT) == 1
