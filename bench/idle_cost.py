@@ -114,7 +114,7 @@ def daemon_in_process(tmp: Path, seconds: float, *, reader: bool) -> dict:
         daemon.begin(reader_thread=reader)
         try:
             while not stop.is_set():
-                daemon.step(daemon.loop_s)
+                daemon.step(daemon.wait_s)
         finally:
             daemon.finish()
 

@@ -61,6 +61,8 @@ class Backend(Protocol):
 
     simulated: bool
     reader_healthy: bool
+    #: True while a pulse, a light pattern or the like needs the loop within ``loop_s``.
+    busy: bool
 
     def start(self, emit: Callable[[object], None], *, reader_thread: bool = True) -> None: ...
     def read_sensors(self) -> dict[int, SensorReading]: ...
@@ -128,6 +130,7 @@ class Daemon:
         backend: Backend,
         *,
         loop_s: float = 0.05,
+        idle_loop_s: float = 0.25,
         tick_s: float = 1.0,
         command_poll_s: float = 1.0,
         heartbeat_s: float = 5.0,
@@ -138,7 +141,9 @@ class Daemon:
         self.backend = backend
         self.clock: Clock = controller.clock
         self.db: Database = controller.db
+        #: Longest wait for inputs between passes while the backend is busy, and while not.
         self.loop_s = loop_s
+        self.idle_loop_s = idle_loop_s
         self.tick_s = tick_s
         self.command_poll_s = command_poll_s
         self.heartbeat_s = heartbeat_s
@@ -179,9 +184,18 @@ class Daemon:
         try:
             self.begin()
             while not self.stop_event.is_set():
-                self.step(self.loop_s)
+                self.step(self.wait_s)
         finally:
             self.finish()
+
+    @property
+    def wait_s(self) -> float:
+        """How long the next pass may wait for inputs.
+
+        Inputs end the wait at once; only timed work (a pulse to end, a light
+        pattern) needs short passes, so an idle bank wakes 4 times a second, not 20.
+        """
+        return self.loop_s if self.backend.busy else self.idle_loop_s
 
     def begin(self, *, reader_thread: bool = True) -> None:
         """Start the hardware, reconcile stored state with the sensors, say ready."""

@@ -259,3 +259,10 @@ def test_a_checkpoint_is_written_once_a_day(day):
     assert day.kinds().count(ev.LOG_CHECKPOINT) == 2
     with day.db.read() as session:
         assert verify(session).ok
+
+
+def test_an_idle_loop_waits_longer_than_a_busy_one(day):
+    daemon = day.daemon
+    assert daemon.wait_s == daemon.idle_loop_s > daemon.loop_s
+    day.backend.bank.slots[1].lock.unlock()  # a pulse the loop must end on time
+    assert daemon.wait_s == daemon.loop_s
