@@ -29,20 +29,9 @@ from kit import Http, machine, services, status_kib, wait_http_ok, write_json
 from panel_to_lock import UnlockWatch, badge_in, ok, start_bank, take_out
 
 PAGES = ["/", "/log", "/log/overrides", "/report", "/api/status", "/api/people", "/sim"]
-#: Stand-ins for the Alembic modules ``locker.db`` imports, to size what Alembic adds.
-NO_ALEMBIC = """
-import sys, types
-for name in ("alembic", "alembic.command", "alembic.config", "alembic.runtime",
-             "alembic.runtime.migration", "alembic.script"):
-    module = types.ModuleType(name)
-    module.Config = module.MigrationContext = module.ScriptDirectory = object
-    sys.modules[name] = module
-sys.modules["alembic"].command = sys.modules["alembic.command"]
-"""
 IMPORTS = {
     "bare interpreter": "pass",
     "daemon's imports only": "import locker.cli, hardware.service",
-    "daemon's imports, Alembic stubbed": NO_ALEMBIC + "import locker.cli, hardware.service",
     "panel's imports only": "import locker.cli, web, waitress",
 }
 

@@ -112,21 +112,13 @@ def rows(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str,
         events = scale["events"]
         at = "" if events >= MILLION else f" [{events:,} events]"
         for label, page in scale["pages"].items():
-            if "bearer" in label or "what-if" in label:
+            if "bearer" in label:
                 continue
             add(
                 f"page {label}{at}",
                 f"median {page['median']:.1f} ms, p95 {page['p95']:.1f} ms (n={page['n']})",
                 "p95 < 50 ms",
                 page["p95"] < 50,
-            )
-        what_if = scale["pages"].get("report without verify (what-if)")
-        if what_if:
-            add(
-                f"report, verify() stubbed (what-if){at}",
-                f"median {what_if['median']:.1f} ms, p95 {what_if['p95']:.1f} ms",
-                "(no target)",
-                None,
             )
         add(
             f"deep page / first page{at}",
