@@ -262,7 +262,7 @@ class Controller:
             if isinstance(effect, LogEntry):
                 append(session, effect, now.wall)
             elif isinstance(effect, RaiseAlert):
-                self._raise_alert(session, effect, now.wall)
+                store_alert(session, effect, now.wall)
             elif isinstance(effect, CustodyStarted):
                 session.add(
                     Custody(
@@ -292,26 +292,6 @@ class Controller:
                 outputs.append(effect)
         self._save_slots(session, now.wall)
         return outputs
-
-    def _raise_alert(self, session: Session, effect: RaiseAlert, at: datetime) -> None:
-        row = Alert(
-            alert=effect.alert,
-            slot=effect.slot,
-            person_id=effect.person_id,
-            details={"message": effect.message, **effect.details},
-            raised_at=at,
-        )
-        session.add(row)
-        session.flush()
-        details = {
-            "alert": effect.alert,
-            "alert_id": row.id,
-            "message": effect.message,
-            **effect.details,
-        }
-        append(
-            session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at
-        )
 
     def _save_slots(self, session: Session, at: datetime) -> None:
         rules = self.rules
@@ -496,3 +476,24 @@ def _text(payload: dict, key: str) -> str:
     if len(value) > 500:
         raise InvalidRequest(f"{key} is too long (at most 500 characters)")
     return value.strip()
+
+
+def store_alert(session: Session, effect: RaiseAlert, at: datetime) -> Alert:
+    """Store the alert ``effect`` raises and log its ``alert.raised``; the caller commits."""
+    row = Alert(
+        alert=effect.alert,
+        slot=effect.slot,
+        person_id=effect.person_id,
+        details={"message": effect.message, **effect.details},
+        raised_at=at,
+    )
+    session.add(row)
+    session.flush()
+    details = {
+        "alert": effect.alert,
+        "alert_id": row.id,
+        "message": effect.message,
+        **effect.details,
+    }
+    append(session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at)
+    return row

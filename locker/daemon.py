@@ -35,12 +35,11 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.clock import Clock, Instant
-from locker.controller import Controller, Output
+from locker.controller import Controller, Output, store_alert
 from locker.db import Database
-from locker.decisions import BadgeRead, SensorReading
+from locker.decisions import BadgeRead, RaiseAlert, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound
 from locker.log import (
-    LogEntry,
     VerifyReport,
     append,
     purge_before,
@@ -469,15 +468,7 @@ def _alert_log_broken(session: Session, report: VerifyReport, at: datetime) -> N
         "Keep the printed daily reports and ask the installer to run `locker log verify`."
     )
     details = {"first_bad_id": report.first_bad_id, "reason": report.reason}
-    alert = Alert(alert=ev.ALERT_LOG_BROKEN, details={"message": message, **details}, raised_at=at)
-    session.add(alert)
-    session.flush()
-    entry = LogEntry(
-        ev.ALERT_RAISED,
-        "daemon",
-        details={"alert": ev.ALERT_LOG_BROKEN, "alert_id": alert.id, "message": message, **details},
-    )
-    append(session, entry, at)
+    store_alert(session, RaiseAlert(ev.ALERT_LOG_BROKEN, message, details=details), at)
 
 
 def _real_mono() -> float:
