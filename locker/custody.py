@@ -328,9 +328,15 @@ class CustodyRules:
             count = len(self.unknown_reads)
             self.unknown_reads.clear()
             cooldown = self.rules.unknown_badge_cooldown_s
+            message = f"{count} unknown badges within {window:.0f} s at the locker."
+            if cooldown > 0:
+                message += (
+                    f" For the next {window:.0f} s the reader answers one card"
+                    f" every {cooldown:.0f} s."
+                )
             out.alert(
                 ev.ALERT_UNKNOWN_BADGES,
-                f"{count} unknown badges within {window:.0f} s at the locker.",
+                message,
                 count=count,
                 last_uid=uid,
                 cooldown_s=cooldown,

@@ -463,7 +463,9 @@ def test_the_unknown_badges_alert_slows_the_reader(bank):
         assert bank.badge("01020304").of(SlowReader) == []
     outcome = bank.badge("01020304")
     assert outcome.of(SlowReader) == [SlowReader(gap_s=10.0, for_s=60.0)]
-    assert outcome.of(RaiseAlert)[0].details["cooldown_s"] == 10.0
+    [alert] = outcome.of(RaiseAlert)
+    assert alert.details["cooldown_s"] == 10.0
+    assert alert.message.endswith("the reader answers one card every 10 s.")
 
 
 def test_a_cool_down_of_zero_leaves_the_reader_alone(clock):
