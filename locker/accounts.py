@@ -47,8 +47,7 @@ def add_account(
         raise InvalidRequest("a user name of 1 to 80 characters without spaces is needed")
     if role not in ACCOUNT_ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ACCOUNT_ROLES)}, not {role!r}")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD} characters")
+    _check_password_length(password)
     if session.scalar(select(PanelAccount.id).where(PanelAccount.username == username)):
         raise Conflict(f"there is already an account called {username!r}")
     account = PanelAccount(
@@ -59,6 +58,35 @@ def add_account(
     details = {"what": "panel account added", "username": username, "role": role}
     append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
     return account
+
+
+def set_password(
+    session: Session, username: str, password: str, *, at: datetime, actor: str
+) -> PanelAccount:
+    """Give ``username`` a new password; logs ``config.changed`` (never the password).
+
+    Sessions started with the old password end, since :func:`session_key` changes.
+    """
+    account = find_account(session, username)
+    _check_password_length(password)
+    account.password_hash = hash_password(password)
+    details = {"what": "panel account password changed", "username": account.username}
+    append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
+    return account
+
+
+def session_key(account: PanelAccount) -> str:
+    """A short fingerprint of the account's password hash, kept in its sessions.
+
+    A session is honoured only while the key matches, so a new password (or
+    a rehash) ends every session started before it.
+    """
+    return hashlib.sha256(account.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_password_length(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD} characters")
 
 
 def find_account(session: Session, username: str) -> PanelAccount:

@@ -168,14 +168,34 @@ def user_add(app: App, name: str, role: str) -> None:
     """Add a panel account; the password is prompted for, or read from stdin."""
     from locker.accounts import add_account
 
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
+    password = _read_password()
     with app.db.write() as session:
         add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
         session.commit()
     click.echo(f"account {name} ({role}) added")
+
+
+@user.command("passwd")
+@click.argument("name")
+@pass_app
+@friendly
+def user_passwd(app: App, name: str) -> None:
+    """Set a new password for the panel account NAME (prompted, or read from stdin);
+    every session started with the old one ends."""
+    from locker.accounts import set_password
+
+    password = _read_password()
+    with app.db.write() as session:
+        set_password(session, name, password, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"new password set for {name}; its open sessions have ended")
+
+
+def _read_password() -> str:
+    """A password typed twice at a terminal, or the first line of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
 
 
 @main.group()

@@ -15,7 +15,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
-from locker.accounts import account_for_token
+from locker.accounts import account_for_token, session_key
 from locker.models import PanelAccount
 from web.context import MAX_ID, get_db, real_now
 
@@ -51,14 +51,18 @@ class PanelUser:
         self.username = account.username
         self.role = account.role
         self.via_token = via_token
+        self.session_key = session_key(account)
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def get_id(self) -> str:
-        """The id Flask-Login keeps in the session."""
-        return str(self.id)
+        """What Flask-Login keeps in the session: the account id and its session key.
+
+        The key changes with the password, so a new password ends old sessions.
+        """
+        return f"{self.id}:{self.session_key}"
 
     @property
     def can_act(self) -> bool:
@@ -87,12 +91,13 @@ def load_session_user(user_id: str) -> PanelUser | None:
     # is also what makes skipping CSRF for it safe: a browser never adds one by itself.
     if request.headers.get("Authorization"):
         return None
-    if not user_id.isdigit() or int(user_id) > MAX_ID:
+    number, _, key = user_id.partition(":")
+    if not number.isdigit() or int(number) > MAX_ID:
         return None
     with get_db().read() as session:
-        account = session.get(PanelAccount, int(user_id))
-        if account is None or not account.active:
-            return None
+        account = session.get(PanelAccount, int(number))
+        if account is None or not account.active or key != session_key(account):
+            return None  # gone, deactivated, or its password changed since
         return PanelUser(account)
 
 

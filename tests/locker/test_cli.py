@@ -7,7 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from locker.accounts import check_password, find_account
 from locker.cli import main
+from locker.db import Database
 
 
 @pytest.fixture
@@ -67,6 +69,22 @@ def test_user_add_reads_the_password_from_stdin_and_token_create(cli):
     assert "at least 10" in cli("user", "add", "bob", "--role", "viewer", input="short\n").output
     token = cli("token", "create", "mary").output.strip()
     assert token.startswith("lk_") and len(token) > 30
+
+
+def test_user_passwd_sets_a_new_password(cli, tmp_path):
+    cli("user", "add", "mary", "--role", "manager", input="a long password\n")
+    done = cli("user", "passwd", "mary", input="another long password\n")
+    assert done.exit_code == 0 and "new password set for mary" in done.output
+    assert "at least 10" in cli("user", "passwd", "mary", input="short\n").output
+    assert "no panel account 'bob'" in cli("user", "passwd", "bob", input="long enough pw\n").output
+    db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
+    try:
+        with db.read() as session:
+            mary = find_account(session, "mary")
+            assert check_password(mary, "another long password")
+            assert not check_password(mary, "a long password")
+    finally:
+        db.dispose()
 
 
 def test_rota_import_rejects_a_bad_file_naming_rows(cli, tmp_path):

@@ -11,8 +11,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from locker import events as ev
+from locker.accounts import set_password
 from locker.models import PanelAccount
-from tests.web.kit import events, make_config
+from tests.web.kit import AuthActions, events, make_config
 from web import create_app
 from web.auth import WRONG_LOGIN, throttle_delay
 
@@ -191,3 +192,21 @@ def test_an_outdated_hash_is_upgraded_at_login(client, auth, db, monkeypatch):
     assert auth.login().status_code == 302
     after = account(db).password_hash
     assert after != before and "t=2" in after
+    assert client.get("/").status_code == 200  # the session carries the new hash's key
+
+
+def test_a_new_password_ends_the_sessions_started_with_the_old_one(app, client, auth, db, clock):
+    auth.login()
+    other = app.test_client()
+    AuthActions(other).login("viewer")
+    with db.write() as session:
+        set_password(session, "manager", "a brand new password", at=clock.now(), actor="admin")
+        session.commit()
+    assert client.get("/").status_code == 302  # back to the login page
+    assert other.get("/").status_code == 200  # another account's session goes on
+    assert auth.login().status_code == 200  # the old password is refused
+    assert auth.login(password="a brand new password").status_code == 302
+    assert client.get("/").status_code == 200
+    (changed,) = [e for e in events(db, ev.CONFIG_CHANGED) if "password" in e.details]
+    assert details(changed) == {"what": "panel account password changed", "username": "manager"}
+    assert "brand new" not in changed.details
