@@ -30,19 +30,7 @@ def add_person(
     actor: str,
 ) -> Person:
     """Store a new person (and their first badge); logs ``config.changed``."""
-    name = " ".join(name.split())
-    if not name or len(name) > 120:
-        raise InvalidRequest("a name of 1 to 120 characters is needed")
-    if not name.isprintable() or not _is_text(name):
-        raise InvalidRequest("the name has characters that are not printable text")
-    if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if session.scalar(select(Person.id).where(Person.name == name)) is not None:
-        raise Conflict(f"there is already somebody called {name!r}")
-    if slot is not None:
-        owner = session.scalar(select(Person).where(Person.slot_number == slot))
-        if owner is not None:
-            raise Conflict(f"slot {slot} is already {owner.name}'s")
+    name = _checked(session, name, role, slot, None)
     person = Person(
         name=name,
         role=role,
@@ -58,6 +46,65 @@ def add_person(
     if badge:
         add_badge(session, person.id, badge, at=at, actor=actor)
     return person
+
+
+def update_person(
+    session: Session,
+    person_id: int,
+    *,
+    name: str,
+    role: str,
+    slot: int | None,
+    setting_authorised: bool,
+    at: datetime,
+    actor: str,
+) -> dict[str, list[object]]:
+    """Change a person's name, role, own slot or permission; what changed, ``{field: [old, new]}``.
+
+    Logs ``config.changed`` with those changes (nothing when nothing changed).
+    Badges, custody and shifts stay as they are: a device already held stays in
+    its slot until it is collected, whatever the person's own slot becomes.
+    """
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"there is nobody with id {person_id}")
+    name = _checked(session, name, role, slot, person_id)
+    wanted = {"name": name, "role": role, "slot": slot, "setting_authorised": setting_authorised}
+    now = {
+        "name": person.name,
+        "role": person.role,
+        "slot": person.slot_number,
+        "setting_authorised": person.setting_authorised,
+    }
+    changes = {key: [now[key], value] for key, value in wanted.items() if now[key] != value}
+    if not changes:
+        return changes
+    person.name, person.role = name, role
+    person.slot_number, person.setting_authorised = slot, setting_authorised
+    details = {"what": "person changed", "name": name, "changes": changes}
+    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, person.id, details), at)
+    return changes
+
+
+def _checked(
+    session: Session, name: str, role: str, slot: int | None, person_id: int | None
+) -> str:
+    """The name tidied, once name, role and own slot suit ``person_id`` (``None``: a new person)."""
+    name = " ".join(name.split())
+    if not name or len(name) > 120:
+        raise InvalidRequest("a name of 1 to 120 characters is needed")
+    if not name.isprintable() or not _is_text(name):
+        raise InvalidRequest("the name has characters that are not printable text")
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    same_name = session.scalar(select(Person.id).where(Person.name == name))
+    if same_name is not None and same_name != person_id:
+        raise Conflict(f"there is already somebody called {name!r}")
+    if slot is not None:
+        owner = session.scalar(select(Person).where(Person.slot_number == slot))
+        if owner is not None and owner.id != person_id:
+            raise Conflict(f"slot {slot} is already {owner.name}'s")
+    return name
 
 
 def _is_text(value: str) -> bool:

@@ -462,6 +462,15 @@ def summarise(kind: str, details: dict[str, Any], tz: ZoneInfo, day: date | None
         if key == "open_now":
             parts.append("opens at once" if value else "on their next badge")
             continue
+        if key == "changes" and isinstance(value, dict):
+            # A person changed: {field: [old, new]}, shown as "role: staff → manager".
+            parts += [
+                f"{field.replace('_', ' ')}: {_value(field, pair[0], kind, tz, day)}"
+                f" → {_value(field, pair[1], kind, tz, day)}"
+                for field, pair in value.items()
+                if isinstance(pair, list) and len(pair) == 2
+            ]
+            continue
         if value is None or value is False or value == "" or value == []:
             continue
         label = DETAIL_WORDS.get(key, key.replace("_", " "))

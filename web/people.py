@@ -28,7 +28,7 @@ from locker import events as ev
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.log import LogEntry, append
 from locker.models import Badge, DaemonStatus, Person
-from locker.people import add_badge, add_person, revoke_badge
+from locker.people import add_badge, add_person, revoke_badge, update_person
 from locker.roster import normalise_uid
 from web.commands import send_command
 from web.context import (
@@ -55,8 +55,8 @@ def _optional_int(value):
     return int(value) if value not in (None, "") else None
 
 
-class PersonForm(FlaskForm):
-    """Add a person: name, role, their own slot and first badge if any."""
+class PersonDetailsForm(FlaskForm):
+    """A person's name, role, own slot and permission (to change them)."""
 
     name = StringField("Name", validators=[InputRequired(), Length(max=MAX_NAME)])
     role = RadioField(
@@ -69,6 +69,11 @@ class PersonForm(FlaskForm):
     setting_authorised = BooleanField(
         "May check out the setting's own devices (tablets, the outing phone)"
     )
+
+
+class PersonForm(PersonDetailsForm):
+    """Add a person: name, role, their own slot and first badge if any."""
+
     badge = StringField("Badge UID (optional)", validators=[Optional(), Length(max=MAX_UID_TEXT)])
 
 
@@ -108,17 +113,17 @@ def person_or_404(session: Session, person_id: int) -> Person:
     return person
 
 
-def _slot_choices(session: Session) -> list[SelectChoice]:
-    """No slot, or a staff slot nobody owns yet."""
+def _slot_choices(session: Session, person_id: int | None = None) -> list[SelectChoice]:
+    """No slot, or a staff slot nobody (but ``person_id``) owns yet."""
     owners = {
-        number: name
-        for number, name in session.execute(
-            select(Person.slot_number, Person.name).where(Person.slot_number.is_not(None))
+        number: owner
+        for number, owner in session.execute(
+            select(Person.slot_number, Person.id).where(Person.slot_number.is_not(None))
         )
     }
     choices = [SelectChoice("", "No slot of their own")]
     for cfg in get_config().slots:
-        if cfg.kind == "staff" and cfg.number not in owners:
+        if cfg.kind == "staff" and owners.get(cfg.number, person_id) == person_id:
             choices.append(SelectChoice(str(cfg.number), f"Slot {cfg.label or cfg.number}"))
     return choices
 
@@ -254,6 +259,80 @@ def set_active(person_id: int):
     done = f"{name} is active again." if active else f"{name} is deactivated."
     flash_done(done, reload_roster())
     return redirect(url_for(".index"))
+
+
+def _edit_page(person_id: int, form: PersonDetailsForm, status: int = 200):
+    with get_db().read() as session:
+        person = person_or_404(session, person_id)
+        form.slot.choices = _slot_choices(session, person_id)
+        info = _row(person)
+    assignment = get_config().rules.assignment
+    page = render_template("people_edit.html", person=info, form=form, assignment=assignment)
+    return page, status
+
+
+@bp.get("/people/<int:person_id>/edit")
+def edit(person_id: int):
+    """The form to change a person's name, role, own slot or permission."""
+    require_acting()
+    with get_db().read() as session:
+        person = person_or_404(session, person_id)
+        data = {
+            "name": person.name,
+            "role": person.role,
+            "slot": person.slot_number,
+            "setting_authorised": person.setting_authorised,
+        }
+    return _edit_page(person_id, PersonDetailsForm(formdata=None, data=data))
+
+
+@bp.post("/people/<int:person_id>/edit")
+def save(person_id: int):
+    """Store the changes; the daemon re-reads the roster."""
+    require_acting()
+    form = PersonDetailsForm()
+    with get_db().read() as session:
+        person_or_404(session, person_id)
+        form.slot.choices = _slot_choices(session, person_id)
+    if not form.validate():
+        return _edit_page(person_id, form, 400)
+    try:
+        name = text(form.name.data, "the name", limit=MAX_NAME)
+    except InvalidRequest as exc:
+        form.name.errors.append(str(exc))
+        return _edit_page(person_id, form, 400)
+    with get_db().write() as session:
+        try:
+            changes = update_person(
+                session,
+                person_id,
+                name=name,
+                role=form.role.data,
+                slot=form.slot.data,
+                setting_authorised=form.setting_authorised.data,
+                at=controller_now(daemon_state(session)),
+                actor=current_user.username,
+            )
+        except (InvalidRequest, Conflict) as exc:
+            field = form.slot if "slot" in str(exc) else form.name
+            field.errors.append(str(exc))
+            return _edit_page(person_id, form, 409 if isinstance(exc, Conflict) else 400)
+        session.commit()
+    if not changes:
+        flash("Nothing was changed.", "info")
+        return redirect(url_for(".index"))
+    what = ", ".join(CHANGE_WORDS[key] for key in changes)
+    flash_done(f"Changed {what} of {' '.join(name.split())}.", reload_roster())
+    return redirect(url_for(".index"))
+
+
+#: How a changed field is named to the manager.
+CHANGE_WORDS = {
+    "name": "the name",
+    "role": "the role",
+    "slot": "the own slot",
+    "setting_authorised": "the setting's devices permission",
+}
 
 
 def _since_arg(value: str | None) -> datetime | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import log_in
@@ -127,3 +129,19 @@ def test_the_daily_report_prints(page: Page, tmp_path):
     page.pdf(path=str(pdf), format="A4", print_background=True)
     assert pdf.read_bytes().startswith(b"%PDF")
     assert pdf.stat().st_size > 10_000
+
+
+def test_a_persons_details_are_changed_from_the_people_page(page: Page):
+    log_in(page)
+    page.goto("/people")
+    row = page.locator("tr", has=page.get_by_text("Megan Hall", exact=True))
+    row.get_by_role("link", name="Change…").click()
+    expect(page.get_by_role("heading", name="Change Megan Hall")).to_be_visible()
+    page.get_by_label("Name").fill("Megan Hall-Jones")
+    page.get_by_label("May check out the setting's own devices", exact=False).check()
+    page.get_by_role("button", name="Save the changes").click()
+    expect(
+        page.get_by_text("Changed the name, the setting's devices permission of Megan Hall-Jones.")
+    ).to_be_visible()
+    renamed = page.locator("tr", has=page.get_by_text("Megan Hall-Jones", exact=True))
+    expect(renamed.get_by_test_id(re.compile(r"person-\d+-setting"))).to_have_text("Yes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from locker.clock import SimulatedClock
+from locker.db import Database, migrate
 from tests.locker.kit import MONDAY, Bank, at, make_config, make_roster
 
 
@@ -16,3 +17,12 @@ def clock() -> SimulatedClock:
 @pytest.fixture
 def bank(clock) -> Bank:
     return Bank(make_config(), make_roster(), clock)
+
+
+@pytest.fixture
+def db(tmp_path) -> Database:
+    """A migrated SQLite file database, disposed of afterwards."""
+    database = Database(f"sqlite:///{tmp_path / 'locker.db'}")
+    migrate(database.engine)
+    yield database
+    database.dispose()

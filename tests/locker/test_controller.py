@@ -8,21 +8,12 @@ from sqlalchemy import func, select
 from locker import events as ev
 from locker.clock import SimulatedClock
 from locker.controller import Controller
-from locker.db import Database, migrate
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, Lock, SensorReading, Unlock
 from locker.log import verify
 from locker.models import Alert, Command, Custody, Event, Grant, Slot
 from locker.people import add_person
 from locker.rota import set_shift
 from tests.locker.kit import MONDAY, at, make_config
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'locker.db'}")
-    migrate(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ ROUTES = [
     ("GET", "/people", "/people"),
     ("POST", "/people", "/people"),
     ("POST", "/people/<int:person_id>/active", "/people/1/active"),
+    ("GET", "/people/<int:person_id>/edit", "/people/1/edit"),
+    ("POST", "/people/<int:person_id>/edit", "/people/1/edit"),
     ("GET", "/people/<int:person_id>/enrol", "/people/1/enrol"),
     ("GET", "/people/enrol/card", "/people/enrol/card"),
     ("POST", "/people/<int:person_id>/badges", "/people/1/badges"),

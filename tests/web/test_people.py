@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -255,3 +256,70 @@ def test_revoking_asks_first_then_the_badge_is_refused(client, manager, daemon, 
 def test_revoking_an_unknown_badge_is_a_404(client, manager, daemon, uid):
     assert client.get(f"/people/badges/{uid}/revoke").status_code == 404
     assert manager.post(f"/people/badges/{uid}/revoke", {"confirm": "yes"}).status_code == 404
+
+
+# ------------------------------------------------------------ changing a person
+
+
+def details_of(name="Alice", role="staff", slot="", **fields) -> dict[str, str]:
+    return {"name": name, "role": role, "slot": slot, **fields}
+
+
+def test_the_change_form_shows_what_is_stored(client, manager, daemon):
+    text = page(client.get("/people/1/edit"))
+    assert 'value="Alice"' in text
+    assert 'data-testid="edit-person-form"' in text
+    assert 'data-testid="edit-1"' in page(client.get("/people"))
+
+
+def test_a_person_is_renamed_made_a_manager_and_given_a_slot(client, manager, daemon, db):
+    response = manager.post(
+        "/people/1/edit",
+        details_of(name="Alice  Jones", role="manager", slot="2", setting_authorised="y"),
+        follow_redirects=True,
+    )
+    text = page(response)
+    assert "Changed the name, the role, the own slot, the setting's devices permission" in text
+    alice = person_named(db, "Alice Jones")
+    assert (alice.id, alice.role, alice.slot_number, alice.setting_authorised) == (
+        1,
+        "manager",
+        2,
+        True,
+    )
+    (logged,) = [e for e in events(db, ev.CONFIG_CHANGED) if "person changed" in e.details]
+    assert logged.actor == "manager" and logged.person_id == 1
+    assert json.loads(logged.details)["changes"]["role"] == ["staff", "manager"]
+    assert kinds(db) == ["reload"]
+    assert badge(db, "A1A1A1A1").person_id == 1  # badges stay
+
+
+def test_saving_without_a_change_logs_nothing(client, manager, daemon, db):
+    before = len(events(db))
+    response = manager.post("/people/1/edit", details_of(), follow_redirects=True)
+    assert "Nothing was changed." in page(response)
+    assert len(events(db)) == before and kinds(db) == []
+
+
+def test_another_persons_name_or_slot_is_refused_and_nothing_changes(client, manager, daemon, db):
+    manager.post("/people/2/edit", details_of(name="Bob", slot="3"))
+    response = manager.post("/people/1/edit", details_of(name="Bob"))
+    assert response.status_code == 409
+    assert "there is already somebody called &#39;Bob&#39;" in response.get_data(as_text=True)
+    response = manager.post("/people/1/edit", details_of(slot="3"))
+    assert response.status_code == 400  # slot 3 is not offered: it is Bob's
+    assert person_named(db, "Alice").slot_number is None
+
+
+def test_changing_needs_a_manager_and_a_real_person(client, auth, daemon):
+    auth.login("viewer")
+    assert client.get("/people/1/edit").status_code == 403
+    auth.logout()
+    auth.login()
+    assert client.get("/people/999/edit").status_code == 404
+
+
+def test_the_log_shows_a_change_as_before_and_after(client, manager, daemon):
+    manager.post("/people/1/edit", details_of(role="manager"))
+    text = page(client.get("/log"))
+    assert "role: staff → manager" in text
