@@ -28,8 +28,13 @@ def add_person(
     setting_authorised: bool = False,
     at: datetime,
     actor: str,
+    client: str = "",
 ) -> Person:
-    """Store a new person (and their first badge); logs ``config.changed``."""
+    """Store a new person (and their first badge); logs ``config.changed``.
+
+    ``client`` is the address of the panel the change came from, if any; it is
+    logged with the change (so are those of the functions below).
+    """
     name = _checked(session, name, role, slot, None)
     person = Person(
         name=name,
@@ -42,9 +47,9 @@ def add_person(
     session.add(person)
     session.flush()
     details = {"what": "person added", "name": name, "role": role, "slot": slot}
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, person.id, details), at)
+    _log_change(session, person.id, details, at, actor, client)
     if badge:
-        add_badge(session, person.id, badge, at=at, actor=actor)
+        add_badge(session, person.id, badge, at=at, actor=actor, client=client)
     return person
 
 
@@ -58,6 +63,7 @@ def update_person(
     setting_authorised: bool,
     at: datetime,
     actor: str,
+    client: str = "",
 ) -> dict[str, list[object]]:
     """Change a person's name, role, own slot or permission; what changed, ``{field: [old, new]}``.
 
@@ -82,8 +88,17 @@ def update_person(
     person.name, person.role = name, role
     person.slot_number, person.setting_authorised = slot, setting_authorised
     details = {"what": "person changed", "name": name, "changes": changes}
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, person.id, details), at)
+    _log_change(session, person.id, details, at, actor, client)
     return changes
+
+
+def _log_change(
+    session: Session, person_id: int, details: dict, at: datetime, actor: str, client: str
+) -> None:
+    """Log ``config.changed`` about ``person_id``, with the panel's address when known."""
+    if client:
+        details = {**details, "client": client}
+    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, person_id, details), at)
 
 
 def _checked(
@@ -116,7 +131,9 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def add_badge(session: Session, person_id: int, uid: str, *, at: datetime, actor: str) -> Badge:
+def add_badge(
+    session: Session, person_id: int, uid: str, *, at: datetime, actor: str, client: str = ""
+) -> Badge:
     """Give ``person_id`` the badge ``uid``; a UID in use (even revoked) is refused."""
     uid = normalise_uid(uid)
     person = session.get(Person, person_id)
@@ -130,11 +147,13 @@ def add_badge(session: Session, person_id: int, uid: str, *, at: datetime, actor
     session.add(badge)
     session.flush()
     details = {"what": "badge added", "uid": uid, "name": person.name}
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, person_id, details), at)
+    _log_change(session, person_id, details, at, actor, client)
     return badge
 
 
-def revoke_badge(session: Session, uid: str, *, at: datetime, actor: str) -> Badge:
+def revoke_badge(
+    session: Session, uid: str, *, at: datetime, actor: str, client: str = ""
+) -> Badge:
     """Revoke badge ``uid``: it is refused from now on, and its reads are logged."""
     uid = normalise_uid(uid)
     badge = session.scalar(select(Badge).where(Badge.uid == uid))
@@ -144,7 +163,7 @@ def revoke_badge(session: Session, uid: str, *, at: datetime, actor: str) -> Bad
         raise Conflict(f"badge {uid} was already revoked")
     badge.revoked_at = at
     details = {"what": "badge revoked", "uid": uid, "name": badge.person.name}
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, None, badge.person_id, details), at)
+    _log_change(session, badge.person_id, details, at, actor, client)
     return badge
 
 

@@ -216,6 +216,7 @@ def _store_person(session: Session, form: PersonForm, name: str, uid: str):
             setting_authorised=form.setting_authorised.data,
             at=now,
             actor=who,
+            client=client_address(),
         )
     except InvalidRequest as exc:
         return form.name, str(exc), 400
@@ -225,7 +226,7 @@ def _store_person(session: Session, form: PersonForm, name: str, uid: str):
     if not uid:
         return None
     try:
-        add_badge(session, person.id, uid, at=now, actor=who)
+        add_badge(session, person.id, uid, at=now, actor=who, client=client_address())
     except InvalidRequest as exc:
         return form.badge, str(exc), 400
     except Conflict as exc:
@@ -312,6 +313,7 @@ def save(person_id: int):
                 setting_authorised=form.setting_authorised.data,
                 at=controller_now(daemon_state(session)),
                 actor=current_user.username,
+                client=client_address(),
             )
         except (InvalidRequest, Conflict) as exc:
             field = form.slot if "slot" in str(exc) else form.name
@@ -433,6 +435,7 @@ def give_badge(person_id: int):
                 raw.strip(),
                 at=controller_now(daemon_state(session)),
                 actor=current_user.username,
+                client=client_address(),
             )
         except (InvalidRequest, Conflict) as exc:
             error = str(exc)
@@ -484,6 +487,7 @@ def revoke(uid: str):
                 badge.uid,
                 at=controller_now(daemon_state(session)),
                 actor=current_user.username,
+                client=client_address(),
             )
         except Conflict as exc:
             flash(str(exc), "error")

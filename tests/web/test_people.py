@@ -85,6 +85,11 @@ def test_adding_a_person_with_a_slot_a_badge_and_setting_rights(client, manager,
     carol = person_named(db, "Carol")
     assert (carol.role, carol.slot_number, carol.setting_authorised) == ("staff", 2, True)
     assert badge(db, "CAFEBABE").person_id == carol.id
+    added = [json.loads(e.details) for e in events(db, ev.CONFIG_CHANGED)][-2:]
+    assert [(d["what"], d["client"]) for d in added] == [
+        ("person added", "127.0.0.1"),
+        ("badge added", "127.0.0.1"),
+    ]
     assert kinds(db) == ["reload"]
     # The daemon re-read its roster: the new badge opens a slot at once.
     daemon.controller.handle(BadgeRead("CAFEBABE"))
@@ -290,6 +295,7 @@ def test_a_person_is_renamed_made_a_manager_and_given_a_slot(client, manager, da
     (logged,) = [e for e in events(db, ev.CONFIG_CHANGED) if "person changed" in e.details]
     assert logged.actor == "manager" and logged.person_id == 1
     assert json.loads(logged.details)["changes"]["role"] == ["staff", "manager"]
+    assert json.loads(logged.details)["client"] == "127.0.0.1"
     assert kinds(db) == ["reload"]
     assert badge(db, "A1A1A1A1").person_id == 1  # badges stay
 
