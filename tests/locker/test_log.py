@@ -44,6 +44,7 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Checkpoint, Event
+from tests.reliability.tamper_kit import rehash_from
 
 T0 = datetime(2025, 3, 3, 7, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -106,32 +107,6 @@ def attacker(database: Database) -> Iterator[sqlite3.Connection]:
             yield conn
     finally:
         conn.close()
-
-
-def rehash_from(conn: sqlite3.Connection, first_id: int) -> None:
-    """Recompute every hash from ``first_id`` on, as someone covering an edit would."""
-    prev = conn.execute("SELECT hash FROM events WHERE id = ?", (first_id - 1,)).fetchone()
-    prev_hash = prev[0] if prev else GENESIS_HASH
-    rows = conn.execute(
-        "SELECT id, ts, kind, actor, slot, person_id, details FROM events"
-        " WHERE id >= ? ORDER BY id",
-        (first_id,),
-    ).fetchall()
-    for id_, ts, kind, actor, slot, person_id, details in rows:
-        digest = event_hash(
-            prev_hash=prev_hash,
-            id=id_,
-            ts=ts,
-            kind=kind,
-            actor=actor,
-            slot=slot,
-            person_id=person_id,
-            details=details,
-        )
-        conn.execute(
-            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev_hash, digest, id_)
-        )
-        prev_hash = digest
 
 
 def hash_of_id(conn: sqlite3.Connection, event_id: int) -> str:

@@ -45,7 +45,7 @@ from locker.config import default_config_text
 from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
-from locker.log import event_hash, paper_mismatch, verify, write_checkpoint
+from locker.log import GENESIS_HASH, event_hash, paper_mismatch, verify, write_checkpoint
 from locker.models import Command, Event
 from locker.people import add_person
 from locker.rota import set_shift
@@ -284,7 +284,7 @@ def _insert(conn: sqlite3.Connection, layout: Layout, rng: random.Random) -> Tam
     model = _row(conn, rng.randint(1, layout.last_id))
     _shift_up(conn, position)
     prev = conn.execute("SELECT hash FROM events WHERE id = ?", (position - 1,)).fetchone()
-    prev_hash = prev[0] if prev else "0" * 64
+    prev_hash = prev[0] if prev else GENESIS_HASH
     details = json.loads(model["details"])
     details["forged"] = True
     forged = {
@@ -342,7 +342,7 @@ def _swap(conn: sqlite3.Connection, first: int, second: int) -> None:
 def rehash_from(conn: sqlite3.Connection, first_id: int) -> None:
     """Recompute every hash from ``first_id`` on, as someone covering an edit would."""
     prev = conn.execute("SELECT hash FROM events WHERE id = ?", (first_id - 1,)).fetchone()
-    prev_hash = prev[0] if prev else "0" * 64
+    prev_hash = prev[0] if prev else GENESIS_HASH
     rows = conn.execute(
         "SELECT id, ts, kind, actor, slot, person_id, details FROM events"
         " WHERE id >= ? ORDER BY id",
@@ -418,7 +418,7 @@ def _rewrite(conn: sqlite3.Connection, layout: Layout, rng: random.Random) -> Ta
     event_id = rng.randint(1, paper_id)
     what = _plausible_edit(conn, event_id, rng)
     prev = conn.execute("SELECT hash FROM events WHERE id = ?", (event_id - 1,)).fetchone()
-    prev_hash = prev[0] if prev else "0" * 64
+    prev_hash = prev[0] if prev else GENESIS_HASH
     rows = conn.execute(
         "SELECT id, ts, kind, actor, slot, person_id, details FROM events"
         " WHERE id >= ? ORDER BY id",
