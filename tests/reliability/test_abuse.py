@@ -82,36 +82,36 @@ def logged_in(response) -> bool:
     return response.status_code == 302 and "/login" not in response.headers["Location"]
 
 
-def account(web_db, username: str) -> PanelAccount:
-    with web_db.read() as session:
+def account(db, username: str) -> PanelAccount:
+    with db.read() as session:
         return session.scalar(select(PanelAccount).where(PanelAccount.username == username))
 
 
-def test_wrong_passwords_throttle_that_account_only_and_not_for_good(app, web_db, web_clock):
+def test_wrong_passwords_throttle_that_account_only_and_not_for_good(app, db, clock):
     for _ in range(5):
         assert not logged_in(attempt(app, "manager", "guess-guess"))
     throttled = attempt(app, "manager", "manager-password")  # the right one, too soon
     assert not logged_in(throttled)
     assert WRONG_LOGIN in throttled.get_data(as_text=True)  # says no more than a wrong one
-    until = account(web_db, "manager").throttled_until
-    assert until is not None and until - web_clock.now() == timedelta(seconds=30)
+    until = account(db, "manager").throttled_until
+    assert until is not None and until - clock.now() == timedelta(seconds=30)
     assert logged_in(attempt(app, "viewer", "viewer-password"))  # per account
-    web_clock.advance(31)
+    clock.advance(31)
     assert logged_in(attempt(app, "manager", "manager-password"))
-    assert account(web_db, "manager").failed_logins == 0
+    assert account(db, "manager").failed_logins == 0
 
 
-def test_guessing_during_a_throttle_gains_nothing(app, web_db, web_clock):
+def test_guessing_during_a_throttle_gains_nothing(app, db, clock):
     for _ in range(5):
         attempt(app, "manager", "guess-guess")
-    until = account(web_db, "manager").throttled_until
+    until = account(db, "manager").throttled_until
     for _ in range(50):
         attempt(app, "manager", "another-guess")
-        web_clock.advance(0.5)
+        clock.advance(0.5)
     # Refused unchecked, and the throttle is not stretched by the tries.
-    assert account(web_db, "manager").throttled_until == until
-    assert account(web_db, "manager").failed_logins == 5
-    with web_db.read() as session:
+    assert account(db, "manager").throttled_until == until
+    assert account(db, "manager").failed_logins == 5
+    with db.read() as session:
         reasons = [
             e.details for e in session.scalars(select(Event).where(Event.kind == ev.AUTH_FAILED))
         ]
@@ -119,21 +119,21 @@ def test_guessing_during_a_throttle_gains_nothing(app, web_db, web_clock):
     assert sum('"reason":"throttled"' in r for r in reasons) == 50
 
 
-def test_the_throttle_never_passes_fifteen_minutes_however_long_the_attack(app, web_db, web_clock):
+def test_the_throttle_never_passes_fifteen_minutes_however_long_the_attack(app, db, clock):
     longest = timedelta(0)
     for _ in range(60):  # an attacker who comes back each time the throttle ends
         attempt(app, "manager", "guess-guess")
-        until = account(web_db, "manager").throttled_until
+        until = account(db, "manager").throttled_until
         if until is not None:
-            wait = until - web_clock.now()
+            wait = until - clock.now()
             longest = max(longest, wait)
-            web_clock.advance(wait.total_seconds() + 1)
+            clock.advance(wait.total_seconds() + 1)
     assert longest == MAX_DELAY == timedelta(minutes=15)
-    assert account(web_db, "manager").failed_logins == 60
+    assert account(db, "manager").failed_logins == 60
     # The real manager, after the attacker's last try, waits at most fifteen minutes.
     attempt(app, "manager", "guess-guess")
     assert not logged_in(attempt(app, "manager", "manager-password"))
-    web_clock.advance(MAX_DELAY.total_seconds())
+    clock.advance(MAX_DELAY.total_seconds())
     assert logged_in(attempt(app, "manager", "manager-password"))
 
 

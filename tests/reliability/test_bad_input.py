@@ -384,9 +384,9 @@ numbers = st.sampled_from(["1", "1", "1", "4", "0", "99", "-1", "x", str(10**30)
 
 
 @pytest.fixture
-def alert_to_ack(web_db, web_clock):
+def alert_to_ack(db, clock):
     """Alert 1, open, so an acknowledgement can succeed once."""
-    return raise_alert(web_db, web_clock.now())
+    return raise_alert(db, clock.now())
 
 
 @settings(FUZZ, max_examples=300)
@@ -397,7 +397,7 @@ def alert_to_ack(web_db, web_clock):
     data=st.data(),
 )
 def test_any_api_request_gets_an_answer_never_a_500_and_a_refusal_changes_nothing(
-    client, bearer, daemon, web_db, alert_to_ack, route, number, payload, data
+    client, bearer, daemon, db, alert_to_ack, route, number, payload, data
 ):
     path = route.replace("{n}", number)
     kind = data.draw(
@@ -415,7 +415,7 @@ def test_any_api_request_gets_an_answer_never_a_500_and_a_refusal_changes_nothin
         request = {"data": data.draw(raw_bodies), "content_type": "application/json"}
     else:
         request = {"data": {"reason": "x"}}
-    before = dump(web_db)
+    before = dump(db)
     response = client.post(path, headers=bearer, **request)
     event(f"{route} {response.status_code}")
     assert response.status_code < 500, (path, request, response.get_data(as_text=True))
@@ -423,7 +423,7 @@ def test_any_api_request_gets_an_answer_never_a_500_and_a_refusal_changes_nothin
         assert response.is_json and isinstance(response.get_json().get("error"), str)
         # A refusal by the daemon (409) leaves its failed command on record; nothing else.
         skip = frozenset({"commands"}) if response.status_code == 409 else frozenset()
-        assert dump(web_db, skip=skip) == {k: v for k, v in before.items() if k not in skip}
+        assert dump(db, skip=skip) == {k: v for k, v in before.items() if k not in skip}
 
 
 @FUZZ
@@ -447,10 +447,10 @@ def test_any_events_query_is_answered_never_a_500(client, bearer, daemon, after_
         st.binary(max_size=400), rota_files.map(lambda t: t.encode("utf-8", "replace"))
     )
 )
-def test_a_rota_upload_is_refused_or_stored_never_a_500(client, auth, daemon, web_db, upload):
+def test_a_rota_upload_is_refused_or_stored_never_a_500(client, auth, daemon, db, upload):
     if client.get("/login").status_code != 302:  # the client stays logged in between examples
         auth.login()
-    before = dump(web_db)
+    before = dump(db)
     response = auth.post(
         "/rota/import",
         {"file": (io.BytesIO(upload), "rota.csv")},
@@ -458,7 +458,7 @@ def test_a_rota_upload_is_refused_or_stored_never_a_500(client, auth, daemon, we
     )
     assert response.status_code in (302, 400), response.status_code
     if response.status_code == 400:
-        assert dump(web_db) == before
+        assert dump(db) == before
 
 
 form_text = st.one_of(st.text(max_size=40), st.sampled_from(PLAIN_INJECTIONS), st.just(""))
@@ -472,15 +472,15 @@ form_text = st.one_of(st.text(max_size=40), st.sampled_from(PLAIN_INJECTIONS), s
     badge=st.sampled_from(["", "A1A1A1A1", "DEADBEEF", "de:ad:be:ef:00:11:22", "zz"]) | form_text,
 )
 def test_the_people_form_stores_a_person_whole_or_nothing(
-    client, auth, daemon, web_db, name, role, slot, badge
+    client, auth, daemon, db, name, role, slot, badge
 ):
     if client.get("/login").status_code != 302:  # the client stays logged in between examples
         auth.login()
-    before = dump(web_db)
+    before = dump(db)
     response = auth.post("/people", {"name": name, "role": role, "slot": slot, "badge": badge})
     assert response.status_code in (302, 400, 409), response.status_code
     if response.status_code != 302:
-        assert dump(web_db) == before
+        assert dump(db) == before
         page = response.get_data(as_text=True)
         for raw in PLAIN_INJECTIONS:
             if "<" in raw:
@@ -498,13 +498,11 @@ NASTY_NAMES = [
 PAGES = ["/", "/people", "/rota", "/log", "/log/overrides", "/report", "/actions", "/sim"]
 
 
-def test_names_and_notes_are_escaped_on_every_page(client, auth, bearer, daemon, web_db, web_clock):
-    with web_db.write() as session:
+def test_names_and_notes_are_escaped_on_every_page(client, auth, bearer, daemon, db, clock):
+    with db.write() as session:
         ids = []
         for n, name in enumerate(NASTY_NAMES):
-            person = add_person(
-                session, name, badge=f"0000000{n}", at=web_clock.now(), actor="test"
-            )
+            person = add_person(session, name, badge=f"0000000{n}", at=clock.now(), actor="test")
             ids.append(person.id)
         session.commit()
     daemon.controller.reload_roster()
@@ -558,19 +556,19 @@ def test_an_export_never_starts_a_cell_with_a_formula(rota_db, actor, start, det
 
 
 def test_a_formula_name_is_defused_in_the_panel_and_cli_exports(
-    client, auth, daemon, web_db, web_clock, web_config, tmp_path
+    client, auth, daemon, db, clock, config, tmp_path
 ):
     names = ['=HYPERLINK("http://evil.example")', "+1+1", "-1+1", "@SUM(A1)"]
-    with web_db.write() as session:
+    with db.write() as session:
         for n, name in enumerate(names):
-            add_person(session, name, badge=f"1000000{n}", at=web_clock.now(), actor="test")
+            add_person(session, name, badge=f"1000000{n}", at=clock.now(), actor="test")
         session.commit()
     daemon.controller.reload_roster()
     for n in range(len(names)):
         daemon.controller.handle(BadgeRead(f"1000000{n}"))  # the name is the event's actor
     auth.login("viewer")
     panel = client.get("/log/export.csv").get_data(as_text=True)
-    config_path = write_config(tmp_path, Path(web_config.db_url.removeprefix("sqlite:///")))
+    config_path = write_config(tmp_path, Path(config.db_url.removeprefix("sqlite:///")))
     cli = CliRunner().invoke(
         cli_main, ["--config", str(config_path), "log", "export"], catch_exceptions=False
     )
@@ -583,13 +581,13 @@ def test_a_formula_name_is_defused_in_the_panel_and_cli_exports(
             assert not cell.startswith(FORMULA_START), cell
 
 
-def test_the_dump_sees_a_change(web_db, people):
+def test_the_dump_sees_a_change(db, people):
     # The comparisons above would pass vacuously if the dump saw nothing.
-    before = dump(web_db)
-    with web_db.write() as session:
+    before = dump(db)
+    with db.write() as session:
         session.execute(text("UPDATE people SET name = 'Changed' WHERE id = 1"))
         session.commit()
-    assert dump(web_db) != before
+    assert dump(db) != before
     assert before["people"] and before["events"]
 
 

@@ -41,23 +41,23 @@ class Panel:
         self.app.extensions["locker_db"].dispose()
 
 
-def make(tmp_path, cheap_hashes, *, synchronised: bool):
+def make(tmp_path, *, synchronised: bool):
     bench = Bench(tmp_path, synchronised=synchronised)
     bench.daemon.heartbeat_s = 0.0  # every pass writes the heartbeat the panel reads
     return bench, Panel(bench)
 
 
 @pytest.fixture
-def synced(tmp_path, cheap_hashes):
-    bench, panel = make(tmp_path, cheap_hashes, synchronised=True)
+def synced(tmp_path):
+    bench, panel = make(tmp_path, synchronised=True)
     yield bench, panel
     panel.close()
     bench.close()
 
 
 @pytest.fixture
-def unsynced(tmp_path, cheap_hashes):
-    bench, panel = make(tmp_path, cheap_hashes, synchronised=False)
+def unsynced(tmp_path):
+    bench, panel = make(tmp_path, synchronised=False)
     yield bench, panel
     panel.close()
     bench.close()
