@@ -3,111 +3,20 @@ grant, shift end; the real pins' states and their history are checked."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
-from fixtures_devices import FakeTimers
 
-from hardware.backend import Backend
-from hardware.pins import SimulatedPinFactory
 from locker import events as ev
-from locker.clock import SimulatedClock
-from locker.controller import Controller
-from locker.daemon import Daemon
-from locker.db import Database, migrate
 from locker.log import verify
-from locker.models import Alert, Command, Event, Slot
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
-
-ALICE, MARY = "A1A1A1A1", "4D4D4D4D"
-
-
-class Day:
-    """The daemon, stepped by hand, with a simulated clock and world."""
-
-    def __init__(self, tmp_path):
-        self.config = dataclasses.replace(make_config(), data_dir=str(tmp_path))
-        self.clock = SimulatedClock(at(MONDAY, "07:30"))
-        self.db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
-        migrate(self.db.engine)
-        with self.db.write() as session:
-            for name, uid, role in (("Alice", ALICE, "staff"), ("Mary", MARY, "manager")):
-                person = add_person(
-                    session, name, role=role, badge=uid, at=self.clock.now(), actor="test"
-                )
-                set_shift(
-                    session,
-                    person.id,
-                    MONDAY,
-                    at(MONDAY, "08:00"),
-                    at(MONDAY, "16:00"),
-                    [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-                    at=self.clock.now(),
-                    actor="test",
-                )
-            session.commit()
-        self.pins = SimulatedPinFactory()
-        self.timers = FakeTimers()
-        self.backend = Backend.from_config(
-            self.config,
-            self.clock,
-            data_dir=tmp_path,
-            pin_factory=self.pins,
-            timer_factory=self.timers,
-            reader_clock=self.clock,
-        )
-        self.world = self.backend.world
-        self.daemon = Daemon(Controller(self.config, self.db, self.clock), self.backend)
-        self.daemon.begin(reader_thread=False)
-
-    def lock_pin(self, slot: int):
-        return self.pins.pin(self.config.slot(slot).lock_pin)
-
-    def settle(self, seconds: float = 0.0) -> None:
-        self.clock.advance(seconds)
-        self.daemon.step(0)
-
-    def badge(self, uid: str) -> None:
-        # The last card has been away longer than the reader's debounce.
-        self.world.remove_card()
-        self.backend.poll_reader()
-        self.settle(1.1)
-        self.backend.poll_reader()
-        self.world.present_card(uid)
-        for _ in range(3):  # a card answers every other request
-            for event in self.backend.poll_reader():
-                self.daemon.emit(event)
-        self.daemon.step(0)
-
-    def door(self, slot: int, open: bool) -> None:
-        self.world.set_door(slot, open)
-        self.daemon.step(0)
-
-    def device(self, slot: int, present: bool) -> None:
-        self.world.set_device(slot, present)
-        self.daemon.step(0)
-
-    def go_to(self, hhmm: str) -> None:
-        target = at(MONDAY, hhmm)
-        while self.clock.now() < target:
-            self.settle(min(60.0, (target - self.clock.now()).total_seconds()))
-
-    def state(self, slot: int) -> str:
-        with self.db.read() as session:
-            return session.get(Slot, slot).state
-
-    def kinds(self) -> list[str]:
-        with self.db.read() as session:
-            return [e.kind for e in session.query(Event).order_by(Event.id)]
+from locker.models import Alert, Command
+from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
 
 
 @pytest.fixture
 def day(tmp_path):
-    day = Day(tmp_path)
+    """The daemon stepped by hand on mock pins, with Alice (staff) and Mary (manager)."""
+    day = Bench(tmp_path, people=[p for p in PEOPLE if p[1] in (ALICE, MARY)])
     yield day
-    day.daemon.finish()
+    day.close()
     day.db.dispose()
 
 

@@ -1,7 +1,6 @@
 """The daemon stepped by hand on mock pins, a simulated clock and a simulated world.
 
-The same shape as ``tests/hardware/test_daemon_day.py``'s ``Day`` (that folder
-is not a package, so what is needed is here): the real :class:`Daemon`,
+Also the day of ``tests/hardware/test_daemon_day.py``: the real :class:`Daemon`,
 :class:`Controller` and :class:`Backend` with the emulated reader, driven
 without threads, so a test controls every step and every pin.
 """
@@ -9,7 +8,7 @@ without threads, so a test controls every step and every pin.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -29,6 +28,9 @@ from locker.rota import set_shift
 from tests.locker.kit import MONDAY, at, make_config
 
 ALICE, BOB, MARY = "A1A1A1A1", "B0B0B0B0", "4D4D4D4D"
+#: Who the bench knows by default: name, badge, role. Each works 08:00-16:00 on
+#: Monday with a break 12:00-12:30.
+PEOPLE = (("Alice", ALICE, "staff"), ("Bob", BOB, "staff"), ("Mary", MARY, "manager"))
 
 
 class FakeTimer:
@@ -49,19 +51,22 @@ class FakeTimer:
 
 
 class Bench:
-    """A bank of four staff slots, a visitor and a setting slot, Alice, Bob and Mary."""
+    """A bank of four staff slots, a visitor and a setting slot, and ``people``."""
 
-    def __init__(self, folder: Path, *, config: Config | None = None, synchronised=True):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        config: Config | None = None,
+        synchronised=True,
+        people: Sequence[tuple[str, str, str]] = PEOPLE,
+    ):
         self.config = dataclasses.replace(config or make_config(), data_dir=str(folder))
         self.clock = SimulatedClock(at(MONDAY, "07:30"), synchronised=synchronised)
         self.db = Database(f"sqlite:///{folder / 'locker.db'}")
         migrate(self.db.engine)
         with self.db.write() as session:
-            for name, uid, role in (
-                ("Alice", ALICE, "staff"),
-                ("Bob", BOB, "staff"),
-                ("Mary", MARY, "manager"),
-            ):
+            for name, uid, role in people:
                 person = add_person(
                     session, name, role=role, badge=uid, at=self.clock.now(), actor="test"
                 )
@@ -185,6 +190,11 @@ class Bench:
         """How many events of ``kind`` are logged."""
         with self.db.read() as session:
             return session.scalar(select(func.count()).where(Event.kind == kind))
+
+    def kinds(self) -> list[str]:
+        """The kinds of every logged event, oldest first."""
+        with self.db.read() as session:
+            return list(session.scalars(select(Event.kind).order_by(Event.id)))
 
     def unlocked_events(self) -> int:
         """``slot.unlocked`` events logged."""
