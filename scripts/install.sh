@@ -97,22 +97,6 @@ venv_pip() {
 
 say() { echo "==> $*"; }
 
-have_group() {
-  if [ -n "$ROOT" ]; then
-    grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null
-  else
-    getent group "$1" >/dev/null
-  fi
-}
-
-have_user() {
-  if [ -n "$ROOT" ]; then
-    grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null
-  else
-    getent passwd "$1" >/dev/null
-  fi
-}
-
 # The board, from the firmware's device tree (under --root, DIR's copy, so a
 # test can pretend to be a Pi 5).
 MODEL=""

@@ -39,3 +39,20 @@ change() {
     "$@"
   fi
 }
+
+# Whether a group or a user exists (under --root: in DIR's /etc files).
+have_group() {
+  if [ -n "$ROOT" ]; then
+    grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null
+  else
+    getent group "$1" >/dev/null
+  fi
+}
+
+have_user() {
+  if [ -n "$ROOT" ]; then
+    grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null
+  else
+    getent passwd "$1" >/dev/null
+  fi
+}

@@ -59,22 +59,6 @@ LOG=""
 # shellcheck source=scripts/steps.sh
 source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
-have_group() {
-  if [ -n "$ROOT" ]; then
-    grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null
-  else
-    getent group "$1" >/dev/null
-  fi
-}
-
-have_user() {
-  if [ -n "$ROOT" ]; then
-    grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null
-  else
-    getent passwd "$1" >/dev/null
-  fi
-}
-
 if [ "$DRY_RUN" -eq 0 ] && [ -n "$LOG" ]; then
   mkdir -p "$ROOT"
   : >"$LOG"
