@@ -29,6 +29,8 @@ SlotKind = Literal["staff", "visitor", "setting"]
 LockType = Literal["pulse", "hold"]
 Backend = Literal["gpio", "simulated"]
 Assignment = Literal["fixed", "dynamic"]
+#: What a lock does when nothing drives it (power or process loss); "" = not said.
+FailState = Literal["", "locked", "open"]
 
 
 def _range(lo: float, hi: float) -> dict[str, Any]:
@@ -51,6 +53,26 @@ class LockConfig:
     active_high: bool = True
     #: At the end of a shift, pulse the owner's lock once (``pulse`` locks only).
     open_on_shift_end: bool = True
+    #: What the lock does when the daemon is not driving it (process stopped or
+    #: crashed, Pi without power). A ``pulse`` latch stays ``locked``. A ``hold``
+    #: (magnetic) lock is energised to lock, so it opens unless its driver input
+    #: is held at the energised level by an external pull and the lock has its own
+    #: supply: a ``hold`` bank must say which (``"open"`` or ``"locked"``), so
+    #: nobody installs a bank that opens on a crash without knowing it.
+    fail_state: FailState = ""
+
+
+@dataclass(frozen=True)
+class CommandsConfig:
+    """Requests from the panel and the CLI that the daemon carries out."""
+
+    #: An unlocking command (release, release all, open-now grant, visitor, stock)
+    #: older than this many seconds when the daemon reaches it is expired, not run:
+    #: a manager means *now*, not whenever the daemon comes back.
+    max_age_s: float = field(default=60.0, metadata=_range(5, 3600))
+    #: An open-now grant for a person whose open-now grant opened their slot less
+    #: than this many seconds ago is the same grant (a double click, a retry).
+    same_grant_s: float = field(default=120.0, metadata=_range(0, 3600))
 
 
 @dataclass(frozen=True)
@@ -180,12 +202,18 @@ class Config:
     timezone: str = "Europe/London"
     #: Where the database and other state live.
     data_dir: str = "/var/lib/nursery-locker"
+    #: Where the daemon publishes its live status for the panel (a file rewritten
+    #: every few seconds): a tmpfs such as ``/run/nursery-locker`` on a Pi, so it
+    #: costs the SD card nothing and still works when the data directory's disk
+    #: is full. Empty means ``data_dir``.
+    run_dir: str = ""
     #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/locker.db``.
     database_url: str = ""
     #: Days events are kept before a retention purge may remove them.
     retention_days: int = field(default=365, metadata=_range(30, 36500))
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     lock: LockConfig = field(default_factory=LockConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     bank: BankConfig = field(default_factory=BankConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
@@ -203,6 +231,11 @@ class Config:
     def db_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""
         return self.database_url or f"sqlite:///{Path(self.data_dir) / 'locker.db'}"
+
+    @property
+    def status_dir(self) -> Path:
+        """Where the daemon's live status file lives (``run_dir``, else ``data_dir``)."""
+        return Path(self.run_dir or self.data_dir)
 
     def slot(self, number: int) -> SlotConfig:
         """The config of slot ``number``."""
@@ -314,6 +347,7 @@ def _check_whole(config: Config) -> None:
             ) from None
     if config.lock.unlock_pulse_s > config.lock.max_energised_s:
         raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
+    _check_fail_state(config.lock)
     if not config.slots:
         raise ConfigError("slots: at least one slot is needed")
     on_pi = config.hardware.backend == "gpio"
@@ -343,9 +377,32 @@ def _check_whole(config: Config) -> None:
             claim(getattr(slot, name), f"slots[{i}].{name}")
 
 
+def _check_fail_state(lock: LockConfig) -> None:
+    if lock.type == "hold" and not lock.fail_state:
+        raise ConfigError(
+            'lock.fail_state: a "hold" (magnetic) lock opens when the daemon stops or the '
+            "power goes, unless its driver is held energised by an external pull; "
+            'say which with fail_state = "open" or "locked" (see docs/hardware.md)'
+        )
+    if lock.type == "pulse" and lock.fail_state == "open":
+        raise ConfigError(
+            'lock.fail_state: a "pulse" latch stays locked when nothing drives it; '
+            'use "locked" or leave it out'
+        )
+
+
+#: The daemon's runtime directory under systemd (``RuntimeDirectory=``), a tmpfs.
+SYSTEM_RUN_DIR = "/run/nursery-locker"
+
+
 def default_config_text(*, data_dir: str = "/var/lib/nursery-locker") -> str:
-    """The commented config ``locker init`` writes: four slots wired as in the README."""
-    return DEFAULT_CONFIG_TEMPLATE.format(data_dir=data_dir)
+    """The commented config ``locker init`` writes: four slots wired as in the README.
+
+    The installed system's config puts the daemon's live status on the tmpfs
+    systemd gives the daemon; anywhere else it stays in ``data_dir``.
+    """
+    run_dir = SYSTEM_RUN_DIR if data_dir == "/var/lib/nursery-locker" else ""
+    return DEFAULT_CONFIG_TEMPLATE.format(data_dir=data_dir, run_dir=run_dir)
 
 
 DEFAULT_CONFIG_TEMPLATE = """\
@@ -353,6 +410,7 @@ DEFAULT_CONFIG_TEMPLATE = """\
 site_name = "Our Nursery"
 timezone = "Europe/London"
 data_dir = "{data_dir}"
+run_dir = "{run_dir}"  # the daemon's live status: a tmpfs on a Pi; "" = data_dir
 # database_url = "sqlite:////var/lib/nursery-locker/locker.db"
 retention_days = 365
 
@@ -367,6 +425,11 @@ unlock_pulse_s = 0.5
 max_energised_s = 2.0
 active_high = true
 open_on_shift_end = true
+# fail_state = "open"   # required for "hold": "open" or "locked" without the daemon
+
+[commands]
+max_age_s = 60          # an unlocking request older than this is expired, not run
+same_grant_s = 120      # a repeated open-now grant within this is the same grant
 
 [reader]
 spi_bus = 0

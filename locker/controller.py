@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.clock import Clock, Instant
+from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
 from locker.config import Config
 from locker.custody import CustodyRules, SlotView
 from locker.db import Database
@@ -117,10 +118,10 @@ class Controller:
 
         def decide(session: Session, rules: CustodyRules, now: Instant) -> Outcome:
             command = session.get(Command, command_id)
-            if command is None or command.status != "pending":
+            if command is None or command.status != CommandStatus.PENDING:
                 raise NotFound(f"no pending command {command_id}")
             outcome = self._command(session, rules, command, now)
-            command.status = "done"
+            command.status = CommandStatus.DONE
             command.result = outcome.result
             command.done_at = now.wall
             result.update(outcome.result)
@@ -132,20 +133,64 @@ class Controller:
             now = self.clock.now()
             with self.db.write() as session:
                 command = session.get(Command, command_id)
-                if command is not None and command.status == "pending":
-                    command.status = "failed"
+                if command is not None and command.status == CommandStatus.PENDING:
+                    command.status = CommandStatus.FAILED
                     command.result = {"error": str(exc)}
                     command.done_at = now
                     session.commit()
             return [], {"error": str(exc)}
         return outputs, result
 
+    def expire_if_stale(self, command_id: int, real_now: datetime) -> bool:
+        """Expire the pending command if it would open a slot and is too old; True if it did.
+
+        ``real_now`` is real (wall) time, as the command's ``requested_at`` is.
+        An expired command is marked ``expired`` with the reason and logged as
+        ``command.expired``; nothing is driven. See :mod:`locker.commands`.
+        """
+        max_age = self.config.commands.max_age_s
+        with self.db.read() as session:
+            command = session.get(Command, command_id)
+            if command is None or command.status != CommandStatus.PENDING:
+                return False
+            if not opens_a_slot(command.kind, command.payload or {}):
+                return False
+            requested = command.requested_at
+            age = None if requested is None else age_s(requested, real_now)
+            if age is not None and not too_old(command.kind, command.payload or {}, age, max_age):
+                return False
+        now = self.clock.now()
+        with self.db.write() as session:
+            command = session.get(Command, command_id)
+            if command is None or command.status != CommandStatus.PENDING:
+                return False
+            shown = "unknown" if age is None else f"{age:.0f} s"
+            command.status = CommandStatus.EXPIRED
+            command.result = {
+                "error": f"the request was {shown} old when the controller reached it "
+                f"(the limit is {max_age:.0f} s); nothing was opened",
+                "age_s": None if age is None else round(age, 1),
+            }
+            command.done_at = now
+            details = {
+                "command": command.kind,
+                "command_id": command.id,
+                "age_s": None if age is None else round(age, 1),
+                "max_age_s": max_age,
+                "client": command.client,
+            }
+            append(session, LogEntry(ev.COMMAND_EXPIRED, command.account, details=details), now)
+            session.commit()
+        return True
+
     def pending_commands(self) -> list[int]:
         """Ids of commands waiting for the daemon, oldest first."""
         with self.db.read() as session:
             return list(
                 session.scalars(
-                    select(Command.id).where(Command.status == "pending").order_by(Command.id)
+                    select(Command.id)
+                    .where(Command.status == CommandStatus.PENDING)
+                    .order_by(Command.id)
                 )
             )
 
@@ -155,32 +200,61 @@ class Controller:
         payload = command.payload or {}
         who = {"account": command.account, "client": command.client}
         kind = command.kind
-        if kind == "reload":
+        if kind == CommandKind.RELOAD:
             rules.set_roster(load_roster(session, self.config.tz, now.wall))
             return Outcome(result={"reloaded": True})
-        if kind == "grant":
+        if kind == CommandKind.GRANT:
+            same = self._same_open_now_grant(session, payload, now.wall)
+            if same is not None:
+                return same
             grant = self._new_grant(session, payload, command, now.wall)
             if grant.person_id not in rules.roster.people:
                 rules.set_roster(load_roster(session, self.config.tz, now.wall))
             return rules.handle(GrantCreated(grant), now)
-        if kind == "release_slot":
+        if kind == CommandKind.RELEASE_SLOT:
             return rules.handle(
                 ReleaseSlot(_int(payload, "slot"), _text(payload, "reason"), **who), now
             )
-        if kind == "release_all":
+        if kind == CommandKind.RELEASE_ALL:
             if payload.get("confirm") is not True:
                 raise InvalidRequest("release-all needs confirm: true")
             return rules.handle(ReleaseAll(_text(payload, "reason"), **who), now)
-        if kind == "visitor_in":
+        if kind == CommandKind.VISITOR_IN:
             slot = payload.get("slot")
             return rules.handle(
                 SignInVisitor(_text(payload, "name"), slot=_opt_int(slot, "slot"), **who), now
             )
-        if kind == "visitor_out":
+        if kind == CommandKind.VISITOR_OUT:
             return rules.handle(SignOutVisitor(_int(payload, "slot"), **who), now)
-        if kind == "stock":
+        if kind == CommandKind.STOCK:
             return rules.handle(StockSettingSlot(_int(payload, "slot"), **who), now)
         raise InvalidRequest(f"unknown command {kind!r}")
+
+    def _same_open_now_grant(self, session: Session, payload: dict, at: datetime) -> Outcome | None:
+        """The answer of an open-now grant that already opened this person's slot lately.
+
+        A double click, two managers at once, or a retry after the panel timed
+        out must not make a second grant: it would wait for the person's next
+        badge and release the device again after it went back in.
+        """
+        if payload.get("open_now") is not True:
+            return None
+        person_id = payload.get("person_id")
+        since = at - timedelta(seconds=self.config.commands.same_grant_s)
+        grant = session.scalar(
+            select(Grant)
+            .where(
+                Grant.person_id == person_id,
+                Grant.open_now.is_(True),
+                Grant.used_at.is_not(None),
+                Grant.used_at >= since,
+            )
+            .order_by(Grant.id.desc())
+            .limit(1)
+        )
+        if grant is None:
+            return None
+        return Outcome(result={"grant_id": grant.id, "same_grant": True})
 
     def _new_grant(
         self, session: Session, payload: dict, command: Command, at: datetime

@@ -837,6 +837,15 @@ class CustodyRules:
     def _on_grant(self, event: GrantCreated, now: Instant, out: Outcome) -> None:
         grant = event.grant
         person = self._person(grant.person_id)
+        slot = self.slot_of(person.id)
+        if grant.open_now and (slot is None or slot.state is not S.HELD):
+            # "Open now" means now: a grant that cannot open at once would wait for
+            # the person's next badge and release the device again after it went
+            # back in, long after the manager meant it.
+            raise InvalidRequest(
+                f"{person.name}'s device is not locked in a slot, so there is nothing to "
+                "open now; grant it for their next badge instead"
+            )
         out.log(
             ev.GRANT_CREATED,
             actor=grant.created_by,
@@ -851,8 +860,7 @@ class CustodyRules:
         )
         self.grants[grant.id] = grant
         out.result["grant_id"] = grant.id
-        slot = self.slot_of(person.id)
-        if grant.open_now and slot is not None and slot.state is S.HELD:
+        if grant.open_now:
             self._release_for_grant(slot, person, grant, now, out)
         else:
             out.result["waiting_for_badge"] = True

@@ -22,11 +22,10 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -34,7 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from locker import events as ev
-from locker.clock import Clock, Instant
+from locker.clock import Clock, Instant, SystemClock
+from locker.commands import SIMULATOR_KINDS, CommandKind, CommandStatus
 from locker.controller import Controller, Output, store_alert
 from locker.db import Database
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
@@ -135,8 +135,12 @@ class Daemon:
         heartbeat_s: float = 5.0,
         notify: Callable[[str], None] | None = None,
         watchdog_s: float | None = None,
+        real_clock: Clock | None = None,
     ):
         self.controller = controller
+        #: Real time, even when the controller's clock is simulated: command ages,
+        #: heartbeats and the watchdog run on it.
+        self.real_clock: Clock = real_clock or SystemClock(assume_synchronised=True)
         self.backend = backend
         self.clock: Clock = controller.clock
         self.db: Database = controller.db
@@ -153,7 +157,7 @@ class Daemon:
         self.db_ok = True
         self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
         self.stop_event = threading.Event()
-        self.started_at = datetime.now(UTC)
+        self.started_at = self.real_clock.now()
         self.last_tick = 0.0
         self.last_commands = 0.0
         self.last_heartbeat = 0.0
@@ -264,7 +268,7 @@ class Daemon:
             self._drive(self.controller.tick())
             self._daily()
         self.backend.update()
-        real = _real_mono()
+        real = self.real_clock.monotonic()
         if real - self.last_commands >= self.command_poll_s:
             self.last_commands = real
             self.run_commands()
@@ -281,7 +285,7 @@ class Daemon:
         # a broken database gets it restarted by systemd (locks stay safe).
         if self.watchdog_s is None or not self.healthy:
             return
-        real = _real_mono()
+        real = self.real_clock.monotonic()
         if real - self.last_watchdog >= self.watchdog_s:
             self.last_watchdog = real
             self.notify("WATCHDOG=1")
@@ -363,12 +367,16 @@ class Daemon:
     # ------------------------------------------------------------ commands
 
     def run_commands(self) -> None:
-        """Carry out every pending command, oldest first."""
+        """Carry out every pending command, oldest first; an unlocking one that is too
+        old is expired instead (see :mod:`locker.commands`)."""
         for command_id in self.controller.pending_commands():
+            if self.controller.expire_if_stale(command_id, self.real_clock.now()):
+                log.warning("command %d expired: too old to open a slot", command_id)
+                continue
             with self.db.read() as session:
                 command = session.get(Command, command_id)
                 kind, payload = command.kind, dict(command.payload or {})
-            if kind.startswith("sim_"):
+            if kind in SIMULATOR_KINDS:
                 self._simulate(command_id, kind, payload)
             else:
                 outputs, _ = self.controller.run_command(command_id)
@@ -376,14 +384,14 @@ class Daemon:
 
     def _simulate(self, command_id: int, kind: str, payload: dict[str, Any]) -> None:
         try:
-            if kind == "sim_clock":
+            if kind == CommandKind.SIM_CLOCK:
                 result = self._advance(payload)
             else:
                 result = self.backend.simulate(kind, payload)
                 self.backend.update()
-            status = "done"
+            status = CommandStatus.DONE
         except (InvalidRequest, NotFound, LockerError, ValueError) as exc:
-            result, status = {"error": str(exc)}, "failed"
+            result, status = {"error": str(exc)}, CommandStatus.FAILED
         with self.db.write() as session:
             command = session.get(Command, command_id)
             command.status, command.result, command.done_at = status, result, self.clock.now()
@@ -421,7 +429,7 @@ class Daemon:
     # ----------------------------------------------------------- heartbeat
 
     def _heartbeat(self, *, force: bool = False) -> None:
-        real = _real_mono()
+        real = self.real_clock.monotonic()
         if not force and real - self.last_heartbeat < self.heartbeat_s:
             return
         self.last_heartbeat = real
@@ -440,7 +448,7 @@ class Daemon:
             if status is None:
                 status = DaemonStatus()
                 session.add(status)
-            status.heartbeat_at = datetime.now(UTC)
+            status.heartbeat_at = self.real_clock.now()
             status.started_at = self.started_at
             status.pid = os.getpid()
             status.simulated = self.backend.simulated
@@ -469,8 +477,3 @@ def _alert_log_broken(session: Session, report: VerifyReport, at: datetime) -> N
     )
     details = {"first_bad_id": report.first_bad_id, "reason": report.reason}
     store_alert(session, RaiseAlert(ev.ALERT_LOG_BROKEN, message, details=details), at)
-
-
-def _real_mono() -> float:
-    # Command polling and heartbeats run on real time, even when the demo's clock runs fast.
-    return time.monotonic()

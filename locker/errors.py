@@ -37,6 +37,14 @@ class InvalidRequest(LockerError, ValueError):
     """A command's arguments are wrong (bad reason code, missing note, out of range)."""
 
 
+class ControllerDown(LockerError, RuntimeError):
+    """The daemon is not running, so a request that would open a slot is refused now."""
+
+
+class StorageUnavailable(LockerError, OSError):
+    """The database cannot be written (disk full, locked too long, deleted, corrupted)."""
+
+
 class IllegalTransition(LockerError, RuntimeError):
     """A slot was asked to move between two states the transition table forbids."""
 

@@ -46,6 +46,10 @@ LOG_CHECKPOINT = "log.checkpoint"
 LOG_PURGED = "log.purged"
 #: The whole chain was verified (once a day, by the daemon); details give the result.
 LOG_VERIFIED = "log.verified"
+#: An unlocking command was too old when the daemon reached it: not carried out.
+COMMAND_EXPIRED = "command.expired"
+#: The database took writes again after a storage fault (details: since, late events).
+STORAGE_RECOVERED = "storage.recovered"
 
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
@@ -68,6 +72,8 @@ ALERT_HARDWARE_FAULT = "hardware_fault"
 ALERT_CLOCK = "clock"
 #: The daemon's daily verification of the whole event log found it broken.
 ALERT_LOG_BROKEN = "log_broken"
+#: The database cannot be written, or is not the file the daemon opened.
+ALERT_STORAGE = "storage"
 
 ALERT_KINDS = frozenset(
     {
@@ -81,6 +87,7 @@ ALERT_KINDS = frozenset(
         ALERT_HARDWARE_FAULT,
         ALERT_CLOCK,
         ALERT_LOG_BROKEN,
+        ALERT_STORAGE,
     }
 )
 

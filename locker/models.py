@@ -279,11 +279,38 @@ class Command(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     account: Mapped[str] = mapped_column(String(80), default="")
     client: Mapped[str] = mapped_column(String(64), default="")
+    #: The controller's time when it was asked for (simulated in the demo), for the log.
     created_at: Mapped[datetime]
-    #: ``pending``, ``done`` or ``failed``.
+    #: Real (wall) UTC time when it was asked for: how old it is when the daemon
+    #: reaches it (see ``locker.commands``). None on rows from before it was kept.
+    requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: ``pending``, ``done``, ``failed`` or ``expired`` (``locker.commands.CommandStatus``).
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IdempotentRequest(Base):
+    """A state-changing panel request made with an idempotency key, and its first answer.
+
+    The same key from the same account gets the stored answer instead of the
+    request being carried out again (a double click, a retry after a timeout).
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("account", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(128))
+    #: SHA-256 of the method, path and body: a key reused for another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    #: The first answer, once there is one (None while it is being worked out).
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
 
 
 class DaemonStatus(Base):

@@ -17,7 +17,20 @@ from locker.clock import Clock, SystemClock
 from locker.config import Config, config_path, load_config
 from locker.db import Database, require_current_schema
 from locker.errors import ConfigError
-from web import actions, api, auth, errors, log, people, report, rota, security, sim, status
+from web import (
+    actions,
+    api,
+    auth,
+    errors,
+    idempotency,
+    log,
+    people,
+    report,
+    rota,
+    security,
+    sim,
+    status,
+)
 
 #: A shorter key can be guessed; ``locker init`` writes 64 hex characters.
 MIN_SECRET_KEY = 32
@@ -62,6 +75,7 @@ def create_app(
     app.extensions["locker_clock"] = clock or SystemClock()
 
     security.init_app(app)
+    idempotency.init_app(app)
     errors.init_app(app)
     for module in (auth, status, actions, api, people, rota, sim, log, report):
         app.register_blueprint(module.bp)

@@ -26,7 +26,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from locker.errors import Conflict, InvalidRequest, NotFound
+from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from locker.models import Person, Slot
 from web import manager
 from web.auth import confirm_password
@@ -35,7 +35,7 @@ from web.context import client_address, get_config, get_db
 
 bp = Blueprint("actions", __name__)
 
-FLASH_CATEGORY = {"done": "success", "failed": "error", "pending": "warning"}
+FLASH_CATEGORY = {"done": "success", "failed": "error", "pending": "warning", "expired": "error"}
 
 
 def _optional_int(value):
@@ -151,6 +151,9 @@ def _carry_out(action: Callable[[], manager.Requested], forms: dict[str, FlaskFo
     except (InvalidRequest, NotFound, Conflict) as exc:
         flash(str(exc), "error")
         return _again(forms)
+    except ControllerDown as exc:
+        flash(str(exc), "error")
+        return render_template("actions.html", forms=forms), 503
     outcome = requested.outcome
     flash(describe(outcome, requested.names), FLASH_CATEGORY[outcome.status])
     return redirect(url_for("status.index"))

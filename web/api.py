@@ -85,7 +85,8 @@ def require_password(data: dict[str, Any], purpose: str) -> None:
 
 
 def command_answer(requested: manager.Requested):
-    """200 when the daemon did it, 202 while it is queued, 409 when it refused."""
+    """200 when the daemon did it, 202 while it is queued, 409 when it refused or the
+    request was too old to carry out."""
     outcome = requested.outcome
     body = {
         "command_id": outcome.command_id,
@@ -93,7 +94,7 @@ def command_answer(requested: manager.Requested):
         "result": outcome.result,
         "message": describe(outcome, requested.names),
     }
-    if outcome.status == "failed":
+    if outcome.error is not None:
         return jsonify(error=outcome.error, **body), 409
     return jsonify(body), 202 if outcome.status == "pending" else 200
 

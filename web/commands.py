@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
 
+from locker.commands import CommandKind, CommandStatus, doorbell_path, opens_a_slot
 from locker.doorbell import ring
+from locker.errors import ControllerDown
 from locker.models import Command
-from web.context import controller_now, daemon_state, get_config, get_db
+from web.context import controller_now, daemon_state, get_config, get_db, real_now
 
 #: Seconds a view waits for the daemon's answer (app config ``LOCKER_COMMAND_WAIT_S``).
 WAIT_S = 3.0
@@ -25,6 +26,7 @@ POLL_S = 0.02
 
 NOT_RUNNING = "The controller is not running; the request will be carried out when it starts."
 NOT_YET = "The controller has not answered yet; the request will be carried out shortly."
+CONTROLLER_DOWN = "The locker controller is not running; nothing was opened."
 
 
 @dataclass(frozen=True)
@@ -40,30 +42,35 @@ class CommandOutcome:
     @property
     def error(self) -> str | None:
         """The daemon's reason for refusing, when it did."""
-        return self.result.get("error", "refused") if self.status == "failed" else None
+        if self.status in (CommandStatus.FAILED, CommandStatus.EXPIRED):
+            return self.result.get("error", "refused")
+        return None
 
 
-def doorbell_path() -> Path:
-    """Where the daemon listens (the same place ``hardware.service`` binds)."""
-    return Path(get_config().data_dir) / "daemon.sock"
+def send_command(kind: CommandKind, payload: dict[str, Any], *, account: str, client: str):
+    """Queue ``kind`` for the daemon, wake it and wait briefly for the outcome.
 
-
-def send_command(kind: str, payload: dict[str, Any], *, account: str, client: str):
-    """Queue ``kind`` for the daemon, wake it and wait briefly for the outcome."""
+    A command that would open a slot is refused at once while the daemon is
+    down (:class:`ControllerDown`): queued, it would open the slot whenever
+    the daemon came back, with nobody there. Others may wait in the queue.
+    """
     db = get_db()
     with db.write() as session:
         state = daemon_state(session)
+        if not state.running and opens_a_slot(kind, payload):
+            raise ControllerDown(CONTROLLER_DOWN)
         command = Command(
             kind=kind,
             payload=payload,
             account=account,
             client=client,
             created_at=controller_now(state),
+            requested_at=real_now(),
         )
         session.add(command)
         session.commit()
         command_id = command.id
-    ring(doorbell_path())
+    ring(doorbell_path(get_config().data_dir))
     if not state.running:
         return CommandOutcome(command_id, kind, "pending", daemon_running=False)
     status, result = wait_for_command(command_id)
@@ -85,28 +92,32 @@ def wait_for_command(command_id: int) -> tuple[str, dict[str, Any]]:
 
 def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> str:
     """One sentence telling a manager what became of their request."""
-    if outcome.status == "pending":
+    if outcome.status == CommandStatus.PENDING:
         return NOT_YET if outcome.daemon_running else NOT_RUNNING
-    if outcome.status == "failed":
+    if outcome.status == CommandStatus.FAILED:
         return f"The controller refused: {outcome.error}."
+    if outcome.status == CommandStatus.EXPIRED:
+        return f"Not carried out: {outcome.error}."
     result, names = outcome.result, names or {}
     slot = result.get("slot")
     who = names.get("person", "")
-    if outcome.kind == "grant":
+    if outcome.kind == CommandKind.GRANT:
+        if result.get("same_grant"):
+            return f"{who}'s release was already granted moments ago; nothing more was opened."
         if result.get("waiting_for_badge"):
             return f"Release granted for {who}: it opens at their next badge."
         return f"Release granted for {who}: slot {slot} is open."
-    if outcome.kind == "release_slot":
+    if outcome.kind == CommandKind.RELEASE_SLOT:
         return f"Slot {slot} is open for its device to be taken."
-    if outcome.kind == "release_all":
+    if outcome.kind == CommandKind.RELEASE_ALL:
         opened = result.get("slots") or []
         if not opened:
             return "Release all: no slot was holding a device."
         if len(opened) == 1:
             return f"Release all: slot {opened[0]} is open."
         return "Release all: slots " + ", ".join(map(str, opened)) + " are open."
-    if outcome.kind == "visitor_in":
+    if outcome.kind == CommandKind.VISITOR_IN:
         return f"Slot {slot} is open for {names.get('visitor', 'the visitor')}'s phone."
-    if outcome.kind == "visitor_out":
+    if outcome.kind == CommandKind.VISITOR_OUT:
         return f"Slot {slot} is open: the visitor can take their phone."
     return "Done."

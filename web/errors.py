@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from locker.errors import Conflict, InvalidRequest, NotFound
+from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from web.security import uses_api
 
-STATUS_OF = {InvalidRequest: 400, NotFound: 404, Conflict: 409}
+STATUS_OF = {InvalidRequest: 400, NotFound: 404, Conflict: 409, ControllerDown: 503}
+#: Seconds a client is asked to wait before trying again after a 503.
+RETRY_AFTER_S = 30
 
 
 def _message(error: HTTPException) -> str:
@@ -55,10 +58,26 @@ def http_error(error: HTTPException):
     return _answer(error.code or 500, _message(error), headers)
 
 
-def locker_error(error: InvalidRequest | NotFound | Conflict):
-    """The product's own refusals: 400, 404 or 409 with its message."""
+def locker_error(error: InvalidRequest | NotFound | Conflict | ControllerDown):
+    """The product's own refusals: 400, 404, 409 or 503 with its message."""
     code = next(code for cls, code in STATUS_OF.items() if isinstance(error, cls))
-    return _answer(code, str(error))
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if code == 503 else None
+    return _answer(code, str(error), headers)
+
+
+def storage_error(error: OperationalError):
+    """The database cannot be used now (locked too long, disk full, file gone): 503.
+
+    Nothing was changed: the transaction that met the error was rolled back.
+    """
+    current_app.logger.error("database unusable on %s %s: %s", request.method, request.path, error)
+    reason = str(error.orig) if error.orig is not None else "unknown error"
+    return _answer(
+        503,
+        f"the locker's database cannot be used right now ({reason}); nothing was changed. "
+        "Try again in a minute; if it goes on, tell the installer.",
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def unexpected(error: Exception):
@@ -72,4 +91,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     for cls in STATUS_OF:
         app.register_error_handler(cls, locker_error)
+    app.register_error_handler(OperationalError, storage_error)
     app.register_error_handler(Exception, unexpected)

@@ -89,6 +89,8 @@ KIND_WORDS = {
     ev.LOG_CHECKPOINT: "Daily checkpoint of the log",
     ev.LOG_PURGED: "Old events removed (retention)",
     ev.LOG_VERIFIED: "Whole log verified",
+    ev.COMMAND_EXPIRED: "Request too old, not carried out",
+    ev.STORAGE_RECOVERED: "Storage working again",
 }
 
 #: Reason codes of grants and of the controller, in words.

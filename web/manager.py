@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from locker import events as ev
+from locker.commands import CommandKind
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.events import GRANT_REASONS
 from locker.log import LogEntry, append
@@ -146,14 +147,14 @@ def grant_release(data: Mapping[str, Any], who: Actor) -> Requested:
         if person is None or not person.active:
             raise NotFound(f"there is nobody with id {person_id}")
         name = person.name
-    return Requested(send_command("grant", payload, **_who(who)), {"person": name})
+    return Requested(send_command(CommandKind.GRANT, payload, **_who(who)), {"person": name})
 
 
 def release_slot(number: Any, data: Mapping[str, Any], who: Actor) -> Requested:
     """Open one slot so its device can be taken."""
     only(data, {"reason", "password"})
     payload = {"slot": slot_number(number), "reason": text(data.get("reason"), "reason")}
-    return Requested(send_command("release_slot", payload, **_who(who)), {})
+    return Requested(send_command(CommandKind.RELEASE_SLOT, payload, **_who(who)), {})
 
 
 def release_all(data: Mapping[str, Any], who: Actor) -> Requested:
@@ -163,7 +164,7 @@ def release_all(data: Mapping[str, Any], who: Actor) -> Requested:
     if data.get("confirm") is not True:
         raise InvalidRequest("confirm must be true: release-all opens every slot holding a device")
     payload = {"reason": reason, "confirm": True}
-    return Requested(send_command("release_all", payload, **_who(who)), {})
+    return Requested(send_command(CommandKind.RELEASE_ALL, payload, **_who(who)), {})
 
 
 def sign_in_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
@@ -173,14 +174,14 @@ def sign_in_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
     payload: dict[str, Any] = {"name": name}
     if data.get("slot") is not None:
         payload["slot"] = slot_of_kind(data["slot"], "visitor")
-    return Requested(send_command("visitor_in", payload, **_who(who)), {"visitor": name})
+    return Requested(send_command(CommandKind.VISITOR_IN, payload, **_who(who)), {"visitor": name})
 
 
 def sign_out_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
     """Open a visitor's slot so they can take their phone."""
     only(data, {"slot"})
     payload = {"slot": slot_of_kind(data.get("slot"), "visitor")}
-    return Requested(send_command("visitor_out", payload, **_who(who)), {})
+    return Requested(send_command(CommandKind.VISITOR_OUT, payload, **_who(who)), {})
 
 
 def acknowledge_alert(alert_id: int, who: Actor) -> Alert:

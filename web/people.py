@@ -25,6 +25,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import InputRequired, Length, Optional
 
 from locker import events as ev
+from locker.commands import CommandKind
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.log import LogEntry, append
 from locker.models import Badge, DaemonStatus, Person
@@ -82,7 +83,9 @@ class PersonForm(PersonDetailsForm):
 
 def reload_roster() -> str:
     """Ask the daemon to re-read people, badges and the rota; a note for the manager, or ``""``."""
-    outcome = send_command("reload", {}, account=current_user.username, client=client_address())
+    outcome = send_command(
+        CommandKind.RELOAD, {}, account=current_user.username, client=client_address()
+    )
     if outcome.status == "done":
         return ""
     if outcome.status == "failed":

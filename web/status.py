@@ -66,6 +66,7 @@ ALERT_WORDS = {
     "hardware_fault": "Reader or sensor fault",
     "clock": "Clock not synchronised",
     "log_broken": "Event log found broken",
+    "storage": "Storage fault (database)",
 }
 
 

@@ -86,6 +86,8 @@ def demo_config(slots: int = 20, *, lock_type: str = "pulse", active_high: bool 
     raw = tomllib.loads(default_config_text())
     raw["hardware"] = {"backend": "simulated"}
     raw["lock"]["type"] = lock_type
+    if lock_type == "hold":
+        raw["lock"]["fail_state"] = "open"
     raw["lock"]["active_high"] = active_high
     raw["slots"] = [
         {

@@ -60,6 +60,7 @@ def test_a_whole_day_drives_the_real_pins(day):
     assert day.state(1) == "held"
 
     # 14:00 an emergency grant from the panel opens it at once.
+    day.go_to("14:00")
     with day.db.write() as session:
         session.add(
             Command(
@@ -72,10 +73,10 @@ def test_a_whole_day_drives_the_real_pins(day):
                 },
                 account="mary",
                 created_at=day.clock.now(),
+                requested_at=day.clock.now(),
             )
         )
         session.commit()
-    day.go_to("14:00")
     day.daemon.run_commands()
     assert lock.state is True
     day.settle(0.6)

@@ -74,6 +74,7 @@ class Site:
                 payload=payload,
                 account="test",
                 created_at=datetime.now(UTC),
+                requested_at=datetime.now(UTC),
             )
             session.add(row)
             session.commit()

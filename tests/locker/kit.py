@@ -42,7 +42,11 @@ def make_config(
         "site_name": "Test Nursery",
         "timezone": LONDON,
         "hardware": {"backend": "simulated"},
-        "lock": {"type": lock, "open_on_shift_end": open_on_shift_end},
+        "lock": {
+            "type": lock,
+            "open_on_shift_end": open_on_shift_end,
+            **({"fail_state": "open"} if lock == "hold" else {}),
+        },
         "rules": {"assignment": assignment, **rules},
         "slots": slots,
     }

@@ -295,6 +295,8 @@ class CustodyMachine(RuleBasedStateMachine):
         self.uids: dict[str, int] = {}
         self.shifts: dict[tuple[int, date], tuple[datetime, datetime, tuple]] = {}
         self.grants: dict[int, GrantModel] = {}
+        #: When each person's last open-now grant opened their slot.
+        self.opened_now: dict[int, datetime] = {}
         self.refusals: list[Refusal] = []
         self.clock_model: ClockModel | None = None
         # The physical world: doors, devices, and what each lock was last told.
@@ -564,11 +566,32 @@ class CustodyMachine(RuleBasedStateMachine):
         payload = {"person_id": person_id, "reason": reason, "note": note, "open_now": open_now}
         if return_minutes is not None:
             payload["return_minutes"] = return_minutes
+        now = self.clock.now()
+        same = open_now and not bad and self._opened_lately(person_id, now)
+        # "Open now" means now: with the device not locked in, it is refused, never
+        # left waiting for a badge; a repeat of one that just opened is the same grant.
+        if open_now and not bad and not same and not self._held_by(person_id):
+            bad = True
         outputs = self._command(
             "grant", payload, Step("command", command="grant", expect_error=bad)
         )
+        if same:
+            assert not outputs, f"a repeated open-now grant drove outputs: {outputs}"
+        elif open_now and not bad:
+            self.opened_now[person_id] = now
         if use:
             self._use(outputs)
+
+    def _held_by(self, person_id: int) -> bool:
+        return any(
+            r.kind == "staff" and r.state == "held" and r.occupant_id == person_id
+            for r in self.rows.values()
+        )
+
+    def _opened_lately(self, person_id: int, now: datetime) -> bool:
+        opened = self.opened_now.get(person_id)
+        window = timedelta(seconds=self.config.commands.same_grant_s)
+        return opened is not None and now - opened <= window
 
     @rule(
         number=ANY_SLOT,

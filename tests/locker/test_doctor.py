@@ -463,7 +463,7 @@ def test_lock_on_the_uart_warns(tmp_path, env):
 
 
 def test_magnetic_locks_released_during_boot_warn(tmp_path, env):
-    path = slots_with_lock_on(tmp_path, 17, lock={"type": "hold"})
+    path = slots_with_lock_on(tmp_path, 17, lock={"type": "hold", "fail_state": "open"})
     result = check(path, env, "lock pins at boot")
     assert result.status == "warn"
     assert "released from power-on" in result.message
@@ -473,6 +473,7 @@ def test_magnetic_locks_released_during_boot_warn(tmp_path, env):
 def test_magnetic_locks_on_pins_pulled_high_stay_locked(tmp_path, env):
     raw = tomllib.loads(default_config_text(data_dir=str(tmp_path)))
     raw["lock"]["type"] = "hold"
+    raw["lock"]["fail_state"] = "locked"
     for slot, pin in zip(raw["slots"], (1, 2, 3, 4), strict=True):
         slot["lock_pin"] = pin
     path = tmp_path / "config.toml"

@@ -93,7 +93,7 @@ class Bench:
         )
         self.world = self.backend.world
         self.controller = Controller(self.config, self.db, self.clock)
-        self.daemon = Daemon(self.controller, self.backend)
+        self.daemon = Daemon(self.controller, self.backend, real_clock=self.clock)
         self.daemon.begin(reader_thread=False)
 
     def _timer(self, interval: float, function: Callable[[], None]) -> FakeTimer:

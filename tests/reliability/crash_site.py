@@ -325,7 +325,10 @@ class Site:
     def command(self, kind: str, payload: dict) -> int:
         """Leave a command for the daemon and ring its doorbell; the command's id."""
         with self.db.write() as session:
-            row = Command(kind=kind, payload=payload, account="test", created_at=datetime.now(UTC))
+            now = datetime.now(UTC)
+            row = Command(
+                kind=kind, payload=payload, account="test", created_at=now, requested_at=now
+            )
             session.add(row)
             session.commit()
             command_id = row.id

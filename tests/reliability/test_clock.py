@@ -106,6 +106,7 @@ def test_an_unsynchronised_clock_releases_nothing_by_schedule(unsynced):
                 payload={"slot": 2, "reason": "needed"},
                 account="mary",
                 created_at=bench.clock.now(),
+                requested_at=bench.clock.now(),
             )
         )
         session.commit()

@@ -186,7 +186,9 @@ def restart(bench: Bench) -> Daemon:
         timer_factory=FakeTimer,
         reader_clock=bench.clock,
     )
-    bench.daemon = Daemon(Controller(bench.config, bench.db, bench.clock), backend)
+    bench.daemon = Daemon(
+        Controller(bench.config, bench.db, bench.clock), backend, real_clock=bench.clock
+    )
     bench.daemon.begin(reader_thread=False)
     return bench.daemon
 

@@ -204,3 +204,17 @@ def test_without_the_daemon_the_manager_is_told_it_will_happen_later(client, man
 
 def test_every_grant_reason_has_words_on_the_form():
     assert tuple(GRANT_REASON_WORDS) == GRANT_REASONS
+
+
+def test_without_the_daemon_release_all_says_nothing_was_opened(client, manager, people, db):
+    response = manager.post(
+        "/actions/release-all",
+        {
+            "release-all-reason": "fire drill",
+            "release-all-confirm": "y",
+            "release-all-password": "manager-password",
+        },
+    )
+    assert response.status_code == 503
+    assert "The locker controller is not running; nothing was opened." in page(response)
+    assert commands(db) == []

@@ -350,3 +350,22 @@ def test_an_alert_row_is_untouched_by_a_refused_ack(client, token, daemon, db):
     client.post(f"/api/alerts/{alert_id}/ack", headers=token("viewer"))
     with db.read() as session:
         assert session.scalar(select(Alert.acknowledged_at).where(Alert.id == alert_id)) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/release-all", {"reason": "fire drill", "confirm": True}),
+        ("/api/slots/1/release", {"reason": "family emergency"}),
+        ("/api/grants", {"person_id": ALICE, "reason": "emergency", "open_now": True}),
+    ],
+)
+def test_without_a_daemon_an_unlocking_request_is_refused_not_queued(
+    client, token, people, db, path, body
+):
+    # Queued, it would open slots whenever the daemon came back, with nobody there.
+    response = client.post(path, json=body, headers=token())
+    assert response.status_code == 503
+    assert response.json["error"] == "The locker controller is not running; nothing was opened."
+    assert response.headers["Retry-After"] == "30"
+    assert commands(db) == []

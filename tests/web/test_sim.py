@@ -67,7 +67,7 @@ class World:
             timer_factory=_Timer,
             reader_clock=clock,
         )
-        self.daemon = Daemon(Controller(config, db, clock), self.backend)
+        self.daemon = Daemon(Controller(config, db, clock), self.backend, real_clock=clock)
         self.daemon.begin(reader_thread=False)
         for _ in range(3):  # the reader's first polls after opening ignore a resting card
             self.backend.poll_reader()

@@ -200,6 +200,12 @@
     root.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // crypto.randomUUID needs a secure context; a panel on a LAN is plain HTTP.
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   async function send(url, body) {
     setBusy(true);
     try {
@@ -209,6 +215,8 @@
           "Content-Type": "application/json",
           Accept: "application/json",
           "X-CSRFToken": csrfToken,
+          // One key per click: a retried request is carried out once.
+          "Idempotency-Key": newKey(),
         },
         credentials: "same-origin",
         body: JSON.stringify(body),
