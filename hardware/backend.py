@@ -187,6 +187,11 @@ class Backend:
                 self.reader.slow_down(output.gap_s, output.for_s)
         self.update()
 
+    def lock_all(self) -> None:
+        """Put every lock in its locked-safe state now (a storage fault: nothing may be open)."""
+        self.bank.safe()
+        self.update()
+
     @property
     def busy(self) -> bool:
         """True while something needs :meth:`update` within a fraction of a second:

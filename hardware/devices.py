@@ -315,6 +315,16 @@ PATTERNS: Mapping[str, tuple[Step, ...]] = {
     ),
     "deposited": ((1.0, True, False, False),),
     "alert": ((LONG_BEEP_S, False, True, True),),
+    # Both lights blink together with the beeps: the locker cannot log, so it
+    # opens nothing (a storage fault). Unlike "refused", it is not the person.
+    "out_of_service": (
+        (0.3, True, True, True),
+        (0.2, False, False, False),
+        (0.3, True, True, True),
+        (0.2, False, False, False),
+        (0.3, True, True, True),
+        (0.7, False, False, False),
+    ),
     "clear": (),
     "idle": (),
 }

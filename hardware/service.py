@@ -16,15 +16,19 @@ from pathlib import Path
 
 from hardware.backend import Backend
 from locker.clock import Clock, DemoClock, SystemClock
+from locker.commands import doorbell_path
 from locker.config import Config
 from locker.controller import Controller
 from locker.daemon import Daemon
+from locker.daemon_lock import DaemonLock
 from locker.db import Database, require_current_schema
 from locker.doorbell import Doorbell
 
 log = logging.getLogger(__name__)
 
 SIM_CLOCK_FILE = "sim_clock.json"
+#: Seconds the daemon waits for another process's database write lock.
+DAEMON_BUSY_TIMEOUT_S = 2.0
 
 
 def make_clock(config: Config) -> Clock:
@@ -55,11 +59,6 @@ def save_clock(config: Config, clock: Clock) -> None:
     os.replace(tmp, path)
 
 
-def doorbell_path(config: Config) -> Path:
-    """Where the daemon listens for the panel's doorbell."""
-    return Path(config.data_dir) / "daemon.sock"
-
-
 def systemd_notifier():
     """``notify(message)`` for systemd when run under it, else ``None``."""
     if not os.environ.get("NOTIFY_SOCKET"):
@@ -77,9 +76,22 @@ def watchdog_interval() -> float | None:
     return int(usec) / 2_000_000
 
 
-def run_daemon(config: Config) -> None:
-    """Run the daemon until SIGTERM or SIGINT; every lock ends in its safe state."""
-    db = Database(config.db_url)
+def run_daemon(config: Config) -> int:
+    """Run the daemon until SIGTERM or SIGINT; every lock ends in its safe state.
+
+    Returns the exit status: 0 after a stop, :data:`~locker.daemon.EXIT_RESTART`
+    when only a new process can open the database (its file was replaced).
+    Refuses to start (:class:`~locker.daemon_lock.AlreadyRunning`) while
+    another daemon runs on the same data directory, before touching a pin.
+    """
+    with DaemonLock(config.data_dir):
+        return _run(config)
+
+
+def _run(config: Config) -> int:
+    # A short busy timeout: the loop must stay responsive when another process
+    # holds the database; a write that waits longer is a storage fault.
+    db = Database(config.db_url, busy_timeout_s=DAEMON_BUSY_TIMEOUT_S, create=False)
     require_current_schema(db.engine)
     clock = make_clock(config)
     backend = Backend.from_config(config, clock, data_dir=config.data_dir)
@@ -92,7 +104,7 @@ def run_daemon(config: Config) -> None:
     original = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     for sig in original:
         signal.signal(sig, lambda *_: daemon.stop())
-    doorbell = Doorbell(doorbell_path(config), daemon.wake)
+    doorbell = Doorbell(doorbell_path(config.data_dir), daemon.wake)
     doorbell.start()
     heartbeat = daemon.after_heartbeat
     daemon.after_heartbeat = lambda: (heartbeat(), save_clock(config, clock))
@@ -104,3 +116,4 @@ def run_daemon(config: Config) -> None:
         for sig, handler in original.items():
             signal.signal(sig, handler)
         db.dispose()
+    return daemon.exit_code

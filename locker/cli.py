@@ -442,7 +442,9 @@ def daemon(app: App) -> None:
     from hardware.service import run_daemon
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_daemon(app.config)
+    code = run_daemon(app.config)
+    if code:
+        sys.exit(code)
 
 
 # ------------------------------------------------------------- web, demo
@@ -463,7 +465,7 @@ def serve_panel(config: Config, *, port: int | None = None) -> None:
 @friendly
 def web(app: App) -> None:
     """Run the panel's web server (production: waitress)."""
-    require_current_schema(Database(app.config.db_url).engine)
+    require_current_schema(Database(app.config.db_url, create=False).engine)
     serve_panel(app.config)
 
 

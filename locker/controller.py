@@ -9,7 +9,10 @@ nothing is driven and the rules are reloaded from what is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -62,16 +65,22 @@ class Controller:
         self.clock = clock
         self.rules: CustodyRules | None = None
         self.roster_day: date | None = None
+        #: While true, every log entry is marked ``recorded_late`` (a storage fault's catch-up).
+        self.late = False
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self, sensors: dict[int, SensorReading]) -> list[Output]:
-        """Load the stored state, reconcile it with ``sensors`` and log the start."""
+        """Load the stored state, reconcile it with ``sensors`` and log the start.
+
+        ``system.started`` says whether the previous run stopped cleanly (its
+        last word was ``system.stopped``) or ended in a crash, a kill or a power cut.
+        """
         now = self.clock.read()
         with self.db.write() as session:
             self._sync_slots(session, now.wall)
             self.rules = self._load_rules(session, now)
-            outcome = self.rules.start(sensors, now)
+            outcome = self.rules.start(sensors, now, clean_stop=_stopped_cleanly(session))
             outputs = self._persist(session, outcome, now)
             session.commit()
         return outputs
@@ -83,6 +92,47 @@ class Controller:
             append(
                 session, LogEntry(ev.SYSTEM_STOPPED, "daemon", details={"reason": reason}), now.wall
             )
+            session.commit()
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` has loaded the rules (it may not have, if storage failed)."""
+        return self.rules is not None
+
+    def knows_badge(self, uid: str) -> bool:
+        """Whether ``uid`` is an enrolled badge (for the panel's "present a card" enrolment)."""
+        return self.rules is not None and uid in self.rules.roster.badges
+
+    @property
+    def clock_trusted(self) -> bool:
+        """Whether schedule releases may run (the clock is synchronised and did not jump)."""
+        return self.rules is not None and self.rules.clock_trusted
+
+    @contextmanager
+    def recording_late(self) -> Iterator[None]:
+        """Mark every entry logged inside as ``recorded_late`` (after a storage fault)."""
+        self.late = True
+        try:
+            yield
+        finally:
+            self.late = False
+
+    def record_storage_alert(self, error: str, since: datetime) -> None:
+        """Raise the ``storage`` alert for a fault that began at ``since``; commits."""
+        message = (
+            "The locker could not write to its database "
+            f"({error}). Every slot stayed locked and badges were refused meanwhile."
+        )
+        details = {"error": error, "since": format_ts(since)}
+        with self.db.write() as session:
+            store_alert(session, RaiseAlert(ev.ALERT_STORAGE, message, details=details), since)
+            session.commit()
+
+    def record_storage_recovered(self, summary: dict[str, Any]) -> None:
+        """Log ``storage.recovered`` with what the fault held back; commits."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            append(session, LogEntry(ev.STORAGE_RECOVERED, "daemon", details=summary), now)
             session.commit()
 
     def handle(self, event: object, *, at: Instant | None = None) -> list[Output]:
@@ -316,11 +366,14 @@ class Controller:
             raise
         except Exception:
             # Nothing was committed, so nothing may be driven: go back to what is stored.
-            self._reload()
+            # If even that cannot be read, the caller (the daemon's storage guard)
+            # reloads once the database answers again.
+            self.reload()
             raise
         return outputs
 
-    def _reload(self) -> None:
+    def reload(self) -> None:
+        """Rebuild the rules from what is stored (after a write that did not commit)."""
         now = self.clock.read()
         with self.db.read() as session:
             rules = self._load_rules(session, now)
@@ -333,6 +386,10 @@ class Controller:
     def _persist(self, session: Session, outcome: Outcome, now: Instant) -> list[Output]:
         outputs: list[Output] = []
         for effect in outcome.effects:
+            if self.late and isinstance(effect, LogEntry | RaiseAlert):
+                effect = dataclasses.replace(
+                    effect, details={**effect.details, "recorded_late": True}
+                )
             if isinstance(effect, LogEntry):
                 append(session, effect, now.wall)
             elif isinstance(effect, RaiseAlert):
@@ -516,6 +573,17 @@ class Controller:
         ):
             if person_id is not None:
                 rules.declared_empty.add((person_id, day))
+
+
+def _stopped_cleanly(session: Session) -> bool:
+    """Whether the log's last start or stop is a stop (no previous run counts as clean)."""
+    last = session.scalar(
+        select(Event.kind)
+        .where(Event.kind.in_((ev.SYSTEM_STARTED, ev.SYSTEM_STOPPED)))
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    return last != ev.SYSTEM_STARTED
 
 
 def _alert_since(session: Session, alert: str, slot: int, since: datetime) -> bool:

@@ -20,6 +20,7 @@ from locker import events as ev
 from locker.clock import Instant
 from locker.config import Config
 from locker.decisions import (
+    BadgeNotServed,
     BadgeRead,
     CustodyEnded,
     CustodyStarted,
@@ -151,7 +152,9 @@ class CustodyRules:
 
     # ------------------------------------------------------------ public API
 
-    def start(self, sensors: dict[int, SensorReading], now: Instant) -> Outcome:
+    def start(
+        self, sensors: dict[int, SensorReading], now: Instant, *, clean_stop: bool = True
+    ) -> Outcome:
         """Reconcile stored slot state with the sensors after a (re)start.
 
         Nothing here unlocks: a slot that was open when the daemon stopped is
@@ -165,6 +168,7 @@ class CustodyRules:
             actor="daemon",
             slots=len(self.slots),
             clock_synchronised=self.clock_trusted,
+            clean_stop=clean_stop,
         )
         if not self.clock_trusted:
             out.log(ev.CLOCK_UNSYNCHRONISED, actor="daemon")
@@ -259,6 +263,7 @@ class CustodyRules:
     def _handlers(self) -> dict[type, Any]:
         return {
             BadgeRead: self._on_badge,
+            BadgeNotServed: self._on_badge_not_served,
             DoorChanged: self._on_door,
             DeviceChanged: self._on_device,
             Tick: lambda event, now, out: None,
@@ -310,6 +315,23 @@ class CustodyRules:
             self._open_for_deposit(slot, person, uid, "return", now, out)
         else:
             self._release_on_badge(slot, person, uid, now, out)
+
+    def _on_badge_not_served(self, event: BadgeNotServed, now: Instant, out: Outcome) -> None:
+        # Already refused at the reader while nothing could be logged: record it,
+        # and change nothing else (no on-the-spot approval can follow it now).
+        person_id = self.roster.badges.get(event.uid)
+        if person_id is None:
+            out.log(ev.BADGE_UNKNOWN, uid=event.uid, reason="storage")
+            return
+        person = self.roster.people.get(person_id)
+        out.log(
+            ev.BADGE_REFUSED,
+            actor=person.name if person else "",
+            person_id=person_id,
+            uid=event.uid,
+            reason="storage",
+            explanation="The locker could not write its log, so no slot opened.",
+        )
 
     def _unknown_badge(self, uid: str, now: Instant, out: Outcome) -> None:
         revoked_of = self.roster.revoked.get(uid)

@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from locker import events as ev
@@ -39,6 +39,7 @@ from locker.controller import Controller, Output, store_alert
 from locker.db import Database
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound
+from locker.live_status import remove_live_status, status_path, write_live_status
 from locker.log import (
     VerifyReport,
     append,
@@ -48,11 +49,16 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Command, DaemonStatus, Event
+from locker.storage import STORAGE_ERRORS, quick_check
+from locker.storage_guard import StorageGuard, describe
 
 log = logging.getLogger(__name__)
 
 #: Seconds of simulated time one step of ``sim_clock`` moves, so timers fire in order.
 SIM_STEP_S = 1.0
+#: Exit status when only a new process can go on (the database file was replaced):
+#: EX_TEMPFAIL, so systemd's Restart=on-failure starts one.
+EXIT_RESTART = 75
 
 
 class Backend(Protocol):
@@ -68,6 +74,7 @@ class Backend(Protocol):
     def apply(self, outputs: list[Output]) -> None: ...
     def update(self) -> None: ...
     def outputs(self) -> dict[str, Any]: ...
+    def lock_all(self) -> None: ...
     def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
@@ -92,6 +99,8 @@ class WholeLogVerification:
         #: When the verification was asked for (the controller's time).
         self.started = started
         self.future: Future[VerifyReport] = Future()
+        #: What SQLite's quick check found wrong with the file (None: sound), once done.
+        self.integrity: str | None = None
         self.thread = threading.Thread(target=self._run, name="log-verify", daemon=True)
 
     def start(self) -> None:
@@ -112,6 +121,7 @@ class WholeLogVerification:
 
     def _run(self) -> None:
         try:
+            self.integrity = quick_check(self.db.engine)
             with self.db.read() as session:
                 report = verify(session)
         except Exception as exc:  # noqa: BLE001 - handed to the loop, which logs it
@@ -154,7 +164,19 @@ class Daemon:
         #: Seconds between keep-alives to systemd's watchdog (None: no watchdog).
         self.watchdog_s = watchdog_s
         self.last_watchdog = 0.0
-        self.db_ok = True
+        #: Keeps the bank safe while the database fails, and catches the log up after.
+        self.storage = StorageGuard(
+            controller,
+            apply=self._drive,
+            lock_all=backend.lock_all,
+            sensors=backend.read_sensors,
+            real_clock=self.real_clock,
+        )
+        #: The live status file the panel reads (works when the database does not).
+        self.status_file = status_path(controller.config.status_dir)
+        self.last_status = 0.0
+        #: Set when the daemon must end so that a new process opens the database.
+        self.exit_code = 0
         self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
         self.stop_event = threading.Event()
         self.started_at = self.real_clock.now()
@@ -201,9 +223,27 @@ class Daemon:
         return self.loop_s if self.backend.busy else self.idle_loop_s
 
     def begin(self, *, reader_thread: bool = True) -> None:
-        """Start the hardware, reconcile stored state with the sensors, say ready."""
+        """Start the hardware, reconcile stored state with the sensors, say ready.
+
+        A database that cannot be written (or is damaged) does not stop the
+        start: the daemon comes up in its storage fault, every lock safe, and
+        reconciles once the database takes writes (no restart loop).
+        """
         self.backend.start(self.emit, reader_thread=reader_thread)
-        self._drive(self.controller.start(self.backend.read_sensors()))
+        self.storage.remember_file()
+        self.storage.check_integrity()
+        if not self.storage.failing:
+            try:
+                self._drive(self.controller.start(self.backend.read_sensors()))
+                self._plan_log_check()
+                self._heartbeat(force=True)
+            except STORAGE_ERRORS as exc:
+                self.storage.fail(describe(exc), before_start=True)
+        self._publish_status(force=True)
+        self.notify("READY=1")
+
+    def _plan_log_check(self) -> None:
+        """Know the last daily checkpoint; verify now if its verification is missing."""
         with self.db.read() as session:
             last = session.execute(
                 select(Checkpoint.created_at, Checkpoint.event_id)
@@ -223,8 +263,6 @@ class Daemon:
                 # Stopped before the verification after the newest checkpoint was
                 # recorded: verify now rather than wait a day.
                 self._start_log_check(self.clock.now())
-        self._heartbeat(force=True)
-        self.notify("READY=1")
 
     def finish(self) -> None:
         """Leave every lock safe, then log the stop."""
@@ -232,8 +270,10 @@ class Daemon:
         try:
             self.backend.close()
         finally:
+            remove_live_status(self.status_file)
             try:
-                self.controller.stop()
+                if not self.storage.failing:
+                    self.controller.stop()
             except Exception:  # noqa: BLE001 - the locks are safe; a log write may fail
                 log.exception("could not log system.stopped")
 
@@ -243,46 +283,87 @@ class Daemon:
         self.inputs.put((self.clock.read(), _Wake()))
 
     def step(self, wait_s: float) -> None:
-        """One pass: wait up to ``wait_s`` for inputs, then tick, commands, heartbeat."""
-        try:
-            at, event = self.inputs.get(timeout=wait_s)
-        except queue.Empty:
-            event = None
+        """One pass: wait up to ``wait_s`` for inputs, then tick, commands, heartbeat.
+
+        While storage fails the pass only keeps the inputs (refusing badges),
+        keeps the outputs moving, and now and then tries the database again.
+        """
+        inputs = self._take_inputs(wait_s)
+        if not self.storage.failing:
+            self.storage.check_file()
+        if self.storage.failing:
+            self._while_storage_fails(inputs)
         else:
+            self._pass(deque(inputs))
+        self.backend.update()
+        self._publish_status()
+        self._keep_alive()
+
+    def _take_inputs(self, wait_s: float) -> list[tuple[Instant, object]]:
+        """Wait up to ``wait_s`` for an input, then take whatever else arrived, in order."""
+        taken: list[tuple[Instant, object]] = []
+        try:
+            item = self.inputs.get(timeout=wait_s)
+        except queue.Empty:
+            return taken
+        while True:
+            at, event = item
             if isinstance(event, _Wake):
                 self.last_commands = 0.0
             else:
+                taken.append((at, event))
+            try:
+                item = self.inputs.get_nowait()
+            except queue.Empty:
+                return taken
+
+    def _pass(self, pending: deque[tuple[Instant, object]]) -> None:
+        try:
+            while pending:
+                at, event = pending[0]
                 self._handle(event, at)
-            while True:  # drain what arrived meanwhile, in order
-                try:
-                    at, more = self.inputs.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(more, _Wake):
-                    self.last_commands = 0.0
-                else:
-                    self._handle(more, at)
-        mono = self.clock.monotonic()
-        if mono - self.last_tick >= self.tick_s:
-            self.last_tick = mono
-            self._drive(self.controller.tick())
-            self._daily()
-        self.backend.update()
-        real = self.real_clock.monotonic()
-        if real - self.last_commands >= self.command_poll_s:
-            self.last_commands = real
-            self.run_commands()
-        self._heartbeat()
-        self._keep_alive()
+                pending.popleft()
+            mono = self.clock.monotonic()
+            if mono - self.last_tick >= self.tick_s:
+                self.last_tick = mono
+                self._drive(self.controller.tick())
+                self._daily()
+            self.backend.update()
+            real = self.real_clock.monotonic()
+            if real - self.last_commands >= self.command_poll_s:
+                self.last_commands = real
+                self.run_commands()
+            self._heartbeat()
+        except STORAGE_ERRORS as exc:
+            self.storage.fail(describe(exc), pending=list(pending))
+            self._publish_status(force=True)
+
+    def _while_storage_fails(self, inputs: list[tuple[Instant, object]]) -> None:
+        for at, event in inputs:
+            self.storage.keep(at, event)
+        if not self.storage.due():
+            return
+        if self.storage.try_recover():
+            self._plan_log_check()
+            self._heartbeat(force=True)
+            self._publish_status(force=True)
+        elif self.storage.restart_needed:
+            self.exit_code = EXIT_RESTART
+            self.stop()
 
     @property
     def healthy(self) -> bool:
-        """The loop is turning, the reader answers and the database takes writes."""
-        return self.backend.reader_healthy and self.db_ok
+        """The loop is turning and the reader answers.
+
+        A storage fault does not count: a restart cannot free a full disk or a
+        lock another process holds, and the daemon already keeps the bank safe
+        and says so (a file it lost makes it exit by itself).
+        """
+        return self.backend.reader_healthy
 
     def _keep_alive(self) -> None:
-        # Only a healthy daemon pets the watchdog: a stuck loop, a dead reader or
-        # a broken database gets it restarted by systemd (locks stay safe).
+        # Only a healthy daemon pets the watchdog: a stuck loop or a dead reader
+        # gets it restarted by systemd (locks stay safe).
         if self.watchdog_s is None or not self.healthy:
             return
         real = self.real_clock.monotonic()
@@ -292,7 +373,7 @@ class Daemon:
 
     def _handle(self, event: object, at: Instant) -> None:
         self._drive(self.controller.handle(event, at=at))
-        if isinstance(event, BadgeRead) and event.uid not in self.controller.rules.roster.badges:
+        if isinstance(event, BadgeRead) and not self.controller.knows_badge(event.uid):
             self.last_unknown = (event.uid, self.clock.now())
             self._heartbeat(force=True)
 
@@ -339,6 +420,10 @@ class Daemon:
         if check is None or not check.done():
             return
         self.log_check = None
+        if check.integrity is not None:
+            self.storage.fail(check.integrity)
+            self.storage.fault.damaged = True
+            return
         try:
             report = check.result()
         except Exception:  # noqa: BLE001 - tried again after the next checkpoint
@@ -429,18 +514,36 @@ class Daemon:
     # ----------------------------------------------------------- heartbeat
 
     def _heartbeat(self, *, force: bool = False) -> None:
+        """Write the heartbeat row (a storage error ends the pass: see :meth:`_pass`)."""
+        if self.storage.failing:
+            return
         real = self.real_clock.monotonic()
         if not force and real - self.last_heartbeat < self.heartbeat_s:
             return
         self.last_heartbeat = real
-        try:
-            self._write_status()
-        except SQLAlchemyError:
-            self.db_ok = False
-            log.exception("cannot write the heartbeat to the database")
-            return
-        self.db_ok = True
+        self._write_status()
         self.after_heartbeat()
+
+    def _publish_status(self, *, force: bool = False) -> None:
+        """Rewrite the live status file the panel reads (every heartbeat, and on changes)."""
+        real = self.real_clock.monotonic()
+        if not force and real - self.last_status < self.heartbeat_s:
+            return
+        self.last_status = real
+        fault = self.storage.fault
+        status = {
+            "pid": os.getpid(),
+            "heartbeat_at": self.real_clock.now(),
+            "started_at": self.started_at,
+            "simulated": self.backend.simulated,
+            "reader_ok": self.backend.reader_healthy,
+            "controller_now": self.clock.now(),
+            "storage": "failing" if fault is not None else "ok",
+            "storage_error": fault.error if fault is not None else None,
+            "storage_since": fault.real_since if fault is not None else None,
+        }
+        if not write_live_status(self.status_file, status):
+            log.warning("cannot write the live status file %s", self.status_file)
 
     def _write_status(self) -> None:
         with self.db.write() as session:
@@ -452,7 +555,7 @@ class Daemon:
             status.started_at = self.started_at
             status.pid = os.getpid()
             status.simulated = self.backend.simulated
-            status.clock_synchronised = self.controller.rules.clock_trusted
+            status.clock_synchronised = self.controller.clock_trusted
             status.reader_ok = self.backend.reader_healthy
             status.controller_now = self.clock.now()
             status.outputs = self.backend.outputs()

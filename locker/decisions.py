@@ -34,6 +34,17 @@ class BadgeRead:
 
 
 @dataclass(frozen=True)
+class BadgeNotServed:
+    """A card was presented while the controller could not log (a storage fault).
+
+    It was refused at the reader at once (no slot opens without its log entry);
+    this records the refusal once the log can be written again.
+    """
+
+    uid: str
+
+
+@dataclass(frozen=True)
 class DoorChanged:
     """A slot's door switch changed."""
 

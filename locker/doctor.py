@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, Config, HardwareConfig, ReaderConfig, load_config
 from locker.db import Database, schema_status
 from locker.errors import ConfigError, HardwareError
@@ -574,7 +575,7 @@ def _daemon_running(env: Environment, config: Config, states: dict[str, str] | N
     """True if the daemon is up: its unit says so, or something listens on its doorbell."""
     if states is not None and states[DAEMON_UNIT] in ("active", "activating", "deactivating"):
         return True
-    return env.daemon_listening(str(Path(config.data_dir) / "daemon.sock"))
+    return env.daemon_listening(str(doorbell_path(config.data_dir)))
 
 
 def _locker(config_path: str | os.PathLike[str]) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.service import doorbell_path, watchdog_interval
+from hardware.service import watchdog_interval
 from locker.cli import main
+from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, default_config_text, parse_config
 
 UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
@@ -208,7 +209,7 @@ def test_writable_places(daemon, web):
 def test_units_match_the_code(daemon, monkeypatch):
     config = parse_config(tomllib.loads(default_config_text()))
     # The doorbell the panel rings lives in the directory both may write.
-    assert doorbell_path(config) == Path(DATA_DIR) / "daemon.sock"
+    assert doorbell_path(config.data_dir) == Path(DATA_DIR) / "daemon.sock"
     assert config.data_dir == f"/var/lib/{one(daemon, 'StateDirectory')}"
     # The daemon pings at half WatchdogSec: well inside it.
     monkeypatch.setenv("WATCHDOG_USEC", str(30 * 1_000_000))

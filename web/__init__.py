@@ -36,6 +36,9 @@ from web import (
 MIN_SECRET_KEY = 32
 #: Largest request body the panel reads: forms and JSON commands are small.
 MAX_BODY = 64 * 1024
+#: Seconds a panel request waits for the database's write lock before a 503
+#: (app config ``LOCKER_DB_BUSY_TIMEOUT_S``): the daemon's writes take milliseconds.
+DB_BUSY_TIMEOUT_S = 5.0
 
 
 def create_app(
@@ -68,7 +71,10 @@ def create_app(
         app.config.from_mapping(test_config)
     app.config["SECRET_KEY"] = _secret_key(app, config)
 
-    db = Database(config.db_url)
+    # Never create the database: a panel that made an empty one would hide a
+    # deleted database from the daemon (only `locker init` creates it).
+    busy_timeout_s = app.config.get("LOCKER_DB_BUSY_TIMEOUT_S", DB_BUSY_TIMEOUT_S)
+    db = Database(config.db_url, busy_timeout_s=busy_timeout_s, create=False)
     require_current_schema(db.engine)
     app.extensions["locker_config"] = config
     app.extensions["locker_db"] = db

@@ -105,7 +105,10 @@ def healthz():
     with get_db().read() as session:
         state = daemon_state(session)
     return jsonify(
-        web="ok", daemon="ok" if state.running else "down", last_heartbeat=iso(state.last_heartbeat)
+        web="ok",
+        daemon="ok" if state.running else "down",
+        last_heartbeat=iso(state.last_heartbeat),
+        storage=state.storage,
     )
 
 

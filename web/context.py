@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from locker.clock import Clock
 from locker.config import Config
 from locker.db import Database
+from locker.live_status import parse_time, read_live_status, status_path
 from locker.models import DaemonStatus
 
 #: Seconds without a heartbeat after which the daemon counts as down.
@@ -56,17 +57,47 @@ class DaemonState:
     clock_synchronised: bool
     reader_ok: bool
     controller_now: datetime | None
+    #: ``"ok"``, or ``"failing"`` while the daemon reports a storage fault.
+    storage: str = "ok"
+    #: The database's own words for the fault, while there is one.
+    storage_error: str | None = None
 
 
 def daemon_state(session: Session) -> DaemonState:
-    """The daemon's state from its heartbeat row; not running if it never wrote one."""
+    """The daemon's state from its heartbeat row and its live status file.
+
+    While storage fails the row cannot be written, so a fresh live status file
+    (see :mod:`locker.live_status`) keeps the daemon "running" and says why.
+    """
     row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
-    if row is None:
-        return DaemonState(False, None, False, False, True, None)
-    beat = row.heartbeat_at
+    live = read_live_status(status_path(get_config().status_dir)) or {}
+    live_beat = parse_time(live.get("heartbeat_at"))
+    beat = row.heartbeat_at if row is not None else None
+    if live_beat is not None and (beat is None or live_beat > beat):
+        beat = live_beat
     running = beat is not None and real_now() - beat <= timedelta(seconds=HEARTBEAT_STALE_S)
+    failing = running and live_beat is not None and live.get("storage") == "failing"
+    storage_error = str(live.get("storage_error") or "unknown error") if failing else None
+    if row is None:
+        return DaemonState(
+            running,
+            beat,
+            bool(live.get("simulated")),
+            False,
+            bool(live.get("reader_ok", True)),
+            parse_time(live.get("controller_now")),
+            "failing" if failing else "ok",
+            storage_error,
+        )
     return DaemonState(
-        running, beat, row.simulated, row.clock_synchronised, row.reader_ok, row.controller_now
+        running,
+        beat,
+        row.simulated,
+        row.clock_synchronised,
+        row.reader_ok,
+        row.controller_now,
+        "failing" if failing else "ok",
+        storage_error,
     )
 
 

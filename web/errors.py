@@ -7,6 +7,8 @@ traceback and the answer gives nothing away.
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -65,13 +67,13 @@ def locker_error(error: InvalidRequest | NotFound | Conflict | ControllerDown):
     return _answer(code, str(error), headers)
 
 
-def storage_error(error: OperationalError):
+def storage_error(error: OperationalError | sqlite3.DatabaseError):
     """The database cannot be used now (locked too long, disk full, file gone): 503.
 
     Nothing was changed: the transaction that met the error was rolled back.
     """
     current_app.logger.error("database unusable on %s %s: %s", request.method, request.path, error)
-    reason = str(error.orig) if error.orig is not None else "unknown error"
+    reason = str(getattr(error, "orig", None) or error)
     return _answer(
         503,
         f"the locker's database cannot be used right now ({reason}); nothing was changed. "
@@ -92,4 +94,6 @@ def init_app(app: Flask) -> None:
     for cls in STATUS_OF:
         app.register_error_handler(cls, locker_error)
     app.register_error_handler(OperationalError, storage_error)
+    # Raised bare by the driver when a connection cannot even be opened.
+    app.register_error_handler(sqlite3.DatabaseError, storage_error)
     app.register_error_handler(Exception, unexpected)

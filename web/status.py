@@ -7,14 +7,15 @@ the two always say the same thing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locker.models import Alert, Person, Shift, Slot
+from locker.commands import CommandStatus
+from locker.models import Alert, Command, Person, Shift, Slot
 from locker.rota import shifts_on
 from web.context import (
     DaemonState,
@@ -101,7 +102,43 @@ def snapshot(session: Session) -> dict[str, Any]:
         "slots": slots,
         "on_shift": [_shift(s, slots, now, today) for s in shifts_on(session, today)],
         "alerts": [_alert(a, people, today) for a in alerts],
+        "expired_requests": _expired_requests(session, now, today),
     }
+
+
+#: How long the status page mentions a request that was too old to carry out.
+EXPIRED_SHOWN = timedelta(minutes=30)
+
+
+def _expired_requests(session: Session, now: datetime, today: date) -> list[dict[str, Any]]:
+    """Unlocking requests lately expired unrun, so the manager learns nothing opened."""
+    rows = session.scalars(
+        select(Command)
+        .where(Command.status == CommandStatus.EXPIRED, Command.done_at >= now - EXPIRED_SHOWN)
+        .order_by(Command.id.desc())
+        .limit(5)
+    )
+    return [
+        {
+            "id": c.id,
+            "text": f"{REQUEST_WORDS.get(c.kind, 'A request')} asked by {c.account or 'someone'} "
+            f"at {local_text(c.created_at, today)} was too old when the controller reached it; "
+            "nothing was opened.",
+        }
+        for c in rows
+    ]
+
+
+#: Unlocking requests, as the manager would name them.
+REQUEST_WORDS = {
+    "grant": "An open-now release",
+    "release_slot": "A slot release",
+    "release_all": "Release all",
+    "visitor_in": "A visitor sign-in",
+    "visitor_out": "A visitor sign-out",
+    "stock": "Stocking a setting slot",
+    "sim_badge": "A simulated badge",
+}
 
 
 def _daemon(state: DaemonState, today: date) -> dict[str, Any]:
@@ -111,6 +148,8 @@ def _daemon(state: DaemonState, today: date) -> dict[str, Any]:
         "last_heartbeat_local": local_text(state.last_heartbeat, today),
         "simulated": state.simulated,
         "reader_ok": state.reader_ok,
+        "storage": state.storage,
+        "storage_error": state.storage_error,
     }
 
 

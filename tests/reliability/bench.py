@@ -60,10 +60,11 @@ class Bench:
         config: Config | None = None,
         synchronised=True,
         people: Sequence[tuple[str, str, str]] = PEOPLE,
+        busy_timeout_s: float = 15.0,
     ):
         self.config = dataclasses.replace(config or make_config(), data_dir=str(folder))
         self.clock = SimulatedClock(at(MONDAY, "07:30"), synchronised=synchronised)
-        self.db = Database(f"sqlite:///{folder / 'locker.db'}")
+        self.db = Database(f"sqlite:///{folder / 'locker.db'}", busy_timeout_s=busy_timeout_s)
         migrate(self.db.engine)
         with self.db.write() as session:
             for name, uid, role in people:

@@ -165,13 +165,19 @@ def test_healthz_reports_the_daemons_heartbeat(client, daemon):
         "web": "ok",
         "daemon": "ok",
         "last_heartbeat": "2026-01-05T07:30:00Z",
+        "storage": "ok",
     }
     daemon.clock.advance(16)
     assert client.get("/healthz").json["daemon"] == "down"
 
 
 def test_healthz_without_a_daemon(client):
-    assert client.get("/healthz").json == {"web": "ok", "daemon": "down", "last_heartbeat": None}
+    assert client.get("/healthz").json == {
+        "web": "ok",
+        "daemon": "down",
+        "last_heartbeat": None,
+        "storage": "ok",
+    }
 
 
 def test_status_shows_slots_shifts_and_open_alerts(client, token, daemon, db):

@@ -102,6 +102,19 @@
       ? "Last heard from at " + status.daemon.last_heartbeat_local + "."
       : "It has not started yet.";
     document.getElementById("banner-clock").hidden = status.clock_synchronised;
+    document.getElementById("banner-storage").hidden = status.daemon.storage !== "failing";
+    document.getElementById("banner-storage-why").textContent = status.daemon.storage_error || "";
+    redraw("expired", status.expired_requests, (requests) => {
+      const list = document.getElementById("expired-requests");
+      list.replaceChildren(
+        ...requests.map((r) => {
+          const item = document.createElement("li");
+          item.textContent = r.text;
+          return item;
+        }),
+      );
+      list.hidden = requests.length === 0;
+    });
     redraw("slots", status.slots, (slots) => {
       document.getElementById("slot-grid").replaceChildren(...slots.map(slotCell));
     });
