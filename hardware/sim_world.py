@@ -42,6 +42,10 @@ class SimSlot:
     unlock_count: int = 0
     #: Times a door was opened while its lock held it.
     forced_count: int = 0
+    #: A pulse lock's coil is energised: as the daemon last drove it, and as it
+    #: stays if the daemon dies without letting go (a SIGKILL mid-pulse) until
+    #: something drives the pin again (``locker safe-locks``, or the next start).
+    coil_on: bool = False
 
 
 @dataclass
@@ -139,10 +143,14 @@ class SimulatedWorld:
             self._save()
 
     def detach(self) -> None:
-        """Let go of the pins, as when the daemon stops."""
+        """Let go of the pins, as when the daemon stops: it makes every lock safe as it
+        closes them, and the recommended pulls keep them so."""
         with self._guard:
+            for number in self._wiring:
+                self._slots[number].coil_on = False
             self._wiring = {}
             self._bank_pins = {}
+            self._save()
 
     def sync(self) -> None:
         """Catch up with the lock outputs; the daemon calls this every tick."""
@@ -156,6 +164,12 @@ class SimulatedWorld:
                 released = release_edges - wires.release_edges_seen
                 wires.energise_edges_seen = energise_edges
                 wires.release_edges_seen = release_edges
+                # A pin nobody has made an output yet drives nothing: the coil stays
+                # as it was left, whatever the fresh pin object reads.
+                if self._lock_type == "pulse" and wires.lock.function == "output":
+                    on = self._energised(number)
+                    changed = changed or slot.coil_on != on
+                    slot.coil_on = on
                 if self._lock_type == "hold":
                     slot.unlock_count += released
                     changed = changed or released > 0
@@ -247,7 +261,7 @@ class SimulatedWorld:
                 wires = self._wiring.get(number)
                 led = None if wires is None or wires.led is None else bool(wires.led.state)
                 slots[number] = {
-                    "lock_energised": self._energised(number),
+                    "lock_energised": self._energised(number) or slot.coil_on,
                     "unlock_count": slot.unlock_count,
                     "led": led,
                 }

@@ -447,6 +447,17 @@ def daemon(app: App) -> None:
         sys.exit(code)
 
 
+@main.command("safe-locks")
+@pass_app
+@friendly
+def safe_locks(app: App) -> None:
+    """Drive every lock output to its safe state (systemd runs it after the daemon ends)."""
+    from hardware.safe_locks import make_locks_safe
+
+    slots = make_locks_safe(app.config)
+    click.echo(f"{len(slots)} lock outputs driven to their safe state")
+
+
 # ------------------------------------------------------------- web, demo
 
 

@@ -163,6 +163,9 @@ def test_both_units_are_sandboxed(unit):
 
 def test_daemon_unit(daemon):
     assert one(daemon, "ExecStart") == f"{LOCKER} daemon"
+    # After any end of the daemon, every lock pin is driven safe (tests/reliability
+    # test_fail_secure.py runs the command after a SIGKILL mid-pulse).
+    assert one(daemon, "ExecStopPost") == f"{LOCKER} safe-locks"
     assert one(daemon, "User") == "locker-daemon"
     assert one(daemon, "SupplementaryGroups").split() == ["gpio", "spi"]
     assert one(daemon, "Type") == "notify"
