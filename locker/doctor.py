@@ -423,12 +423,15 @@ def check_lock_pins_at_boot(config: Config) -> CheckResult:
             name,
             "warn",
             f"{', '.join(wrong)}: the magnetic locks are released from power-on until the "
-            "daemon starts",
+            "daemon starts, and whenever it is not running",
             f"pull each lock driver's input {level} with a resistor to keep it locked through "
             "a reboot, if the bank must stay locked then (docs/hardware.md)",
         )
     state = "energised (locked)" if hold else "de-energised"
-    return CheckResult(name, "ok", f"every lock is {state} from power-on until the daemon starts")
+    message = f"every lock is {state} from power-on until the daemon starts"
+    if hold and config.lock.fail_state == "open":
+        message += "; they open whenever the daemon stops or the power goes (fail_state = open)"
+    return CheckResult(name, "ok", message)
 
 
 def check_clock(env: Environment, config: Config | None) -> CheckResult:
