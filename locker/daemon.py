@@ -177,6 +177,8 @@ class Daemon:
         self.last_status = 0.0
         #: Set when the daemon must end so that a new process opens the database.
         self.exit_code = 0
+        #: Simulator commands carried out whose answer is not stored yet (a storage fault).
+        self.unrecorded: dict[int, tuple[str, dict[str, Any]]] = {}
         self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
         self.stop_event = threading.Event()
         self.started_at = self.real_clock.now()
@@ -340,6 +342,7 @@ class Daemon:
 
     def _while_storage_fails(self, inputs: list[tuple[Instant, object]]) -> None:
         for at, event in inputs:
+            log.warning("kept for the log while storage fails: %r", event)
             self.storage.keep(at, event)
         if not self.storage.due():
             return
@@ -468,19 +471,25 @@ class Daemon:
                 self._drive(outputs)
 
     def _simulate(self, command_id: int, kind: str, payload: dict[str, Any]) -> None:
-        try:
-            if kind == CommandKind.SIM_CLOCK:
-                result = self._advance(payload)
-            else:
-                result = self.backend.simulate(kind, payload)
-                self.backend.update()
-            status = CommandStatus.DONE
-        except (InvalidRequest, NotFound, LockerError, ValueError) as exc:
-            result, status = {"error": str(exc)}, CommandStatus.FAILED
+        # The world moves outside the database's transaction: once it has, the
+        # command must not run again even if recording its answer fails now.
+        if command_id not in self.unrecorded:
+            try:
+                if kind == CommandKind.SIM_CLOCK:
+                    result = self._advance(payload)
+                else:
+                    result = self.backend.simulate(kind, payload)
+                    self.backend.update()
+                status = CommandStatus.DONE
+            except (InvalidRequest, NotFound, LockerError, ValueError) as exc:
+                result, status = {"error": str(exc)}, CommandStatus.FAILED
+            self.unrecorded[command_id] = (status, result)
+        status, result = self.unrecorded[command_id]
         with self.db.write() as session:
             command = session.get(Command, command_id)
             command.status, command.result, command.done_at = status, result, self.clock.now()
             session.commit()
+        del self.unrecorded[command_id]
         self._heartbeat(force=True)
 
     def _advance(self, payload: dict[str, Any]) -> dict[str, Any]:

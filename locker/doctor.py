@@ -228,6 +228,14 @@ def check_config(path: Path) -> tuple[CheckResult, Config | None]:
     return CheckResult("config", "ok", message), config
 
 
+#: What SQLite says of a damaged file (rather than one it may not write).
+DAMAGE_WORDS = ("malformed", "not a database", "corrupt")
+DAMAGE_FIX = (
+    "stop the daemon, keep a copy of the file, and restore the newest backup "
+    "(the printed daily reports carry checkpoints to check it against)"
+)
+
+
 def check_database(env: Environment, config: Config) -> CheckResult:
     """The database exists, is migrated to the newest schema and takes a write lock."""
     name = "database"
@@ -247,8 +255,17 @@ def check_database(env: Environment, config: Config) -> CheckResult:
             # read-only file, directory or file system fails here.
             session.execute(text("UPDATE alembic_version SET version_num = version_num"))
             session.rollback()
+        if db_file is not None:
+            # The full check (the daemon runs the quick one at start and nightly).
+            with db.engine.connect() as conn:
+                found = [r[0] for r in conn.execute(text("PRAGMA integrity_check")).fetchall()]
+            if found != ["ok"]:
+                problem = "; ".join(map(str, found[:3]))
+                return CheckResult(name, "fail", f"{db_file} is damaged: {problem}", DAMAGE_FIX)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if any(word in reason for word in DAMAGE_WORDS):
+            return CheckResult(name, "fail", f"{db_file or url} is damaged: {reason}", DAMAGE_FIX)
         if db_file is None:
             fix = f"check the database server and database_url in {config.path}"
         else:

@@ -293,6 +293,21 @@ def test_database_that_cannot_be_written(config_path, env):
     assert "chmod -R g+rwX" in result.fix
 
 
+def test_a_damaged_database_fails_the_full_integrity_check(config_path, env):
+    db_file = config_path.parent / "locker.db"
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db_file.open("r+b") as damaged:
+        for offset in range(2 * page, db_file.stat().st_size - page, 2 * page):
+            damaged.seek(offset + 64)
+            damaged.write(bytes(range(256)) * 2)
+    result = check(config_path, env, "database")
+    assert result.status == "fail"
+    assert "is damaged" in result.message
+    assert "restore the newest backup" in result.fix
+
+
 def test_database_in_the_installed_layout_must_be_group_writable(config_path, env):
     data = config_path.parent
     data.chmod(0o2770)

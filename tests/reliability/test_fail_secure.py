@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import threading
+import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 
@@ -22,11 +24,14 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.accounts import add_account, create_token
 from locker.config import load_config
+from locker.live_status import read_live_status, status_path
+from locker.log import verify
 from locker.models import Command, Event, Grant
 from tests.reliability.crash_site import LOCKER, Site
 from web import create_app
 
 ANN = "A0000001"
+FAY = "F0000006"
 
 
 @pytest.fixture
@@ -183,3 +188,51 @@ def test_the_stop_helper_refuses_to_fight_a_running_daemon(site):
         [LOCKER, "safe-locks"], env=env, capture_output=True, text=True, timeout=60
     )
     assert helper.returncode == 1 and "already running" in helper.stderr
+
+
+def live_storage(site: Site) -> str | None:
+    status = read_live_status(status_path(site.root))
+    return None if status is None else status.get("storage")
+
+
+def test_a_database_locked_for_40_s_keeps_the_daemon_up_and_the_badge_on_record(site):
+    site.start(None)
+    number = deposit(site)
+    before = unlock_counts(site)
+    config = load_config(site.config_path)
+    app = create_app({"SECRET_KEY": "s" * 40}, config=config)
+    # Fay has nothing in the bank: with a log, her badge would open a slot.
+    command_id = site.command("sim_badge", {"uid": FAY})
+    other = sqlite3.connect(site.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        site.wait(lambda: live_storage(site) == "failing", "the daemon to report the fault")
+        health = app.test_client().get("/healthz").json
+        assert (health["daemon"], health["storage"]) == ("ok", "failing")
+        held_until = time.monotonic() + 40
+        while time.monotonic() < held_until:
+            assert site.alive(), site.daemon_log()
+            assert unlock_counts(site) == before
+            time.sleep(1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    site.wait(lambda: live_storage(site) == "ok", "storage to come back", timeout=30)
+    site.wait(lambda: site.settled(command_id), "the card's command to be recorded")
+    app.extensions["locker_db"].dispose()
+    assert unlock_counts(site) == before and site.slots()[number]["state"] == "held"
+    (alert,) = [a for a in logged(site, ev.ALERT_RAISED) if a["alert"] == "storage"]
+    assert "database is locked" in alert["message"]
+    late = [d for d in logged(site, ev.BADGE_REFUSED) if d.get("recorded_late")]
+    assert [d["uid"] for d in late] == [FAY] and late[0]["reason"] == "storage"
+    assert slot_of(site, "open_for_deposit") is None
+    # The tap was carried out once: no second reading of the card after the fault.
+    with site.connect() as conn:
+        taps = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE kind LIKE 'badge.%' AND id > "
+            "(SELECT MAX(id) FROM events WHERE kind = 'deposit.confirmed')"
+        ).fetchone()[0]
+    assert taps == 1
+    assert logged(site, ev.STORAGE_RECOVERED)
+    with site.db.read() as session:
+        assert verify(session).ok
