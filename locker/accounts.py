@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
-from locker.log import LogEntry, append
+from locker.log import append
 from locker.models import ApiToken, PanelAccount
 
 ACCOUNT_ROLES = ("viewer", "manager", "admin")

@@ -33,6 +33,7 @@ from locker.decisions import (
     GrantInfo,
     GrantUsed,
     Lock,
+    LogEntry,
     Outcome,
     RaiseAlert,
     ReleaseAll,
@@ -48,7 +49,7 @@ from locker.decisions import (
 )
 from locker.errors import InvalidRequest, LockerError, NotFound
 from locker.events import GRANT_REASONS
-from locker.log import LogEntry, append, format_ts, parse_ts
+from locker.log import append, format_ts, parse_ts
 from locker.models import Alert, Command, Custody, Event, Grant, Person, Slot
 from locker.people import load_roster
 from locker.states import SlotState

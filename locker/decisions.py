@@ -14,13 +14,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from locker import events as ev
-from locker.log import LogEntry
 
-if TYPE_CHECKING:
-    from locker.custody import SlotView
+
+@dataclass(frozen=True)
+class LogEntry:
+    """An event the rules or a command want logged, before it has an id and hash.
+
+    A plain value: the rules make these, and only :mod:`locker.log` (storage)
+    turns them into chained rows.
+    """
+
+    kind: str
+    actor: str = ""
+    slot: int | None = None
+    person_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class SlotRef(Protocol):
+    """What an :class:`Outcome` needs of a slot: its number and its owner."""
+
+    number: int
+    owner: int | None
 
 
 # --------------------------------------------------------------------- inputs
@@ -260,14 +278,14 @@ class Outcome:
         """Append a log entry."""
         self.effects.append(LogEntry(kind, actor, slot, person_id, details))
 
-    def unlock(self, slot: SlotView, reason: str, *, actor: str = "") -> None:
+    def unlock(self, slot: SlotRef, reason: str, *, actor: str = "") -> None:
         """Log ``slot.unlocked`` with its reason, then the :class:`Unlock` itself."""
         self.log(
             ev.SLOT_UNLOCKED, actor=actor, slot=slot.number, person_id=slot.owner, reason=reason
         )
         self.effects.append(Unlock(slot.number))
 
-    def lock(self, slot: SlotView, reason: str) -> None:
+    def lock(self, slot: SlotRef, reason: str) -> None:
         """Log ``slot.locked`` and put the lock in its locked state."""
         self.log(ev.SLOT_LOCKED, slot=slot.number, person_id=slot.owner, reason=reason)
         self.effects.append(Lock(slot.number))

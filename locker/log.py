@@ -28,22 +28,12 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from locker.decisions import LogEntry
 from locker.errors import ChainBroken
 from locker.events import ALL_KINDS, LOG_CHECKPOINT, LOG_PURGED, LOG_VERIFIED
 from locker.models import Checkpoint, Event
 
 GENESIS_HASH = "0" * 64
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """An event the rules or a command want logged, before it has an id and hash."""
-
-    kind: str
-    actor: str = ""
-    slot: int | None = None
-    person_id: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def format_ts(moment: datetime) -> str:

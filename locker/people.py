@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from locker import events as ev
+from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
-from locker.log import LogEntry, append
+from locker.log import append
 from locker.models import Badge, Person, Shift
 from locker.roster import PersonInfo, Roster, ShiftInfo, normalise_uid
 

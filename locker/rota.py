@@ -28,8 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from locker import events
+from locker.decisions import LogEntry
 from locker.errors import InvalidRequest, NotFound, RotaError
-from locker.log import LogEntry, append
+from locker.log import append
 from locker.models import Break, Person, Shift
 
 #: The header row every rota file starts with, exactly.

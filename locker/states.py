@@ -23,8 +23,6 @@ UNLOCKED_STATES = frozenset({SlotState.OPEN_FOR_DEPOSIT, SlotState.OPEN_FOR_RELE
 OWNED_STATES = frozenset(
     {SlotState.OPEN_FOR_DEPOSIT, SlotState.HELD, SlotState.OPEN_FOR_RELEASE, SlotState.OUT}
 )
-#: States in which the slot should have a device in it.
-HOLDING_STATES = frozenset({SlotState.HELD})
 
 TRANSITIONS: dict[SlotState, frozenset[SlotState]] = {
     SlotState.FREE: frozenset({SlotState.OPEN_FOR_DEPOSIT, SlotState.HELD}),
