@@ -32,6 +32,7 @@ from gpiozero import Factory
 
 from hardware.reader_field import FieldProbe, anticollision, select
 from hardware.reader_irq import IrqLine
+from hardware.reader_resting import RestingCard
 from locker.clock import Clock
 from locker.errors import HardwareError, ReaderError, ReaderNotAnswering
 
@@ -254,8 +255,8 @@ class BadgeReader:
         irq_pin: int | None = None,
         pin_factory: Factory | None = None,
     ):
-        if poll_interval_s <= 0 or health_check_s <= 0 or presence_check_s <= 0:
-            raise ValueError("poll_interval_s, health_check_s, presence_check_s must be positive")
+        if poll_interval_s <= 0 or health_check_s <= 0:
+            raise ValueError("poll_interval_s and health_check_s must be positive")
         if irq_pin is not None and pin_factory is None:
             raise ValueError("irq_pin needs the pin_factory its GPIO is on")
         if debounce_s < 0 or errors_before_check < 1 or garbage_errors < 1:
@@ -283,17 +284,11 @@ class BadgeReader:
         self._last_reported = float("-inf")
         self._slow_until = float("-inf")
         self._slow_gap_s = 0.0
-        self.presence_check_s = presence_check_s
         self.irq_pin = irq_pin
         self.pin_factory = pin_factory
         self._irq: IrqLine | None = None
         self._probe: FieldProbe | None = None
-        # The UID of the card halted on the reader, and when to check it is there.
-        self._resting: str | None = None
-        self._next_presence_check = float("inf")
-        # When the last presence check was answered, until REQA confirms it.
-        self._answered_check: float | None = None
-        self._silent_polls = 0
+        self._resting = RestingCard(presence_check_s)
 
     @property
     def healthy(self) -> bool:
@@ -315,8 +310,8 @@ class BadgeReader:
         if not self._healthy:
             return events
         try:
-            if self._resting is not None and now >= self._next_presence_check:
-                self._check_resting(now)
+            if self._resting.due(now):
+                self._resting.checked(self._probe.wake_up(), now)
                 return events
             uid = self._read_uid()
         except OSError as exc:  # ReaderError, or an I/O error from spidev
@@ -330,12 +325,13 @@ class BadgeReader:
         settling = self._settling_polls > 0
         self._settling_polls = max(0, self._settling_polls - 1)
         if uid is None:
-            self._confirm_check()
+            seen = self._resting.quiet_poll()
+            if seen is not None:
+                self._last_seen = seen
         else:
             # A card answered REQA, so it was powered afresh: any card halted
             # here left the field since it was last known to be here.
-            self._resting = None
-            self._answered_check = None
+            self._resting.forget()
             self._recent_errors.clear()
             fresh = uid != self._last_uid or now - self._last_seen >= self.debounce_s
             if fresh and not settling and self._held_back(uid, now):
@@ -346,35 +342,8 @@ class BadgeReader:
             self._last_uid = uid
             self._last_seen = now
             self._probe.halt()
-            self._resting = uid
-            self._next_presence_check = now + self.presence_check_s
+            self._resting.halted(uid, now)
         return events
-
-    def _check_resting(self, now: float) -> None:
-        """WUPA the halted card: still there, or away since it was last known to be here."""
-        if self._probe.wake_up():
-            self._answered_check = now
-            self._silent_polls = 0
-            self._next_presence_check = now + self.presence_check_s
-        else:
-            self._resting = None
-            self._answered_check = None
-            self._next_presence_check = float("inf")
-
-    def _confirm_check(self) -> None:
-        """Count a silent REQA after an answered WUPA; two of them confirm the card rested.
-
-        WUPA wakes a card that just came back (IDLE) as well as the halted
-        one, so its answer alone does not prove the card stayed. The next REQA
-        sends either back quietly (READY to IDLE, or READY* to HALT; ISO
-        14443-3), and the one after is answered only by a card that came back.
-        """
-        if self._answered_check is None:
-            return
-        self._silent_polls += 1
-        if self._silent_polls >= 2:
-            self._last_seen = self._answered_check
-            self._answered_check = None
 
     def _read_failed(self, now: float, reason: str) -> list[ReaderEvent]:
         """A read failed although the chip answers its version register.
@@ -450,7 +419,7 @@ class BadgeReader:
             self._healthy = False
             self._next_check = float("-inf")
             self._probe = None
-            self._resting = None
+            self._resting.forget()
             if self._irq is not None:
                 self._irq.close()
                 self._irq = None
@@ -501,8 +470,7 @@ class BadgeReader:
         card wakes up), so the probe starts with the driver's timer loaded.
         """
         self._probe = None
-        self._resting = None
-        self._answered_check = None
+        self._resting.forget()
         if self._driver is None:
             self._driver = self.driver_factory()
         else:
