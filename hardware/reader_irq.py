@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from gpiozero import DigitalInputDevice, Factory
+from gpiozero import DigitalInputDevice, Factory, GPIOZeroError
+
+from locker.errors import HardwareError
 
 #: IRQ mode on an emulated chip: the step in which the chip's time is let pass
 #: while the host waits for the pin (a real chip's time passes by itself).
@@ -26,7 +28,8 @@ class IrqLine:
 
     ``chip_clock`` is for an emulated chip, whose time passes only when told
     (its ``elapse``): the wait then lets it pass in small steps. ``None`` for a
-    real chip: the wait blocks on the pin's edge.
+    real chip: the wait blocks on the pin's edge. Raises
+    :class:`HardwareError` if the pin cannot be had (in use, or not there).
     """
 
     def __init__(
@@ -38,7 +41,10 @@ class IrqLine:
     ):
         self.chip_clock = chip_clock
         self._edge = threading.Event()
-        self._device = DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory)
+        try:
+            self._device = DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory)
+        except (GPIOZeroError, OSError, ValueError) as exc:
+            raise HardwareError(f"cannot use GPIO{pin} for the reader's IRQ: {exc}") from exc
         self._device.when_activated = self._edge.set
 
     @property

@@ -11,7 +11,7 @@ import pytest
 from hardware.backend import Backend
 from hardware.mfrc522_emulator import COM_IRQ_REG, EmulatedCard, MFRC522Emulator
 from hardware.pins import SimulatedPinFactory
-from hardware.reader import BadgeReader, CardPresented
+from hardware.reader import BadgeReader, CardPresented, ReaderFault, ReaderRecovered
 from hardware.reader_irq import IrqLine
 from hardware.sim_reader import SimulatedReaderBench, emulated_driver_factory
 from locker.config import default_config_text, parse_config
@@ -137,3 +137,17 @@ def test_the_config_key_puts_the_demo_reader_on_its_irq_pin(tmp_path, clock):
     finally:
         backend.close()
         pins.close()
+
+
+def test_an_irq_pin_already_in_use_is_a_reader_fault_not_a_crash(clock, pins):
+    taken = IrqLine(IRQ_PIN, pin_factory=pins)
+    reader = BadgeReader(
+        emulated_driver_factory(MFRC522Emulator()), clock, irq_pin=IRQ_PIN, pin_factory=pins
+    )
+    [fault] = reader.poll()
+    assert isinstance(fault, ReaderFault)
+    assert f"GPIO{IRQ_PIN}" in fault.reason
+    taken.close()
+    clock.advance(5.0)
+    assert reader.poll() == [ReaderRecovered()]
+    reader.close()
