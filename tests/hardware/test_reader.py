@@ -487,3 +487,19 @@ def test_the_cool_down_ends(reader, chip, clock):
     clock.advance(5)
     assert tap(reader, chip, clock, UID_4) == [CardPresented(UID_4)]
     assert tap(reader, chip, clock, UID_7) == [CardPresented(UID_7)]
+
+
+def timer_reload(chip) -> int:
+    return chip.xfer2([0x80 | emu.T_RELOAD_REG_L << 1, 0])[1]
+
+
+def test_the_driver_gets_its_own_timer_back_for_its_calls(reader, chip, clock):
+    reader.poll()
+    assert timer_reload(chip) == 1  # 1 ms for REQA and WUPA
+    present(chip, UID_7)
+    clock.advance(0.1)
+    assert reader.poll() == [CardPresented(UID_7)]
+    assert timer_reload(chip) == 30  # what MFRC522_Init set: 15.5 ms
+    clock.advance(0.1)
+    reader.poll()
+    assert timer_reload(chip) == 1
