@@ -14,9 +14,10 @@ MFRC522 at the configured interval, with no card in the field:
    threads), the loop alone (no reader thread), the reader alone, each with
    the emulator's SPI transfer counter; then one empty poll two ways: the
    driver's ``MFRC522_Request`` (its ``MFRC522_ToCard`` spins 2,000 reads of
-   CommIrqReg on an empty field), and the reader's own
-   :func:`hardware.reader.request`, which sends the same REQA and reads
-   CommIrqReg at most ``REQA_READS`` times.
+   CommIrqReg on an empty field), and the reader's own REQA
+   (:class:`hardware.reader_field.FieldProbe`), which waits once for the air
+   time and reads CommIrqReg once. ``bench/reader_cost.py`` has the reader's
+   figures in full.
 
     .venv/bin/python bench/idle_cost.py [--seconds S] [--part-seconds S] [--json PATH]
 """
@@ -47,7 +48,8 @@ from kit import (
 from hardware.backend import Backend
 from hardware.mfrc522_emulator import MFRC522Emulator
 from hardware.pins import SimulatedPinFactory
-from hardware.reader import REQA_READS, BadgeReader, request
+from hardware.reader import BadgeReader
+from hardware.reader_field import FieldProbe
 from hardware.sim_reader import emulated_driver_factory
 from locker.clock import DemoClock, SystemClock
 from locker.controller import Controller
@@ -174,12 +176,13 @@ def per_poll(poll: Callable[[], object], chip: MFRC522Emulator, count: int) -> d
 
 
 def empty_polls(interval: float) -> dict:
-    """One empty poll: the driver's ``MFRC522_Request``, and the reader's bounded ``request``."""
+    """One empty poll: the driver's ``MFRC522_Request``, and the reader's own REQA."""
     chip = MFRC522Emulator()
     driver = emulated_driver_factory(chip)()
+    probe = FieldProbe(driver, sleep=chip.elapse)
     results = {
         "driver": per_poll(lambda: driver.MFRC522_Request(driver.PICC_REQIDL), chip, 100),
-        "bounded": per_poll(lambda: request(driver), chip, 3000),
+        "bounded": per_poll(probe.request, chip, 3000),
     }
     driver.spi.close()
     for part in results.values():
@@ -248,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\none empty poll (at one poll per {interval * 1000:.0f} ms):")
     labels = {
         "driver": "driver MFRC522_Request (ToCard spins)",
-        "bounded": f"reader's request(), <= {REQA_READS} reads",
+        "bounded": "reader's REQA (one wait, one read)",
     }
     for key, label in labels.items():
         part = polls[key]

@@ -36,6 +36,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         ["--seconds", "20", "--part-seconds", "8"],
         ["--seconds", "8", "--part-seconds", "4"],
     ),
+    "reader_cost": (["--seconds", "60", "--repeats", "5"], ["--seconds", "20", "--repeats", "3"]),
     "panel_to_lock": (["--rounds", "100"], ["--rounds", "40"]),
     "panel_at_scale": (
         ["--events", "1000000", "--repeat", "50", "--report-budget", "60"],
@@ -97,6 +98,30 @@ def rows(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str,
             f" {d['fraction'] * 100:.2f} %); {b['transfers_per_s']:,.0f} transfers/s",
             ">= 50x",
             idle["ratio_cpu"] >= 50,
+        )
+    reader = results.get("reader_cost")
+    if reader:
+        empty = reader["empty_poll"]
+        polled = empty["reader now, polled"]
+        irq = empty["reader now, IRQ mode"]
+        add(
+            "reader: SPI transfers per empty poll",
+            f"{polled['transfers']['median']:.0f} polled, {irq['transfers']['median']:.0f} IRQ"
+            f" mode ({irq['irq_reads']['max']:.0f} CommIrqReg reads);"
+            f" {reader['ratio_empty_vs_old']:.2f}x the REQA before issue 20",
+            "<= 10; 0 busy reads in IRQ mode",
+            polled["transfers"]["max"] <= 10
+            and irq["transfers"]["max"] <= 10
+            and irq["irq_reads"]["max"] == 0,
+        )
+        extra = max(reader["resting_extra_per_s"].values())
+        ratios = ", ".join(f"{v:.2f}" for v in reader["ratio_resting_vs_old"].values())
+        add(
+            "reader: a resting card (4/7/10-byte UID)",
+            f"{extra:+.2f} transfers/s over an empty field (worst window);"
+            f" {ratios}x the reader before issue 20",
+            "<= empty + 2 /s",
+            extra <= 2,
         )
     panel = results.get("panel_to_lock")
     if panel:

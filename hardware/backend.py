@@ -99,6 +99,8 @@ class Backend:
             "health_check_s": config.reader.health_check_s,
             # After a restart, a card resting on the reader is not a new badge.
             "ignore_resting_card": True,
+            "irq_pin": config.reader.irq_pin,
+            "pin_factory": factory,
         }
         if config.hardware.backend == "gpio":
             driver = Mfrc522Factory.on_pi(

@@ -13,8 +13,14 @@ Fidelity that matters to the product, kept on purpose:
   IdleIRq stay clear, so the driver's ``MFRC522_ToCard`` spins its whole
   2,000-read loop on every empty poll, as it does on a Pi.
 * The timer counts in "wire time": every transfer advances a virtual clock by
-  its bits at ``max_speed_hz``, and TimerIRq rises when the period set through
-  TModeReg/TPrescalerReg/TReloadReg has passed.
+  its bits at ``max_speed_hz`` plus ``transfer_overhead_s`` (what a spidev call
+  costs on a Pi beyond the bits), :meth:`MFRC522Emulator.elapse` advances it
+  while the host waits, and TimerIRq rises when the period set through
+  TModeReg/TPrescalerReg/TReloadReg has passed since the end of the
+  transmission (TAuto), so a poll costs here what it costs on a Pi.
+* The IRQ pin follows Status1Reg's IRq bit (ComIEnReg/DivIEnReg enables,
+  inverted by IRqInv), for a host that waits on a GPIO edge; see
+  :meth:`MFRC522Emulator.connect_irq`.
 * A card left in the field follows the ISO 14443-3 state machine: after an
   anticollision it sits in READY, where the next REQA sends it back to IDLE
   unanswered, so it answers every second poll, as real cards do.
@@ -102,6 +108,11 @@ T_AUTO = 0x80  # TModeReg
 T_AUTO_RESTART = 0x10  # TModeReg
 FIFO_SIZE = 64
 CHIP_CLOCK_HZ = 13.56e6
+IRQ_INV = 0x80  # ComIEnReg: the IRQ pin is low while an interrupt is pending
+#: What one spidev transfer costs on a Pi beyond its bits on the wire (the
+#: ioctl, the kernel's SPI queue): with a two-byte register access at 1 MHz
+#: (16 us of clock) a transfer takes about 30 us, as measured on a Pi.
+SPIDEV_OVERHEAD_S = 14e-6
 
 #: VersionReg of a genuine MFRC522 version 2.0.
 VERSION_MFRC522_V2 = 0x92
@@ -279,11 +290,20 @@ class MFRC522Emulator:
     ``transfers`` counts SPI transactions and ``register_reads`` counts reads
     per register address, so benchmarks can measure the cost of polling.
     Thread-safe: a simulator thread may present cards while a poller reads.
+
+    The chip's time (:attr:`wire_time_s`) passes only with transfers, each
+    taking its bits at ``max_speed_hz`` plus ``transfer_overhead_s``, and with
+    :meth:`elapse`, which a host calls where it would sleep.
     """
 
-    def __init__(self, *, version: int = VERSION_MFRC522_V2):
+    def __init__(
+        self, *, version: int = VERSION_MFRC522_V2, transfer_overhead_s: float = SPIDEV_OVERHEAD_S
+    ):
+        if transfer_overhead_s < 0:
+            raise ValueError("transfer_overhead_s cannot be negative")
         self._lock = threading.Lock()
         self.version = version
+        self.transfer_overhead_s = transfer_overhead_s
         self.max_speed_hz = 1_000_000
         self.mode = 0
         self.transfers = 0
@@ -305,6 +325,8 @@ class MFRC522Emulator:
         self._card_was_halted = False
         self._cascade_level = 1
         self._authenticated_sector: int | None = None
+        self._irq_output: Callable[[bool], None] | None = None
+        self._irq_level = True
         self._reset_registers()
 
     # The physical world -------------------------------------------------
@@ -356,6 +378,49 @@ class MFRC522Emulator:
                 self._reset_registers()
             self._powered = high
             self._power_cycle_card()
+            self._drive_irq_pin()
+
+    # Time and the IRQ pin ------------------------------------------------
+
+    @property
+    def wire_time_s(self) -> float:
+        """Seconds of the chip's time so far: transfers and :meth:`elapse` calls."""
+        with self._lock:
+            return self._wire_time_s
+
+    def elapse(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the chip, as while the host sleeps; its timer runs."""
+        with self._lock:
+            self._wire_time_s += max(0.0, seconds)
+            self._run_timer()
+            self._drive_irq_pin()
+
+    def connect_irq(self, output: Callable[[bool], None] | None) -> None:
+        """Wire the IRQ pin: ``output(level)`` now and at every change of its level.
+
+        The level is Status1Reg's IRq bit, inverted while ComIEnReg's IRqInv is
+        set (its reset value: the pin is high when idle, low while an enabled
+        interrupt is pending). ``output`` is called with the chip's lock held,
+        so it must not talk to the chip.
+        """
+        with self._lock:
+            self._irq_output = output
+            if output is not None:
+                output(self._irq_level)
+
+    @property
+    def irq_level(self) -> bool:
+        """The level of the IRQ pin now."""
+        with self._lock:
+            return self._irq_level
+
+    def _drive_irq_pin(self) -> None:
+        pending = bool(self._status1() & 0x10) and self._powered
+        level = pending != bool(self._regs[COM_IEN_REG] & IRQ_INV)
+        if level != self._irq_level:
+            self._irq_level = level
+            if self._irq_output is not None:
+                self._irq_output(level)
 
     # spidev.SpiDev ------------------------------------------------------
 
@@ -395,8 +460,15 @@ class MFRC522Emulator:
         if not self._open:
             raise OSError(errno.EBADF, "Bad file descriptor")
         self.transfers += 1
+        self._wire_time_s += self.transfer_overhead_s
         self._wire_time_s += len(data) * 8 / (self.max_speed_hz or 1_000_000)
         self._run_timer()
+        try:
+            return self._exchange(data)
+        finally:
+            self._drive_irq_pin()
+
+    def _exchange(self, data: Sequence[int]) -> list[int]:
         answer = [0] * len(data)
         if not data or not self._powered or self._fail_mode == "silent_chip":
             return answer
@@ -531,6 +603,9 @@ class MFRC522Emulator:
         elif command == CMD_TRANSMIT:
             self._send_to_card()
             self._terminate()
+            if self._regs[T_MODE_REG] & T_AUTO:
+                # TAuto starts the timer at the end of every transmission.
+                self._start_timer()
         elif command == CMD_RECEIVE:
             self._regs[ERROR_REG] &= ~RECEIVE_ERRORS & 0xFF
         elif command == CMD_MF_AUTHENT:

@@ -19,9 +19,12 @@ from locker.errors import HardwareError
 
 log = logging.getLogger(__name__)
 
-#: GPIOs on the simulated board: GPIO0 to GPIO127, enough for a 20-slot demo
-#: with four pins a slot plus the bank's outputs and the reader's reset.
+#: GPIOs the simulated board starts with: GPIO0 to GPIO127. It grows when a
+#: config names a pin beyond them (see :class:`SimulatedPinFactory`).
 SIM_GPIO_COUNT = 128
+#: The most GPIOs a simulated board grows to: a thousand slots of four pins,
+#: so that a mistyped pin number is an error, not a board of a million pins.
+SIM_GPIO_LIMIT = 4096
 #: Factories tried, in order, when the config leaves ``pin_factory`` empty and
 #: ``GPIOZERO_PIN_FACTORY`` is unset: gpiozero's own order of preference.
 DEFAULT_FACTORY_ORDER = ("lgpio", "rpigpio", "pigpio", "native")
@@ -176,11 +179,14 @@ class SimulatedPin(MockPin):
 
 
 class SimulatedPinFactory(MockFactory):
-    """gpiozero's ``MockFactory`` on a virtual board of ``gpio_count`` GPIOs.
+    """gpiozero's ``MockFactory`` on a virtual board sized for any config.
 
     ``MockFactory(revision=...)`` only knows real Pi boards (GPIO0 to 27); a
-    20-slot demo needs more, so this factory describes its own board and makes
-    :class:`SimulatedPin` pins. Tests drive inputs with ``drive_high()`` /
+    big demo bank needs more, so this factory describes its own board of
+    ``gpio_count`` GPIOs and makes :class:`SimulatedPin` pins. The board grows
+    (doubling, up to ``SIM_GPIO_LIMIT``) when a device reserves or asks for a
+    GPIO beyond it, so no config is too big for it: the pin numbers are the
+    config's to choose. Tests drive inputs with ``drive_high()`` /
     ``drive_low()`` and read outputs' ``state`` and ``states`` as with any
     mock pin.
     """
@@ -189,6 +195,46 @@ class SimulatedPinFactory(MockFactory):
         # An explicit revision and pin class keep GPIOZERO_MOCK_* out of it.
         super().__init__(revision="a02082", pin_class=SimulatedPin)
         self._board = simulated_board_info(gpio_count)
+        self._gpio_count = gpio_count
 
     def _get_board_info(self) -> BoardInfo:
         return self._board
+
+    def reserve_pins(self, requester, *names):  # noqa: ANN001, ANN002 - gpiozero's signature
+        """Reserve ``names`` for ``requester``, growing the board to reach them first."""
+        for name in names:
+            self._reach(name)
+        return super().reserve_pins(requester, *names)
+
+    def pin(self, name, pin_class=None, **kwargs):  # noqa: ANN001, ANN003 - gpiozero's signature
+        """The pin called ``name``, growing the board to reach it first."""
+        self._reach(name)
+        return super().pin(name, pin_class, **kwargs)
+
+    def _reach(self, name: object) -> None:
+        gpio = _gpio_number(name)
+        if gpio is None or gpio < self._gpio_count:
+            return
+        if gpio >= SIM_GPIO_LIMIT:
+            raise HardwareError(f"GPIO{gpio}: beyond the simulated board's {SIM_GPIO_LIMIT} GPIOs")
+        # PinInfo compares by value, so pins and reservations made on the
+        # smaller board stay keyed to the same pins on the bigger one.
+        self._gpio_count = min(SIM_GPIO_LIMIT, max(gpio + 1, 2 * self._gpio_count))
+        self._board = simulated_board_info(self._gpio_count)
+
+
+def _gpio_number(name: object) -> int | None:
+    """The GPIO a pin name means on the simulated board (``n``, ``"n"``, ``"GPIOn"``...)."""
+    if isinstance(name, bool):
+        return None
+    if isinstance(name, int):
+        return name if name >= 0 else None
+    if not isinstance(name, str):
+        return None
+    for prefix in ("GPIO", "BCM", ""):
+        rest = name[len(prefix) :] if name.startswith(prefix) else None
+        if rest is not None and rest.isdigit():
+            return int(rest)
+    if name.startswith("SIM:") and name[4:].isdigit() and int(name[4:]) > 0:
+        return int(name[4:]) - 1
+    return None

@@ -5,14 +5,16 @@ a log handler on every construction, only knows cascade level 1 and spins
 forever in ``SimpleMFRC522.read()``. All of that stays in here:
 :class:`Mfrc522Factory` builds drivers with the pin mode and reset pin given
 explicitly and undoes the handler, and :class:`BadgeReader` polls with the
-non-blocking calls at a steady interval, reads 4- and 7-byte UIDs, debounces a
-card left on the reader, watches the version register and resets a reader
-that stopped answering through its RST pin.
+non-blocking calls at a steady interval, reads 4-, 7- and 10-byte UIDs,
+watches the version register and resets a reader that stopped answering
+through its RST pin.
 
 The one call of the driver it does not use is ``MFRC522_Request``: on an empty
 field its ``MFRC522_ToCard`` reads the interrupt register 2,000 times before it
-gives up, which is most of what a waiting reader costs. :func:`request` sends
-the same REQA and reads that register a bounded number of times.
+gives up, which is most of what a waiting reader costs. The REQA, WUPA and HLTA
+go through :class:`hardware.reader_field.FieldProbe`, which waits once for the
+air time (or for the IRQ pin) instead. A card left on the reader is halted
+after its read and then only checked for, once a second, with WUPA.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gpiozero import Factory
+
+from hardware.reader_field import FieldProbe, anticollision, select
+from hardware.reader_irq import IrqLine
+from hardware.reader_resting import RestingCard
 from locker.clock import Clock
 from locker.errors import HardwareError, ReaderError, ReaderNotAnswering
 
@@ -37,28 +44,10 @@ DRIVER_LOGGER = "mfrc522Logger"
 #: clones (0x88) and the 0x12 some counterfeit boards report.
 KNOWN_VERSIONS = frozenset({0x91, 0x92, 0x88, 0x12})
 VERSION_REG = 0x37
-BIT_FRAMING_REG = 0x0D
 #: SEL codes of cascade levels 1, 2 and 3 (ISO 14443-3).
 SELECT_CODES = (0x93, 0x95, 0x97)
 CASCADE_TAG = 0x88
 SAK_CASCADE_BIT = 0x04
-#: REQA, the 7-bit short frame that wakes a card in the IDLE state (ISO 14443-3).
-REQA = 0x26
-# Registers and bits of the REQA below (MFRC522 datasheet, section 9).
-COMMAND_REG, COMM_IRQ_REG, ERROR_REG = 0x01, 0x04, 0x06
-FIFO_DATA_REG, FIFO_LEVEL_REG, CONTROL_REG = 0x09, 0x0A, 0x0C
-CMD_IDLE, CMD_TRANSCEIVE = 0x00, 0x0C
-RX_IRQ, IDLE_IRQ, ERR_IRQ, TIMER_IRQ = 0x20, 0x10, 0x02, 0x01
-T_STOP_NOW, FLUSH_FIFO, START_SEND = 0x80, 0x80, 0x80
-#: ErrorReg bits that spoil an answer: buffer overflow, collision, parity, protocol.
-ANSWER_ERRORS = 0x1B
-#: Reads of CommIrqReg a REQA waits for its answer. A card's ATQA is complete
-#: about 0.35 ms after the REQA starts (a 7-bit frame at 106 kbit/s, the card's
-#: 86 us turnaround, 18 bits back); one read is a 2-byte SPI transfer, 16 us on
-#: the wire at 1 MHz plus a spidev call, 25 to 80 us on a Pi, so 32 reads wait
-#: 0.8 to 2.5 ms: several times the answer's time, and 60 times less than the
-#: driver's 2,000. A card missed by one poll is read by the next.
-REQA_READS = 32
 
 
 @dataclass(frozen=True)
@@ -104,7 +93,13 @@ class Mfrc522Driver(Protocol):
 
 
 class DriverFactory(Protocol):
-    """Builds a driver and reaches the reader's reset pin."""
+    """Builds a driver and reaches the reader's reset pin.
+
+    ``chip_clock`` is ``None`` for a real chip; for an emulated one it lets the
+    chip's time pass where the host waits (see :class:`Mfrc522Factory`).
+    """
+
+    chip_clock: Callable[[float], None] | None
 
     def __call__(self) -> Mfrc522Driver: ...
     def pulse_reset(self) -> None: ...
@@ -117,6 +112,8 @@ class Mfrc522Factory:
     ``mfrc522_class`` is the driver class and ``gpio`` the RPi.GPIO module it
     was loaded with (the real pair on a Pi, see :meth:`on_pi`; the emulated
     pair off it, see ``hardware.sim_reader``). Pins are BCM numbers.
+    ``chip_clock`` is for an emulated chip, whose time passes only when told
+    (its ``elapse``): the reader calls it where it would sleep for the chip.
     """
 
     def __init__(
@@ -129,8 +126,10 @@ class Mfrc522Factory:
         reset_pin: int = 25,
         spi_hz: int = 1_000_000,
         reset_settle_s: float = 0.05,
+        chip_clock: Callable[[float], None] | None = None,
     ):
         self.mfrc522_class = mfrc522_class
+        self.chip_clock = chip_clock
         self.gpio = gpio
         self.bus = bus
         self.device = device
@@ -200,8 +199,9 @@ class Mfrc522Factory:
         self.gpio.cleanup(self.reset_pin)
 
 
-#: Polls after a (re)start in which a card in the field counts as left there;
-#: a resting card answers every other request, so two polls see it.
+#: Polls after a (re)start in which a card in the field counts as left there:
+#: the first poll reads and halts it; the second is a margin for a card that
+#: answered the first one garbled.
 SETTLING_POLLS = 2
 
 
@@ -214,7 +214,12 @@ class BadgeReader:
     ``clock.monotonic()``.
 
     A UID is reported once, then again only after the card has been away for
-    ``debounce_s``. With ``ignore_resting_card`` (the daemon's choice), a card
+    ``debounce_s``. A card read (reported or not) is halted: it answers no
+    more REQA, and only a WUPA every ``presence_check_s`` checks that it is
+    still there, so a card resting on the reader costs what an empty field
+    does. It is away from the first check it does not answer; a halted card
+    that answers a REQA was powered afresh, so it left the field and came back.
+    With ``ignore_resting_card`` (the daemon's choice), a card
     found in the field in the first polls after the reader (re)starts is taken
     as left there, not presented: it is reported only once it has been away.
     The version register is checked every ``health_check_s``
@@ -225,6 +230,9 @@ class BadgeReader:
     while the chip answers (``garbage_errors`` within ``garbage_window_s``)
     are a :class:`ReaderFault` too, and :meth:`slow_down` holds cards back
     for a cool-down.
+
+    With ``irq_pin`` (a BCM pin on ``pin_factory`` wired to the reader's IRQ)
+    a poll waits for the chip's interrupt instead of reading CommIrqReg.
 
     :meth:`poll`, :meth:`read_version` and :meth:`close` may be called from
     different threads; they take turns. Stop :meth:`run` before :meth:`close`,
@@ -243,9 +251,14 @@ class BadgeReader:
         ignore_resting_card: bool = False,
         garbage_errors: int = 20,
         garbage_window_s: float = 10.0,
+        presence_check_s: float = 1.0,
+        irq_pin: int | None = None,
+        pin_factory: Factory | None = None,
     ):
         if poll_interval_s <= 0 or health_check_s <= 0:
             raise ValueError("poll_interval_s and health_check_s must be positive")
+        if irq_pin is not None and pin_factory is None:
+            raise ValueError("irq_pin needs the pin_factory its GPIO is on")
         if debounce_s < 0 or errors_before_check < 1 or garbage_errors < 1:
             raise ValueError("debounce_s must be >= 0, errors_before_check and garbage_errors >= 1")
         self.driver_factory = driver_factory
@@ -271,6 +284,11 @@ class BadgeReader:
         self._last_reported = float("-inf")
         self._slow_until = float("-inf")
         self._slow_gap_s = 0.0
+        self.irq_pin = irq_pin
+        self.pin_factory = pin_factory
+        self._irq: IrqLine | None = None
+        self._probe: FieldProbe | None = None
+        self._resting = RestingCard(presence_check_s)
 
     @property
     def healthy(self) -> bool:
@@ -292,6 +310,9 @@ class BadgeReader:
         if not self._healthy:
             return events
         try:
+            if self._resting.due(now):
+                self._resting.checked(self._probe.wake_up(), now)
+                return events
             uid = self._read_uid()
         except OSError as exc:  # ReaderError, or an I/O error from spidev
             self._errors_since_check += 1
@@ -303,7 +324,14 @@ class BadgeReader:
             self._garbage_reported = False  # quiet for a window: the next burst is news
         settling = self._settling_polls > 0
         self._settling_polls = max(0, self._settling_polls - 1)
-        if uid is not None:
+        if uid is None:
+            seen = self._resting.quiet_poll()
+            if seen is not None:
+                self._last_seen = seen
+        else:
+            # A card answered REQA, so it was powered afresh: any card halted
+            # here left the field since it was last known to be here.
+            self._resting.forget()
             self._recent_errors.clear()
             fresh = uid != self._last_uid or now - self._last_seen >= self.debounce_s
             if fresh and not settling and self._held_back(uid, now):
@@ -313,6 +341,8 @@ class BadgeReader:
                 self._last_reported = now
             self._last_uid = uid
             self._last_seen = now
+            self._probe.halt()
+            self._resting.halted(uid, now)
         return events
 
     def _read_failed(self, now: float, reason: str) -> list[ReaderEvent]:
@@ -388,6 +418,11 @@ class BadgeReader:
             driver, self._driver = self._driver, None
             self._healthy = False
             self._next_check = float("-inf")
+            self._probe = None
+            self._resting.forget()
+            if self._irq is not None:
+                self._irq.close()
+                self._irq = None
             if driver is None:
                 return
             # Close_MFRC522() would also GPIO.cleanup() every pin in the process.
@@ -429,69 +464,63 @@ class BadgeReader:
         return [ReaderFault(reason)]
 
     def _restart(self) -> None:
-        """Open the reader, or reset a faulty one through RST and initialise it again."""
+        """Open the reader, or reset a faulty one through RST and initialise it again.
+
+        Either way the chip starts afresh (and its field with it: a halted
+        card wakes up), so the probe starts with the driver's timer loaded.
+        """
+        self._probe = None
+        self._resting.forget()
         if self._driver is None:
             self._driver = self.driver_factory()
-            return
-        self.driver_factory.pulse_reset()
-        self._driver.MFRC522_Init()
+        else:
+            self.driver_factory.pulse_reset()
+            self._driver.MFRC522_Init()
+        if self.irq_pin is not None and self._irq is None:
+            self._irq = IrqLine(
+                self.irq_pin,
+                pin_factory=self.pin_factory,
+                chip_clock=self.driver_factory.chip_clock,
+            )
+        self._probe = FieldProbe(
+            self._driver, sleep=self.driver_factory.chip_clock or time.sleep, irq=self._irq
+        )
 
     def _read_uid(self) -> str | None:
         """The UID of a card in the field, or ``None`` when the field is empty.
 
-        Like ``read_id_no_block``: a request, then anticollision. The package
-        stops at cascade level 1, so for a 7- or 10-byte UID (level 1 answers
-        the cascade tag) this selects level 1 and runs the next levels by hand.
+        Like ``read_id_no_block``: a request, then anticollision, and then a
+        SELECT of the last level, so the card is ACTIVE and a HLTA halts it.
+        The package stops at cascade level 1, so for a 7- or 10-byte UID (level
+        1 answers the cascade tag) this selects level 1 and runs the next
+        levels by hand.
         """
         driver = self._driver
-        if not request(driver):
-            return None  # An empty field, or an answer too garbled to tell.
+        if not self._probe.request():
+            return None  # An empty field, a halted card, or an answer too garbled to tell.
+        self._probe.hand_back()
         status, part = driver.MFRC522_Anticoll()
         if status != driver.MI_OK:
             raise ReaderError("anticollision failed (bad BCC or a collision)")
         uid: list[int] = []
-        for level, select in enumerate(SELECT_CODES, start=1):
+        for level, code in enumerate(SELECT_CODES, start=1):
             if level > 1:
-                part = _anticollision(driver, select)
-            if part[0] != CASCADE_TAG:
-                return bytes(uid + part[:4]).hex().upper()
-            if level == len(SELECT_CODES):
+                part = anticollision(driver, code)
+            last = part[0] != CASCADE_TAG
+            if last:
+                uid += part[:4]
+            elif level == len(SELECT_CODES):
                 break
-            uid += part[1:4]
-            sak = driver.MFRC522_SelectTag(part) if level == 1 else _select(driver, select, part)
+            else:
+                uid += part[1:4]
+            sak = driver.MFRC522_SelectTag(part) if level == 1 else select(driver, code, part)
+            if last:
+                if sak & SAK_CASCADE_BIT:
+                    raise ReaderError(f"cascade level {level} select answered SAK 0x{sak:02X}")
+                return bytes(uid).hex().upper()
             if not sak & SAK_CASCADE_BIT:
                 raise ReaderError(f"cascade level {level} select answered SAK 0x{sak:02X}")
         raise ReaderError("cascade tag at level 3: not an ISO 14443A UID")
-
-
-def request(driver: Mfrc522Driver, *, max_reads: int = REQA_READS) -> bool:
-    """Send REQA and wait for an ATQA; True when a card in the IDLE state answered.
-
-    What ``MFRC522_Request`` sends, through the driver's register calls, but
-    reading CommIrqReg at most ``max_reads`` times: it stops at RxIRq, IdleIRq,
-    ErrIRq or TimerIRq, where ``MFRC522_ToCard`` ignores TimerIRq and spins.
-    """
-    write, read = driver.Write_MFRC522, driver.Read_MFRC522
-    write(CONTROL_REG, T_STOP_NOW)  # no timer left running from the last poll
-    write(COMM_IRQ_REG, 0x7F)  # clear every interrupt request bit
-    write(FIFO_LEVEL_REG, FLUSH_FIFO)
-    write(COMMAND_REG, CMD_IDLE)  # end whatever the last poll left waiting
-    write(FIFO_DATA_REG, REQA)
-    write(COMMAND_REG, CMD_TRANSCEIVE)
-    write(BIT_FRAMING_REG, START_SEND | 0x07)  # REQA is a short frame of 7 bits
-    irq = 0
-    for _ in range(max_reads):
-        irq = read(COMM_IRQ_REG)
-        if irq & (RX_IRQ | IDLE_IRQ | ERR_IRQ | TIMER_IRQ):
-            break
-    write(BIT_FRAMING_REG, 0x00)
-    if not irq & RX_IRQ or read(ERROR_REG) & ANSWER_ERRORS:
-        return False
-    if read(FIFO_LEVEL_REG) != 2:  # an ATQA is two bytes
-        return False
-    read(FIFO_DATA_REG)
-    read(FIFO_DATA_REG)
-    return True
 
 
 def poll_steadily(
@@ -517,24 +546,3 @@ def poll_steadily(
         if next_poll < now:
             next_poll = now
         stop_event.wait(next_poll - now)
-
-
-def _anticollision(driver: Mfrc522Driver, select: int) -> list[int]:
-    """Anticollision at the cascade level ``select`` names: four UID bytes and their BCC."""
-    driver.Write_MFRC522(BIT_FRAMING_REG, 0x00)
-    status, answer, _bits = driver.MFRC522_ToCard(driver.PCD_TRANSCEIVE, [select, 0x20])
-    if status != driver.MI_OK or len(answer) != 5:
-        raise ReaderError(f"anticollision 0x{select:02X} got no UID")
-    if answer[0] ^ answer[1] ^ answer[2] ^ answer[3] != answer[4]:
-        raise ReaderError(f"anticollision 0x{select:02X} answered a bad BCC")
-    return answer
-
-
-def _select(driver: Mfrc522Driver, select: int, part: list[int]) -> int:
-    """SELECT at the cascade level ``select`` names; returns the card's SAK."""
-    frame = [select, 0x70, *part[:5]]
-    frame += driver.CalulateCRC(frame)
-    status, answer, bits = driver.MFRC522_ToCard(driver.PCD_TRANSCEIVE, frame)
-    if status != driver.MI_OK or bits != 24:
-        raise ReaderError(f"select 0x{select:02X} got no SAK")
-    return answer[0]

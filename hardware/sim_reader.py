@@ -28,8 +28,9 @@ def emulated_driver_factory(
 ) -> Mfrc522Factory:
     """A driver factory for the real MFRC522 driver talking to ``chip``.
 
-    The reset pin of a fresh :class:`EmulatedGPIO` is wired to the chip, and
-    the chip needs no settling time after a reset.
+    The reset pin of a fresh :class:`EmulatedGPIO` is wired to the chip, the
+    chip needs no settling time after a reset, and where the reader would
+    sleep for the chip it lets the chip's time pass instead (``elapse``).
     """
     gpio = EmulatedGPIO(chip, reset_pin=reset_pin)
     return Mfrc522Factory(
@@ -39,6 +40,7 @@ def emulated_driver_factory(
         device=device,
         reset_pin=reset_pin,
         reset_settle_s=0.0,
+        chip_clock=chip.elapse,
     )
 
 
@@ -51,7 +53,9 @@ class SimulatedReaderBench:
     giving the hex UID of the card at the reader, or ``None``, such as the
     persisted simulated world's ``card``) the field is made to match it before
     every poll, so that source is the one truth about the card.
-    ``reader_options`` go to :class:`BadgeReader`.
+    ``reader_options`` go to :class:`BadgeReader`; with ``irq_pin`` among
+    them, the chip's IRQ pin drives that pin of their ``pin_factory`` (a
+    :class:`~hardware.pins.SimulatedPinFactory`), as the IRQ wire would.
     """
 
     def __init__(
@@ -67,6 +71,9 @@ class SimulatedReaderBench:
         self.card_source = card_source
         self.factory = emulated_driver_factory(self.chip, reset_pin=reset_pin)
         self.reader = BadgeReader(self.factory, clock, **reader_options)
+        if self.reader.irq_pin is not None:
+            # A switch-like hold of the input: it beats the pull-up the reader sets.
+            self.chip.connect_irq(self.reader.pin_factory.pin(self.reader.irq_pin).wire)
 
     def present(self, uid_hex: str) -> None:
         """Hold the card ``uid_hex`` (4, 7 or 10 bytes in hex) to the reader until removed.

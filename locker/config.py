@@ -89,6 +89,9 @@ class ReaderConfig:
     debounce_s: float = field(default=1.0, metadata=_range(0.1, 30.0))
     #: Seconds between two checks of the version register.
     health_check_s: float = field(default=5.0, metadata=_range(0.5, 600.0))
+    #: BCM pin wired to the reader's IRQ, or unset: a poll then waits for the
+    #: chip's interrupt on that pin instead of reading its interrupt register.
+    irq_pin: int | None = field(default=None, metadata={"pin": True})
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,7 @@ def _check_whole(config: Config) -> None:
         owners[pin] = key
 
     claim(config.reader.rst_pin, "reader.rst_pin")
+    claim(config.reader.irq_pin, "reader.irq_pin")
     claim(config.bank.green_led_pin, "bank.green_led_pin")
     claim(config.bank.red_led_pin, "bank.red_led_pin")
     claim(config.bank.buzzer_pin, "bank.buzzer_pin")
@@ -438,6 +442,7 @@ rst_pin = 25
 poll_interval_s = 0.1
 debounce_s = 1.0
 health_check_s = 5.0
+# irq_pin = 4           # the reader's IRQ wire, if connected: waits for it instead of asking
 
 [bank]
 green_led_pin = 24

@@ -53,10 +53,14 @@ def test_simulated_factory_has_gpios_beyond_the_pi_header():
     pin_factory.close()
 
 
-def test_simulated_factory_refuses_a_pin_beyond_its_board():
+def test_simulated_factory_grows_for_a_pin_beyond_its_board():
     pin_factory = SimulatedPinFactory()
-    with pytest.raises(ValueError, match="128"):
-        pin_factory.pin(128)
+    low = pin_factory.pin(5)
+    assert isinstance(pin_factory.pin(128), SimulatedPin)
+    assert pin_factory.pin("GPIO700") is pin_factory.pin(700)
+    assert pin_factory.pin(5) is low  # pins made on the smaller board stay
+    with pytest.raises(ValueError, match="nosuch"):
+        pin_factory.pin("nosuch")
 
 
 def test_gpio_backend_loads_gpiozero_factory_by_name():

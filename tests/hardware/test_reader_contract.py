@@ -12,11 +12,13 @@ from __future__ import annotations
 import pytest
 
 from hardware.mfrc522_emulator import (
+    COM_IRQ_REG,
     EmulatedCard,
     EmulatedGPIO,
     MFRC522Emulator,
     load_mfrc522_driver,
 )
+from hardware.pins import SimulatedPinFactory
 from hardware.reader import (
     BadgeReader,
     CardPresented,
@@ -29,6 +31,7 @@ from locker.clock import SimulatedClock
 
 UID_4 = "04A1B2C3"
 UID_7 = "04112233445566"
+UID_10 = "04112233445566778899"
 
 
 class HandWiredReader:
@@ -38,7 +41,11 @@ class HandWiredReader:
         self.chip = MFRC522Emulator()
         gpio = EmulatedGPIO(self.chip, reset_pin=25)
         mfrc522_class = load_mfrc522_driver(self.chip, gpio)
-        factory = Mfrc522Factory(mfrc522_class, gpio, reset_pin=25, reset_settle_s=0.0)
+        # The emulated chip's time passes only when told: where a Pi's reader
+        # would sleep for the air time, it lets the chip's time pass instead.
+        factory = Mfrc522Factory(
+            mfrc522_class, gpio, reset_pin=25, reset_settle_s=0.0, chip_clock=self.chip.elapse
+        )
         self.reader = BadgeReader(factory, clock)
 
     def present(self, uid_hex: str) -> None:
@@ -75,10 +82,23 @@ class BenchFollowingAWorld(SimulatedReaderBench):
         self.world_card = None
 
 
+class BenchOnIrq(SimulatedReaderBench):
+    """The demo bench with the reader's IRQ wired to a GPIO (``reader.irq_pin``)."""
+
+    def __init__(self, clock: SimulatedClock):
+        self.pins = SimulatedPinFactory()
+        super().__init__(clock, irq_pin=4, pin_factory=self.pins)
+
+    def close(self) -> None:
+        super().close()
+        self.pins.close()
+
+
 RIGS = {
     "driver-on-emulator": HandWiredReader,
     "demo-bench": SimulatedReaderBench,
     "demo-bench-following-world": BenchFollowingAWorld,
+    "demo-bench-irq": BenchOnIrq,
 }
 
 
@@ -120,6 +140,28 @@ def test_a_card_taken_away_and_brought_back_is_reported_again(rig, clock):
     poll_for(rig, clock, 1.0)
     rig.present(UID_4)
     assert rig.poll() == [CardPresented(UID_4)]
+
+
+@pytest.mark.parametrize("uid", [UID_4, UID_7, UID_10])
+def test_a_resting_card_costs_no_more_than_an_empty_field_plus_two_a_second(rig, clock, uid):
+    poll_for(rig, clock, 1.0)
+    transfers = rig.chip.transfers
+    poll_for(rig, clock, 10.0)
+    empty_per_s = (rig.chip.transfers - transfers) / 10.0
+    rig.present(uid)
+    assert poll_for(rig, clock, 1.0) == [CardPresented(uid)]
+    transfers = rig.chip.transfers
+    assert poll_for(rig, clock, 10.0) == []  # resting: not a new badge
+    assert (rig.chip.transfers - transfers) / 10.0 <= empty_per_s + 2
+    assert empty_per_s <= 10 * 10  # ten polls a second, at most ten transfers each
+
+
+def test_an_empty_field_costs_one_interrupt_read_a_poll_or_none_on_irq(rig, clock):
+    poll_for(rig, clock, 0.1)
+    reads = rig.chip.register_reads[COM_IRQ_REG]
+    poll_for(rig, clock, 1.0)
+    expected = 0 if isinstance(rig, BenchOnIrq) else 10
+    assert rig.chip.register_reads[COM_IRQ_REG] - reads == expected
 
 
 @pytest.mark.parametrize("mode", ["bad_bcc", "no_answer"])

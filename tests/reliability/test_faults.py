@@ -224,6 +224,10 @@ def test_a_noisy_reader_never_crashes_the_loop_nor_opens_for_garbage(held):
 
 def test_a_reader_returning_garbage_raises_a_hardware_fault(held):
     watch = NoUnlock(held)
+    # Alice's card still rests on the reader, halted since its read: it is not
+    # read again, garbage or not. She takes it away and badges again.
+    held.world.remove_card()
+    poll_for(held, 1.5)
     held.backend.reader.chip.fail_mode = "bad_bcc"  # every UID arrives with a wrong check byte
     held.world.present_card(ALICE)
     poll_for(held, 30)  # 150 failed reads in a row
