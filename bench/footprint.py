@@ -31,8 +31,8 @@ from panel_to_lock import UnlockWatch, badge_in, ok, start_bank, take_out
 PAGES = ["/", "/log", "/log/overrides", "/report", "/api/status", "/api/people", "/sim"]
 IMPORTS = {
     "bare interpreter": "pass",
-    "daemon's imports only": "import locker.cli, hardware.service",
-    "panel's imports only": "import locker.cli, web, waitress",
+    "daemon's imports only": "import locker_app.cli, locker_app.service",
+    "panel's imports only": "import locker_app.cli, web, waitress",
 }
 
 

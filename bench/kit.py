@@ -286,7 +286,7 @@ class Service:
         log = self.log_path.open("ab")
         self.spawned_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "locker", self.name], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "locker_app", self.name], env=env, stdout=log, stderr=log
         )
         log.close()
         return self

@@ -19,7 +19,6 @@ import os
 import socket
 import stat
 import subprocess
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +75,9 @@ class BadgeReaderLike(Protocol):
 class Environment:
     """Everything the doctor asks of the machine; tests pass a subclass.
 
-    The hardware hooks import ``hardware`` and gpiozero only when called, so
-    ``locker`` itself never loads them.
+    The hardware hooks (pins, the reader) are the composition root's
+    (:class:`locker_app.probes.MachineEnvironment`): the core imports no
+    hardware library. Here they answer that there is no hardware to probe.
     """
 
     def run(self, cmd: Sequence[str]) -> tuple[int, str]:
@@ -109,10 +109,12 @@ class Environment:
         return bool(self.pi_model())
 
     def pin_factory(self, hardware: HardwareConfig) -> Any:
-        """The gpiozero pin factory the daemon would use; raises :class:`HardwareError`."""
-        from hardware.pins import make_pin_factory
+        """The gpiozero pin factory the daemon would use; raises :class:`HardwareError`.
 
-        return make_pin_factory(hardware)
+        The core knows no hardware: ``locker doctor`` passes the machine's probes
+        (:class:`locker_app.probes.MachineEnvironment`); here there are none.
+        """
+        raise HardwareError("no hardware probes in this environment")
 
     def claim_input(self, factory: Any, pin: int, *, pull_up: bool) -> str | None:
         """Claim ``pin`` as an input with the given pull and release it at once.
@@ -120,30 +122,11 @@ class Environment:
         Returns what the pin library warned about (RPi.GPIO: "already in use"),
         or ``None``. Raises :class:`HardwareError` if the pin cannot be claimed.
         """
-        from gpiozero import GPIOZeroError, InputDevice
-
-        errors: tuple[type[BaseException], ...] = (GPIOZeroError, RuntimeError, OSError)
-        with contextlib.suppress(ImportError):
-            import lgpio  # "GPIO busy" comes as lgpio.error
-
-            errors += (lgpio.error,)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                InputDevice(pin, pull_up=pull_up, pin_factory=factory).close()
-            except errors as exc:
-                raise HardwareError(f"GPIO{pin}: {exc}") from exc
-        return "; ".join(str(w.message) for w in caught) or None
+        raise HardwareError(f"GPIO{pin}: no hardware probes in this environment")
 
     def open_reader(self, reader: ReaderConfig) -> BadgeReaderLike:
         """The real badge reader on this Pi's SPI bus (opened on first use)."""
-        from hardware.reader import BadgeReader, Mfrc522Factory
-        from locker.clock import SystemClock
-
-        factory = Mfrc522Factory.on_pi(
-            bus=reader.spi_bus, device=reader.spi_device, reset_pin=reader.rst_pin
-        )
-        return BadgeReader(factory, SystemClock())
+        raise HardwareError("no hardware probes in this environment")
 
     def daemon_listening(self, socket_path: str) -> bool | None:
         """Whether a daemon listens on its doorbell; ``None`` when it cannot be told.

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hardware.service import watchdog_interval
-from locker.cli import main
 from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, default_config_text, parse_config
+from locker_app.cli import main
+from locker_app.service import watchdog_interval
 
 UNIT_DIR = Path(__file__).resolve().parents[1] / "systemd"
 DAEMON = "nursery-locker-daemon.service"

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from locker.accounts import check_password, find_account
-from locker.cli import main
 from locker.db import Database
+from locker_app.cli import main
 
 
 @pytest.fixture

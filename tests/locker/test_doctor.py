@@ -26,6 +26,7 @@ from locker.doctor import (
     run_checks,
 )
 from locker.errors import ConfigError, HardwareError, ReaderNotAnswering
+from locker_app.probes import MachineEnvironment
 
 ACTIVE = ["systemctl", "is-active", "nursery-locker-daemon", "nursery-locker-web"]
 TIMEDATECTL = ["timedatectl", "show", "-p", "NTPSynchronized", "--value"]
@@ -48,7 +49,7 @@ class FakeReader:
         self.closed = True
 
 
-class FakeEnvironment(Environment):
+class FakeEnvironment(MachineEnvironment):
     """A Pi 4 where everything is right, unless a test says otherwise."""
 
     def __init__(self):
@@ -204,7 +205,7 @@ def test_off_a_pi_it_runs_and_says_what_it_cannot_check(config_path):
 
 
 def test_the_real_environment_runs_here(config_path):
-    real = Environment()
+    real = MachineEnvironment()
     if real.is_pi():
         pytest.skip("on a Pi the real environment would claim real pins")
     results = by_name(run_checks(config_path, environment=real))

@@ -87,7 +87,7 @@ def test_checking_the_schema_does_not_load_alembic(tmp_path):
     migrate(db.engine)
     code = (
         "import sys\n"
-        "import hardware.service, locker.cli, locker.daemon\n"
+        "import locker_app.service, locker_app.cli, locker.daemon\n"
         "from locker.db import Database, require_current_schema\n"
         f"require_current_schema(Database({db.url!r}).engine)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"

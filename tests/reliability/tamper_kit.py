@@ -520,7 +520,7 @@ class CliVerdict:
 
 def verify_cli(config_path: Path, *options: str) -> CliVerdict:
     """Run ``locker --config CONFIG log verify [OPTIONS]`` (in process, through click)."""
-    from locker.cli import main
+    from locker_app.cli import main
 
     result = CliRunner().invoke(
         main, ["--config", str(config_path), "log", "verify", *options], catch_exceptions=False

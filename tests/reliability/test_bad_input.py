@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from locker.cli import main as cli_main
 from locker.clock import SimulatedClock
 from locker.controller import Controller
 from locker.db import Database, migrate
@@ -35,6 +34,7 @@ from locker.models import Base, Event
 from locker.people import add_person
 from locker.roster import normalise_uid
 from locker.rota import import_rota, parse_rota
+from locker_app.cli import main as cli_main
 from tests.locker.kit import MONDAY, at, make_config
 from tests.reliability.tamper_kit import write_config
 from tests.web.kit import raise_alert

@@ -2,7 +2,7 @@
 
 Run as ``python zygote.py``. Each line on stdin is ``CONFIG_PATH<TAB>LOG_PATH``;
 the server forks a child that runs exactly what the ``locker daemon``
-console script runs (``locker.cli.main(["daemon"])``) with ``LOCKER_CONFIG``
+console script runs (``locker_app.cli.main(["daemon"])``) with ``LOCKER_CONFIG``
 set to ``CONFIG_PATH`` and its stderr in ``LOG_PATH``, and answers the
 child's pid on stdout. The child is a separate process with no state of its
 own but the imported modules: no database connection, no thread, no pin, no
@@ -23,8 +23,8 @@ import sys
 import traceback
 
 import hardware.backend  # noqa: F401 - everything `locker daemon` imports, paid once
-import hardware.service  # noqa: F401
-import locker.cli
+import locker_app.cli
+import locker_app.service  # noqa: F401
 
 
 def _child(config_path: str, log_path: str) -> None:
@@ -40,7 +40,7 @@ def _child(config_path: str, log_path: str) -> None:
     os.environ["LOCKER_CONFIG"] = config_path
     code = 1
     try:
-        locker.cli.main(["daemon"], prog_name="locker")
+        locker_app.cli.main(["daemon"], prog_name="locker")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

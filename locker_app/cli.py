@@ -439,7 +439,7 @@ def daemon(app: App) -> None:
     """Run the controller daemon (owns the pins and the reader) until stopped."""
     import logging
 
-    from hardware.service import run_daemon
+    from locker_app.service import run_daemon
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     code = run_daemon(app.config)
@@ -521,7 +521,7 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
     config = load_config(config_file)
     migrate(Database(config.db_url).engine)
     env = {**os.environ, "LOCKER_CONFIG": str(config_file)}
-    daemon_process = subprocess.Popen([sys.executable, "-m", "locker", "daemon"], env=env)
+    daemon_process = subprocess.Popen([sys.executable, "-m", "locker_app", "daemon"], env=env)
     click.echo(
         f"\nnursery-locker demo: {config.site_name}\n"
         f"  panel:    http://127.0.0.1:{port}/\n"
@@ -560,7 +560,8 @@ def _demo_start(text: str | None) -> datetime:
 def doctor(app: App) -> None:
     """Check the config, database, SPI reader, GPIO pins, clock, services and power."""
     from locker.doctor import exit_code, format_report, run_checks
+    from locker_app.probes import MachineEnvironment
 
-    results = run_checks(app.path)
+    results = run_checks(app.path, environment=MachineEnvironment())
     click.echo(format_report(results))
     sys.exit(exit_code(results))

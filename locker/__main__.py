@@ -1,5 +1,0 @@
-"""``python -m locker``: the same as the ``locker`` command."""
-
-from locker.cli import main
-
-main()
