@@ -13,15 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from gpiozero import LED, Buzzer, DigitalInputDevice, DigitalOutputDevice
 from gpiozero.pins import Factory
 
 from locker.clock import Clock
-from locker.config import Config, LockConfig, SlotConfig
-
-LockType = Literal["pulse", "hold"]
+from locker.config import Config, LockConfig, LockType, SlotConfig
 
 
 class Timer(Protocol):

@@ -22,6 +22,7 @@ from gpiozero.pins import Factory
 from hardware.pins import SimulatedPin
 from locker.config import Config
 from locker.errors import HardwareError, InvalidRequest, NotFound
+from locker.roster import normalise_uid
 
 FORMAT_VERSION = 1
 #: Card UIDs the reader understands: single, double and triple size.
@@ -220,7 +221,7 @@ class SimulatedWorld:
 
     def present_card(self, uid: str) -> None:
         """Hold the card ``uid`` (hex, 4, 7 or 10 bytes) to the reader."""
-        card = normalise_uid(uid)
+        card = card_uid(uid)
         with self._guard:
             self._card = card
             self._save()
@@ -319,7 +320,7 @@ class SimulatedWorld:
             if raw.get("version") != FORMAT_VERSION:
                 raise ValueError(f"unknown version {raw.get('version')!r}")
             card = raw.get("card")
-            self._card = None if card is None else normalise_uid(card)
+            self._card = None if card is None else card_uid(card)
             self._slots = {int(n): _slot_from_json(s) for n, s in raw["slots"].items()}
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise HardwareError(f"{self.path}: not a simulated world file: {exc}") from None
@@ -342,18 +343,19 @@ class SimulatedWorld:
             raise
 
 
-def normalise_uid(uid: str) -> str:
-    """``uid`` as lower-case hex without separators; :class:`InvalidRequest` if it is not one."""
+def card_uid(uid: str) -> str:
+    """The card ``uid`` as the world keeps it: its bytes in lower-case hex.
+
+    Parsed by the one :func:`locker.roster.normalise_uid` (any case, ``:``,
+    ``-`` or spaces between bytes; 4, 7 or 10 bytes); lower case is the
+    emulated chip's spelling of the bytes it sends.
+    """
     if not isinstance(uid, str):
         raise InvalidRequest(f"uid: expected a hex string, not {type(uid).__name__}")
-    text = uid.replace(":", "").replace(" ", "").lower()
     try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise InvalidRequest(f"uid: {uid!r} is not hexadecimal") from None
-    if len(raw) not in UID_LENGTHS:
-        raise InvalidRequest(f"uid: {uid!r} is {len(raw)} bytes; a card UID is 4, 7 or 10")
-    return raw.hex()
+        return normalise_uid(uid).lower()
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"uid: {exc}") from None
 
 
 def _slot_from_json(raw: Any) -> SimSlot:

@@ -149,6 +149,8 @@ class CustodyRules:
         self.closing_done: set[date] = set()
         self.forgotten_due: dict[date, datetime] = {}
         self.dirty: set[int] = set()
+        #: One handler for each kind of input, built once.
+        self.handlers: dict[type, Any] = self._handlers()
 
     # ------------------------------------------------------------ public API
 
@@ -191,7 +193,7 @@ class CustodyRules:
         saved = (self.clock_trusted, self.jumped_at, self.schedule_from)
         try:
             self._check_clock(now, out)
-            self._handlers()[type(event)](event, now, out)
+            self.handlers[type(event)](event, now, out)
         except (InvalidRequest, NotFound):
             # A refused command changes nothing, not even the clock's memory.
             self.clock_trusted, self.jumped_at, self.schedule_from = saved

@@ -6,52 +6,14 @@ Imported explicitly by the test modules that use them.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from hardware.pins import SimulatedPinFactory
 from locker.clock import SimulatedClock
 from locker.config import Config, default_config_text, parse_config
-
-
-class FakeTimer:
-    """A ``threading.Timer`` stand-in that fires only when a test says so."""
-
-    def __init__(self, interval: float, function: Callable[[], None]):
-        self.interval = interval
-        self.function = function
-        self.daemon = False
-        self.started = False
-        self.cancelled = False
-
-    def start(self) -> None:
-        self.started = True
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        """Run the function as the timer thread would, unless cancelled in time."""
-        if self.started and not self.cancelled:
-            self.function()
-
-
-class FakeTimers:
-    """A timer factory that remembers every timer it made."""
-
-    def __init__(self) -> None:
-        self.made: list[FakeTimer] = []
-
-    def __call__(self, interval: float, function: Callable[[], None]) -> FakeTimer:
-        timer = FakeTimer(interval, function)
-        self.made.append(timer)
-        return timer
-
-    @property
-    def last(self) -> FakeTimer:
-        """The most recent timer."""
-        return self.made[-1]
+from tests.support.timers import FakeTimer, FakeTimers  # noqa: F401 - fixtures use them
 
 
 @pytest.fixture

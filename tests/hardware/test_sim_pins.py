@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from fixtures_devices import FakeTimers, demo_config
+from fixtures_devices import demo_config
 from gpiozero import DigitalInputDevice, GPIOPinInUse
 
 from hardware.devices import build_bank
 from hardware.pins import SIM_GPIO_LIMIT, SimulatedPinFactory
 from locker.clock import SimulatedClock
 from locker.errors import HardwareError
+from tests.support.timers import FakeTimers
 
 
 @pytest.mark.parametrize("slots", [32, 33, 100])

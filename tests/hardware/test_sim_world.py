@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from hardware.devices import build_bank
 from hardware.pins import SimulatedPinFactory
-from hardware.sim_world import SimulatedWorld, normalise_uid
+from hardware.sim_world import SimulatedWorld, card_uid
 from locker.errors import HardwareError, InvalidRequest, NotFound
 
 __all__ = ["clock", "factory", "timers"]  # fixtures, imported for pytest to find
@@ -330,7 +330,7 @@ def test_card_uids_are_stored_as_hex_of_their_bytes(world_path, uid, stored):
     world = SimulatedWorld(world_path)
     world.present_card(uid)
     assert world.card == stored
-    assert normalise_uid(uid) == stored
+    assert card_uid(uid) == stored
 
 
 @pytest.mark.parametrize("uid", ["", "xyz", "04a1b2", "04a1b2c3d4", 1234])

@@ -26,28 +26,12 @@ from locker.models import Alert, Event, Slot
 from locker.people import add_person
 from locker.rota import set_shift
 from tests.locker.kit import MONDAY, at, make_config
+from tests.support.timers import FakeTimer
 
 ALICE, BOB, MARY = "A1A1A1A1", "B0B0B0B0", "4D4D4D4D"
 #: Who the bench knows by default: name, badge, role. Each works 08:00-16:00 on
 #: Monday with a break 12:00-12:30.
 PEOPLE = (("Alice", ALICE, "staff"), ("Bob", BOB, "staff"), ("Mary", MARY, "manager"))
-
-
-class FakeTimer:
-    """A ``threading.Timer`` stand-in that fires only when a test says so."""
-
-    def __init__(self, interval: float, function: Callable[[], None]):
-        self.interval = interval
-        self.function = function
-        self.daemon = False
-        self.started = False
-        self.cancelled = False
-
-    def start(self) -> None:
-        self.started = True
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 class Bench:

@@ -23,7 +23,8 @@ from locker.daemon import Daemon
 from locker.log import last_whole_check, verify
 from locker.models import Event
 from tests.locker.kit import MONDAY, at
-from tests.reliability.bench import ALICE, Bench, FakeTimer
+from tests.reliability.bench import ALICE, Bench
+from tests.support.timers import FakeTimer
 
 #: How long a test lets the held verification thread wait before giving up;
 #: a safety net so a broken test cannot hang, never a timing assertion.

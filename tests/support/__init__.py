@@ -1,0 +1,2 @@
+"""Shared test support (like gpiozero's ``testing`` fixtures): tests import from here,
+never from one another."""
