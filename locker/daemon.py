@@ -48,7 +48,7 @@ from locker.log import (
     verify,
     write_checkpoint,
 )
-from locker.models import Alert, Checkpoint, Command, DaemonStatus, Event
+from locker.models import Alert, Checkpoint, Command, Event
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
 
@@ -174,7 +174,6 @@ class Daemon:
         )
         #: The live status file the panel reads (works when the database does not).
         self.status_file = status_path(controller.config.status_dir)
-        self.last_status = 0.0
         #: Set when the daemon must end so that a new process opens the database.
         self.exit_code = 0
         #: Simulator commands carried out whose answer is not stored yet (a storage fault).
@@ -238,10 +237,9 @@ class Daemon:
             try:
                 self._drive(self.controller.start(self.backend.read_sensors()))
                 self._plan_log_check()
-                self._heartbeat(force=True)
             except STORAGE_ERRORS as exc:
                 self.storage.fail(describe(exc), before_start=True)
-        self._publish_status(force=True)
+        self._heartbeat(force=True)
         self.notify("READY=1")
 
     def _plan_log_check(self) -> None:
@@ -298,7 +296,7 @@ class Daemon:
         else:
             self._pass(deque(inputs))
         self.backend.update()
-        self._publish_status()
+        self._heartbeat()
         self._keep_alive()
 
     def _take_inputs(self, wait_s: float) -> list[tuple[Instant, object]]:
@@ -335,10 +333,9 @@ class Daemon:
             if real - self.last_commands >= self.command_poll_s:
                 self.last_commands = real
                 self.run_commands()
-            self._heartbeat()
         except STORAGE_ERRORS as exc:
             self.storage.fail(describe(exc), pending=list(pending))
-            self._publish_status(force=True)
+            self._heartbeat(force=True)
 
     def _while_storage_fails(self, inputs: list[tuple[Instant, object]]) -> None:
         for at, event in inputs:
@@ -349,7 +346,6 @@ class Daemon:
         if self.storage.try_recover():
             self._plan_log_check()
             self._heartbeat(force=True)
-            self._publish_status(force=True)
         elif self.storage.restart_needed:
             self.exit_code = EXIT_RESTART
             self.stop()
@@ -523,54 +519,36 @@ class Daemon:
     # ----------------------------------------------------------- heartbeat
 
     def _heartbeat(self, *, force: bool = False) -> None:
-        """Write the heartbeat row (a storage error ends the pass: see :meth:`_pass`)."""
-        if self.storage.failing:
-            return
+        """Publish the live status file the panel reads (every few seconds, and on changes).
+
+        Nothing of it goes to the database: a status that changes every few
+        seconds would be an SD card write every few seconds (only events are
+        committed). The file lives in ``run_dir``, a tmpfs on a Pi.
+        """
         real = self.real_clock.monotonic()
         if not force and real - self.last_heartbeat < self.heartbeat_s:
             return
         self.last_heartbeat = real
-        self._write_status()
-        self.after_heartbeat()
-
-    def _publish_status(self, *, force: bool = False) -> None:
-        """Rewrite the live status file the panel reads (every heartbeat, and on changes)."""
-        real = self.real_clock.monotonic()
-        if not force and real - self.last_status < self.heartbeat_s:
-            return
-        self.last_status = real
         fault = self.storage.fault
+        unknown_uid, unknown_at = self.last_unknown or (None, None)
         status = {
             "pid": os.getpid(),
             "heartbeat_at": self.real_clock.now(),
             "started_at": self.started_at,
             "simulated": self.backend.simulated,
             "reader_ok": self.backend.reader_healthy,
+            "clock_synchronised": self.controller.clock_trusted,
             "controller_now": self.clock.now(),
+            "outputs": self.backend.outputs(),
+            "last_unknown_uid": unknown_uid,
+            "last_unknown_at": unknown_at,
             "storage": "failing" if fault is not None else "ok",
             "storage_error": fault.error if fault is not None else None,
             "storage_since": fault.real_since if fault is not None else None,
         }
         if not write_live_status(self.status_file, status):
             log.warning("cannot write the live status file %s", self.status_file)
-
-    def _write_status(self) -> None:
-        with self.db.write() as session:
-            status = session.scalar(select(DaemonStatus).limit(1))
-            if status is None:
-                status = DaemonStatus()
-                session.add(status)
-            status.heartbeat_at = self.real_clock.now()
-            status.started_at = self.started_at
-            status.pid = os.getpid()
-            status.simulated = self.backend.simulated
-            status.clock_synchronised = self.controller.clock_trusted
-            status.reader_ok = self.backend.reader_healthy
-            status.controller_now = self.clock.now()
-            status.outputs = self.backend.outputs()
-            if self.last_unknown is not None:
-                status.last_unknown_uid, status.last_unknown_at = self.last_unknown
-            session.commit()
+        self.after_heartbeat()
 
 
 def _alert_log_broken(session: Session, report: VerifyReport, at: datetime) -> None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker.clock import Clock
 from locker.config import Config
 from locker.db import Database
 from locker.live_status import parse_time, read_live_status, status_path
-from locker.models import DaemonStatus
 
 #: Seconds without a heartbeat after which the daemon counts as down.
 HEARTBEAT_STALE_S = 15
@@ -49,7 +48,7 @@ def client_address() -> str:
 
 @dataclass(frozen=True)
 class DaemonState:
-    """What the daemon last said about itself."""
+    """What the daemon last said about itself (its live status file)."""
 
     running: bool
     last_heartbeat: datetime | None
@@ -61,43 +60,38 @@ class DaemonState:
     storage: str = "ok"
     #: The database's own words for the fault, while there is one.
     storage_error: str | None = None
+    #: What the output pins show (the simulator page), as the daemon last said.
+    outputs: dict[str, Any] | None = None
+    #: The last card read that is nobody's badge, and when (badge enrolment).
+    last_unknown_uid: str | None = None
+    last_unknown_at: datetime | None = None
 
 
-def daemon_state(session: Session) -> DaemonState:
-    """The daemon's state from its heartbeat row and its live status file.
+def daemon_state(session: Session | None = None) -> DaemonState:
+    """The daemon's state from its live status file (see :mod:`locker.live_status`).
 
-    While storage fails the row cannot be written, so a fresh live status file
-    (see :mod:`locker.live_status`) keeps the daemon "running" and says why.
+    The daemon rewrites the file every few seconds in ``run_dir``; a file older
+    than :data:`HEARTBEAT_STALE_S`, or none, means it is not running. Nothing of
+    it is in the database (``session`` is accepted for the callers' convenience).
     """
-    row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
     live = read_live_status(status_path(get_config().status_dir)) or {}
-    live_beat = parse_time(live.get("heartbeat_at"))
-    beat = row.heartbeat_at if row is not None else None
-    if live_beat is not None and (beat is None or live_beat > beat):
-        beat = live_beat
+    beat = parse_time(live.get("heartbeat_at"))
     running = beat is not None and real_now() - beat <= timedelta(seconds=HEARTBEAT_STALE_S)
-    failing = running and live_beat is not None and live.get("storage") == "failing"
-    storage_error = str(live.get("storage_error") or "unknown error") if failing else None
-    if row is None:
-        return DaemonState(
-            running,
-            beat,
-            bool(live.get("simulated")),
-            False,
-            bool(live.get("reader_ok", True)),
-            parse_time(live.get("controller_now")),
-            "failing" if failing else "ok",
-            storage_error,
-        )
+    failing = running and live.get("storage") == "failing"
+    outputs = live.get("outputs")
+    unknown = live.get("last_unknown_uid")
     return DaemonState(
-        running,
-        beat,
-        row.simulated,
-        row.clock_synchronised,
-        row.reader_ok,
-        row.controller_now,
-        "failing" if failing else "ok",
-        storage_error,
+        running=running,
+        last_heartbeat=beat,
+        simulated=bool(live.get("simulated")),
+        clock_synchronised=bool(live.get("clock_synchronised")),
+        reader_ok=bool(live.get("reader_ok", True)),
+        controller_now=parse_time(live.get("controller_now")),
+        storage="failing" if failing else "ok",
+        storage_error=str(live.get("storage_error") or "unknown error") if failing else None,
+        outputs=outputs if isinstance(outputs, dict) else None,
+        last_unknown_uid=unknown if isinstance(unknown, str) else None,
+        last_unknown_at=parse_time(live.get("last_unknown_at")),
     )
 
 

@@ -28,7 +28,7 @@ from locker import events as ev
 from locker.commands import CommandKind
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.log import LogEntry, append
-from locker.models import Badge, DaemonStatus, Person
+from locker.models import Badge, Person
 from locker.people import add_badge, add_person, revoke_badge, update_person
 from locker.roster import normalise_uid
 from web.commands import send_command
@@ -359,18 +359,15 @@ def _since_text(moment: datetime) -> str:
 
 def card_after(session: Session, since: datetime) -> dict[str, Any] | None:
     """The unknown card last read at the locker, if it was read after ``since``."""
-    row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
-    if row is None or not row.last_unknown_uid or row.last_unknown_at is None:
+    daemon = daemon_state(session)
+    uid, seen = daemon.last_unknown_uid, daemon.last_unknown_at
+    if not uid or seen is None or seen <= since:
         return None
-    if row.last_unknown_at <= since:
-        return None
-    uid = row.last_unknown_uid
     badge = session.scalar(select(Badge).where(Badge.uid == uid))
     owner = None
     if badge is not None:
         state = "revoked badge" if badge.revoked_at is not None else "badge"
         owner = f"This card is already {badge.person.name}'s {state}: it cannot be given again."
-    seen = row.last_unknown_at
     return {
         "uid": uid,
         "seen_local": seen.astimezone(get_config().tz).strftime("%H:%M:%S"),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from locker.errors import Conflict, InvalidRequest
-from locker.models import Badge, DaemonStatus, Event, Person, Slot
+from locker.models import Badge, Event, Person, Slot
 from locker.roster import normalise_uid
 from locker.rota import NonexistentTime, local_to_utc
 from web.api import json_body
@@ -88,8 +88,7 @@ def sim_state(session: Session) -> dict[str, Any]:
     state = daemon_state(session)
     now = controller_now(state)
     local = now.astimezone(get_config().tz)
-    row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
-    outputs = outputs_of(row.outputs if row is not None else None)
+    outputs = outputs_of(state.outputs)
     names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
     rows = {slot.number: slot for slot in session.scalars(select(Slot))}
     slots = []
@@ -224,9 +223,7 @@ def state():
 @bp.get("/api/sim/outputs")
 def outputs():
     """What the output pins show: each slot's lock, the bank's LEDs and the buzzer."""
-    with get_db().read() as session:
-        row = session.scalar(select(DaemonStatus).order_by(DaemonStatus.id).limit(1))
-        return jsonify(outputs_of(row.outputs if row is not None else None))
+    return jsonify(outputs_of(daemon_state().outputs))
 
 
 @bp.post("/api/sim/badge")

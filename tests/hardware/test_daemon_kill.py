@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from hardware.sim_world import SimulatedWorld
 from locker.db import Database
 from locker.doorbell import ring
+from locker.live_status import read_live_status, status_path
 from locker.log import verify
-from locker.models import Command, DaemonStatus, Slot
+from locker.models import Command, Slot
 
 LOCKER = str(Path(sys.executable).parent / "locker")
 ALICE = "A1A1A1A1"
@@ -52,9 +52,8 @@ class Site:
         time.sleep(0.4)
 
     def running(self) -> bool:
-        with self.db.read() as session:
-            status = session.scalar(select(DaemonStatus))
-            return status is not None and status.pid == self.process.pid
+        status = read_live_status(status_path(self.root))
+        return status is not None and status.get("pid") == self.process.pid
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -45,6 +45,7 @@ from hardware.sim_world import SimulatedWorld
 from locker.config import default_config_text
 from locker.db import Database, migrate
 from locker.doorbell import ring
+from locker.live_status import read_live_status, status_path
 from locker.log import verify
 from locker.models import Command
 from locker.people import add_person
@@ -229,9 +230,8 @@ class Site:
 
     def ready(self) -> bool:
         """The daemon has reconciled and written its first heartbeat."""
-        with self.connect() as conn:
-            row = conn.execute("SELECT pid FROM daemon_status ORDER BY id LIMIT 1").fetchone()
-        return row is not None and row[0] == self.pid
+        status = read_live_status(status_path(self.root))
+        return status is not None and status.get("pid") == self.pid
 
     def kill(self) -> None:
         """SIGKILL the daemon and wait until it is gone."""

@@ -13,7 +13,8 @@ from locker.config import Config, parse_config
 from locker.controller import Controller
 from locker.db import Database
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
-from locker.models import Alert, Command, DaemonStatus, Event
+from locker.models import Alert, Command, Event
+from tests.support.live import publish
 
 LONDON = ZoneInfo("Europe/London")
 # A Monday in winter, so local time is UTC.
@@ -94,6 +95,7 @@ class FakeDaemon:
     """The controller without its loop: runs commands at once and writes heartbeats."""
 
     def __init__(self, config: Config, db: Database, clock: SimulatedClock):
+        self.config = config
         self.db = db
         self.clock = clock
         self.controller = Controller(config, db, clock)
@@ -101,15 +103,14 @@ class FakeDaemon:
         self.heartbeat()
 
     def heartbeat(self) -> None:
-        """Write the daemon's heartbeat row as the real daemon does."""
-        with self.db.write() as session:
-            status = session.scalar(select(DaemonStatus).limit(1)) or DaemonStatus()
-            session.add(status)
-            status.heartbeat_at = self.clock.now()
-            status.simulated = True
-            status.clock_synchronised = self.controller.rules.clock_trusted
-            status.controller_now = self.clock.now()
-            session.commit()
+        """Publish the daemon's live status as the real daemon does."""
+        publish(
+            self.config,
+            heartbeat_at=self.clock.now().isoformat(),
+            simulated=True,
+            clock_synchronised=self.controller.clock_trusted,
+            controller_now=self.clock.now().isoformat(),
+        )
 
     def wait_for_command(self, command_id: int):
         """Stand-in for ``web.commands.wait_for_command``: run the command, report its row."""

@@ -8,28 +8,26 @@ from datetime import timedelta
 import pytest
 
 from locker.doorbell import Doorbell
-from locker.models import Command, DaemonStatus
+from locker.models import Command
+from tests.support.live import publish
 from tests.web.kit import commands
 from web.commands import NOT_RUNNING, NOT_YET, CommandOutcome, describe, send_command
 from web.context import controller_now, daemon_state
 
 
-def beat(db, at, *, simulated=True, controller_at=None):
-    """A heartbeat row as the daemon writes it."""
-    with db.write() as session:
-        session.add(
-            DaemonStatus(
-                heartbeat_at=at,
-                simulated=simulated,
-                clock_synchronised=True,
-                controller_now=controller_at or at,
-            )
-        )
-        session.commit()
+def beat(config, at, *, simulated=True, controller_at=None):
+    """A heartbeat as the daemon publishes it."""
+    publish(
+        config,
+        heartbeat_at=at.isoformat(),
+        simulated=simulated,
+        clock_synchronised=True,
+        controller_now=(controller_at or at).isoformat(),
+    )
 
 
-def test_an_unanswered_command_stays_queued_after_the_wait(app, db, clock):
-    beat(db, clock.now())
+def test_an_unanswered_command_stays_queued_after_the_wait(app, config, db, clock):
+    beat(config, clock.now())
     app.config["LOCKER_COMMAND_WAIT_S"] = 0.05
     with app.test_request_context():
         outcome = send_command("reload", {}, account="manager", client="127.0.0.1")
@@ -44,8 +42,8 @@ def test_an_unanswered_command_stays_queued_after_the_wait(app, db, clock):
     )
 
 
-def test_the_wait_ends_as_soon_as_the_daemon_answers(app, db, clock, monkeypatch):
-    beat(db, clock.now())
+def test_the_wait_ends_as_soon_as_the_daemon_answers(app, config, db, clock, monkeypatch):
+    beat(config, clock.now())
     polls = []
 
     def daemon_answers(seconds):
@@ -62,8 +60,8 @@ def test_the_wait_ends_as_soon_as_the_daemon_answers(app, db, clock, monkeypatch
     assert polls == [0.02]
 
 
-def test_no_wait_when_the_daemon_is_down(app, db, clock, monkeypatch):
-    beat(db, clock.now() - timedelta(seconds=16))
+def test_no_wait_when_the_daemon_is_down(app, config, db, clock, monkeypatch):
+    beat(config, clock.now() - timedelta(seconds=16))
     monkeypatch.setattr("web.commands.wait_for_command", pytest.fail)
     with app.test_request_context():
         outcome = send_command("reload", {}, account="manager", client="")
@@ -83,24 +81,24 @@ def test_the_doorbell_rings_where_the_daemon_listens(app, config, clock, db):
         bell.close()
 
 
-def test_the_controllers_clock_runs_on_from_its_last_heartbeat(app, db, clock):
+def test_the_controllers_clock_runs_on_from_its_last_heartbeat(app, config, db, clock):
     simulated_now = clock.now() + timedelta(hours=3)
-    beat(db, clock.now() - timedelta(seconds=4), controller_at=simulated_now)
+    beat(config, clock.now() - timedelta(seconds=4), controller_at=simulated_now)
     with app.test_request_context(), db.read() as session:
         state = daemon_state(session)
         assert state.running
         assert controller_now(state) == simulated_now + timedelta(seconds=4)
 
 
-def test_a_stopped_simulation_keeps_its_time(app, db, clock):
+def test_a_stopped_simulation_keeps_its_time(app, config, db, clock):
     simulated_now = clock.now() + timedelta(hours=3)
-    beat(db, clock.now() - timedelta(minutes=5), controller_at=simulated_now)
+    beat(config, clock.now() - timedelta(minutes=5), controller_at=simulated_now)
     with app.test_request_context(), db.read() as session:
         assert controller_now(daemon_state(session)) == simulated_now
 
 
-def test_a_real_daemon_uses_real_time(app, db, clock):
-    beat(db, clock.now() - timedelta(seconds=3), simulated=False)
+def test_a_real_daemon_uses_real_time(app, config, db, clock):
+    beat(config, clock.now() - timedelta(seconds=3), simulated=False)
     with app.test_request_context(), db.read() as session:
         assert controller_now(daemon_state(session)) == clock.now()
 

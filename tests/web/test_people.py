@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.decisions import BadgeRead
-from locker.models import Badge, DaemonStatus, Person
+from locker.models import Badge, Person
+from tests.support.live import publish
 from tests.web.kit import commands, events
 
 ALICE, BOB, MARY = 1, 2, 3
@@ -43,12 +44,9 @@ def kinds(db) -> list[str]:
     return [c.kind for c in commands(db)]
 
 
-def card_read(db, uid: str, at: datetime) -> None:
-    """The daemon's heartbeat row says ``uid`` was read at ``at`` and is unknown."""
-    with db.write() as session:
-        row = session.scalar(select(DaemonStatus).limit(1))
-        row.last_unknown_uid, row.last_unknown_at = uid, at
-        session.commit()
+def card_read(config, uid: str, at: datetime) -> None:
+    """The daemon's live status says ``uid`` was read at ``at`` and is unknown."""
+    publish(config, last_unknown_uid=uid, last_unknown_at=at.isoformat())
 
 
 def new_person(**fields) -> dict[str, str]:
@@ -181,16 +179,16 @@ def open_enrol(client, person_id: int = BOB) -> tuple[str, str]:
     return url, parse_qs(urlsplit(url).query)["since"][0]
 
 
-def test_enrol_offers_the_card_read_after_it_opened(client, manager, daemon, clock, db):
+def test_enrol_offers_the_card_read_after_it_opened(client, manager, daemon, clock, db, config):
     url, since = open_enrol(client)
     assert datetime.fromisoformat(since) == clock.now()
-    card_read(db, "0BADCAFE", clock.now() - timedelta(seconds=1))  # before: not offered
+    card_read(config, "0BADCAFE", clock.now() - timedelta(seconds=1))  # before: not offered
     text = page(client.get(url))
     assert re.search(r'data-testid="enrol-card" hidden', text)
     assert client.get(f"/people/enrol/card?since={since}").json["card"] is None
 
     clock.advance(3)
-    card_read(db, "0BADCAFE", clock.now())
+    card_read(config, "0BADCAFE", clock.now())
     text = page(client.get(url))
     assert '<strong id="enrol-card-uid" data-testid="enrol-card-uid">0BADCAFE</strong>' in text
     assert 'name="uid" id="enrol-give-uid" value="0BADCAFE"' in text

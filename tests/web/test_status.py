@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from datetime import UTC, date, datetime
 
-from locker.models import DaemonStatus
 from locker.people import add_person
+from tests.support.live import publish
 from tests.web.kit import raise_alert
 from web.context import local_text
 
@@ -84,10 +84,8 @@ def test_a_banner_when_the_daemon_never_ran(client, auth):
     assert 'data-testid="slot-1" data-state="unknown"' in text
 
 
-def test_a_banner_when_the_clock_is_not_synchronised(client, auth, daemon, db):
-    with db.write() as session:
-        session.query(DaemonStatus).update({"clock_synchronised": False})
-        session.commit()
+def test_a_banner_when_the_clock_is_not_synchronised(client, auth, daemon, config):
+    publish(config, clock_synchronised=False)
     auth.login()
     assert 'data-testid="banner-clock" >' in page(client)
     assert client.get("/api/status").json["clock_synchronised"] is False
