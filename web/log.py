@@ -30,7 +30,7 @@ from locker import events as ev
 from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import export_chunks, format_ts, parse_ts
 from locker.models import Event, Grant, Person
-from locker.rota import day_bounds
+from locker.rota import day_bounds, day_problem
 from web.api import query_int
 from web.context import MAX_ID, get_config, get_db
 from web.status import ALERT_WORDS, SLOT_REASON_WORDS
@@ -205,15 +205,17 @@ def parse_filter(scope: frozenset[str] | None = None) -> LogFilter:
 
 
 def parse_day(text: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` query value as a date (empty means none), or a 400."""
+    """A ``YYYY-MM-DD`` query value as a date (empty means none), or a 400.
+
+    Days outside 2000-2100 are refused too: nothing was logged then, and a day
+    next to ``date.max`` overflows when the page works out where it ends.
+    """
     if not text:
         return None
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"day must be a date written YYYY-MM-DD, not {text[:20]!r}") from None
+    day, why = day_problem(text)
+    if day is None:
+        raise BadRequest(why)
+    return day
 
 
 # ------------------------------------------------------------------- paging
