@@ -45,6 +45,9 @@ def add_account(
     username = username.strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
         raise InvalidRequest("a user name of 1 to 80 characters without spaces is needed")
+    if not username.isprintable():
+        # Invisible and direction-changing characters would let two names look alike.
+        raise InvalidRequest("the user name has characters that are not printable text")
     if role not in ACCOUNT_ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ACCOUNT_ROLES)}, not {role!r}")
     _check_password_length(password)
