@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, redirect, request, url_for
+from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -41,6 +41,9 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+#: Sent only when ``web.secure_cookies`` is on, i.e. the panel is served over HTTPS:
+#: a browser that saw it never falls back to plain HTTP (where the cookie would leak).
+HSTS = "max-age=31536000"
 
 
 class PanelUser:
@@ -149,6 +152,8 @@ def add_security_headers(response):
     """Headers every response carries."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.endpoint != "static":
         # Status pages and API answers hold names and are out of date in seconds.
         response.headers.setdefault("Cache-Control", "no-store")

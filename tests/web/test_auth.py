@@ -168,7 +168,13 @@ def test_secure_cookies_when_configured(tmp_path, db, clock, accounts):
     app = create_app({"TESTING": True}, config=config, clock=clock)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=5)
+    response = app.test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     app.extensions["locker_db"].dispose()
+
+
+def test_no_hsts_over_plain_http(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
 def test_the_session_ends_after_the_idle_timeout(client, auth, monkeypatch):
