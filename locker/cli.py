@@ -123,20 +123,48 @@ def init(app: App) -> None:
             if str(path) == DEFAULT_CONFIG_PATH
             else str(path.parent.resolve())
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         text = default_config_text(data_dir=data_dir)
         if str(path) != DEFAULT_CONFIG_PATH:
             text = text.replace(
                 'secret_key_file = "/etc/nursery-locker/secret_key"',
                 f'secret_key_file = "{Path(data_dir) / "secret_key"}"',
             )
-        path.write_text(text, encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         click.echo(f"wrote a default config to {path}: edit the slots and pins to match the wiring")
     config = app.config
+    Path(config.data_dir).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     write_secret_key(config)
+    private_database(config.db_url)
     db = Database(config.db_url)
     migrate(db.engine)
     click.echo(f"database ready: {config.db_url}")
+
+
+#: New directories and files of the locker: the owner and its group, nobody else
+#: (the database holds names, badge UIDs and password hashes). The group is the
+#: directory's (``scripts/install.sh`` makes it the shared group, setgid).
+PRIVATE_DIR = 0o750
+PRIVATE_FILE = 0o640
+
+
+def private_database(url: str) -> None:
+    """Create a SQLite database file ``0640`` before SQLite would (``0644``), or take
+    the world's access away from an existing one and its ``-wal``/``-shm``.
+
+    SQLite gives its journal files the database's own mode, so they follow.
+    """
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(file.stat().st_mode & 0o7770)
 
 
 def write_secret_key(config: Config) -> None:

@@ -25,11 +25,27 @@ def cli(tmp_path, monkeypatch):
 
 
 def test_init_writes_config_secret_and_database(cli, tmp_path):
-    assert (tmp_path / "config.toml").exists()
+    assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "locker.db").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "locker.db").exists()
     again = cli("init")
     assert again.exit_code == 0 and "wrote a default config" not in again.output
+
+
+def test_init_takes_the_world_off_an_old_database_and_makes_a_new_data_dir_private(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LOCKER_CONFIG", str(tmp_path / "etc" / "config.toml"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    database = tmp_path / "etc" / "locker.db"
+    database.chmod(0o644)
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert database.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "etc").stat().st_mode & 0o007 == 0
+    for name in ("config.toml", "locker.db", "secret_key"):
+        assert (tmp_path / "etc" / name).stat().st_mode & 0o007 == 0, name
 
 
 def test_staff_badges_and_listing(cli):
