@@ -1,0 +1,87 @@
+"""Re-authentication before anything that opens a slot: one policy for forms and the API.
+
+Every action that opens a slot now (an open-now grant, releasing one slot,
+releasing all, signing a visitor in or out) asks for the account's own
+password again: the JSON field ``password`` in the API, a password field in
+the forms. A password typed in the last ``web.reauth_min`` minutes (default 5;
+logging in counts) covers the next actions, so a manager in an evacuation
+types it once. A wrong password is refused even inside that time, and counts
+against the login throttle like a wrong login.
+
+Bearer tokens have no password to type: a token is a deliberate credential,
+created with ``locker token create`` for a machine, and it is let through.
+Keep it secret and revoke it (``locker token revoke ID``) when it may have
+leaked; a viewer's token cannot act at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import session
+from flask_login import current_user
+from werkzeug.exceptions import BadRequest, Forbidden
+
+from web import auth
+from web.context import get_config, real_now
+
+#: Where the session keeps when its password was last typed (UTC, ISO 8601).
+TYPED_AT = "password_typed_at"
+
+
+class PasswordNeeded(Forbidden):
+    """The action opens a slot: the account's password must be typed again."""
+
+
+class WrongPassword(Forbidden):
+    """The password typed again is not the account's."""
+
+
+def window() -> timedelta:
+    """How long a typed password covers actions that open a slot."""
+    return timedelta(minutes=get_config().web.reauth_min)
+
+
+def password_typed(at: datetime | None = None) -> None:
+    """Note in the session that its account's password was just typed (and was right)."""
+    session[TYPED_AT] = (at or real_now()).isoformat()
+
+
+def typed_recently() -> bool:
+    """True when this session typed its password within :func:`window`."""
+    raw = session.get(TYPED_AT)
+    if not isinstance(raw, str):
+        return False
+    try:
+        typed = datetime.fromisoformat(raw)
+    except ValueError:
+        return False
+    return timedelta(0) <= real_now() - typed < window()
+
+
+def require(password: str | None, purpose: str) -> None:
+    """Let the caller ``purpose`` (e.g. "release a slot"), or raise a 403 saying why not.
+
+    ``password`` is what the caller typed again, if anything.
+    """
+    if current_user.via_token:
+        return
+    if password:
+        if auth.check_attempt(current_user.username, password, purpose=purpose) is None:
+            raise WrongPassword("the password is wrong")
+        password_typed()
+        return
+    if typed_recently():
+        return
+    minutes = get_config().web.reauth_min
+    covers = f" (it covers the next {minutes} minutes)" if minutes else ""
+    raise PasswordNeeded(f"type your password again in 'password' to {purpose}{covers}")
+
+
+def password_in(data: dict[str, Any]) -> str | None:
+    """Take ``password`` out of a JSON body (so it goes no further), checking its type."""
+    password = data.pop("password", None)
+    if password is not None and not isinstance(password, str):
+        raise BadRequest("password must be text")
+    return password
