@@ -209,14 +209,43 @@ def user_add(app: App, name: str, role: str) -> None:
 @friendly
 def user_passwd(app: App, name: str) -> None:
     """Set a new password for the panel account NAME (prompted, or read from stdin);
-    every session started with the old one ends."""
+    every session started with the old one ends and its API tokens are revoked."""
     from locker.accounts import set_password
 
     password = _read_password()
     with app.db.write() as session:
         set_password(session, name, password, at=app.clock.now(), actor=app.actor)
         session.commit()
-    click.echo(f"new password set for {name}; its open sessions have ended")
+    click.echo(f"new password set for {name}; its sessions have ended and its tokens are revoked")
+
+
+@user.command("deactivate")
+@click.argument("name")
+@pass_app
+@friendly
+def user_deactivate(app: App, name: str) -> None:
+    """Deactivate the panel account NAME: it cannot log in; its sessions end and its
+    tokens are revoked."""
+    from locker.accounts import set_active
+
+    with app.db.write() as session:
+        set_active(session, name, False, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"account {name} deactivated; its sessions have ended and its tokens are revoked")
+
+
+@user.command("activate")
+@click.argument("name")
+@pass_app
+@friendly
+def user_activate(app: App, name: str) -> None:
+    """Let the panel account NAME log in again (its old tokens stay revoked)."""
+    from locker.accounts import set_active
+
+    with app.db.write() as session:
+        set_active(session, name, True, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"account {name} can log in again")
 
 
 def _read_password() -> str:
@@ -243,6 +272,45 @@ def token_create(app: App, name: str) -> None:
         value = create_token(session, name, at=app.clock.now(), actor=app.actor)
         session.commit()
     click.echo(value)
+
+
+@token.command("list")
+@pass_app
+@friendly
+def token_list(app: App) -> None:
+    """List every API token: its ID, account, when made and last used, and if revoked."""
+    from locker.accounts import list_tokens
+
+    with app.db.read() as session:
+        rows = list_tokens(session)
+    if not rows:
+        click.echo("no API tokens yet: make one with `locker token create NAME`")
+        return
+    click.echo(f"{'id':>4}  {'account':<20} {'created':<17} {'last used':<17} revoked")
+    for row in rows:
+        click.echo(
+            f"{row.id:>4}  {row.username:<20} {_when(row.created_at):<17} "
+            f"{_when(row.last_used_at):<17} {_when(row.revoked_at) if row.revoked_at else '-'}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
+@pass_app
+@friendly
+def token_revoke(app: App, token_id: int) -> None:
+    """Revoke API token ID (see `locker token list`): its next request gets 401."""
+    from locker.accounts import revoke_token
+
+    with app.db.write() as session:
+        row = revoke_token(session, token_id, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"token {row.id} of {row.username} revoked")
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored UTC time as ``YYYY-MM-DD HH:MM`` UTC, or ``-``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 # -------------------------------------------------------- staff, badges
