@@ -17,7 +17,20 @@ from locker.clock import Clock, SystemClock
 from locker.config import Config, config_path, load_config
 from locker.db import Database, require_current_schema
 from locker.errors import ConfigError
-from web import actions, api, auth, errors, log, people, report, rota, security, sim, status
+from web import (
+    accounts,
+    actions,
+    api,
+    auth,
+    errors,
+    log,
+    people,
+    report,
+    rota,
+    security,
+    sim,
+    status,
+)
 
 #: A shorter key can be guessed; ``locker init`` writes 64 hex characters.
 MIN_SECRET_KEY = 32
@@ -63,7 +76,7 @@ def create_app(
 
     security.init_app(app)
     errors.init_app(app)
-    for module in (auth, status, actions, api, people, rota, sim, log, report):
+    for module in (auth, status, actions, api, people, rota, sim, log, report, accounts):
         app.register_blueprint(module.bp)
 
     @app.context_processor
