@@ -545,13 +545,13 @@ def daemon(app: App) -> None:
 
 
 def serve_panel(config: Config, *, port: int | None = None) -> None:
-    """Serve the panel with waitress (never Flask's development server)."""
-    import waitress
-
+    """Serve the panel with waitress (never Flask's development server), tuned for a Pi
+    on a LAN (:mod:`web.server`)."""
     from web import create_app
+    from web.server import serve
 
     app = create_app(config=config)
-    waitress.serve(app, host=config.web.host, port=port or config.web.port, threads=8)
+    serve(app, host=config.web.host, port=port or config.web.port)
 
 
 @main.command()
