@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from locker.accounts import end_sessions_of, list_tokens, live_sessions, revoke_token, set_active
 from locker.errors import Conflict, NotFound
 from locker.models import PanelAccount
-from web.context import client_address, get_db, local_text, real_now
+from web.context import MAX_ID, client_address, get_db, local_text, real_now
 
 bp = Blueprint("accounts", __name__)
 
@@ -32,7 +32,7 @@ def _who() -> str:
 
 
 def _account_or_404(session: Session, account_id: int) -> PanelAccount:
-    account = session.get(PanelAccount, account_id)
+    account = session.get(PanelAccount, account_id) if account_id <= MAX_ID else None
     if account is None:
         raise NotFound(f"there is no panel account {account_id}")
     return account
@@ -105,6 +105,8 @@ def end_sessions(account_id: int):
 def revoke(token_id: int):
     """Revoke an API token: its next request gets 401."""
     require_admin()
+    if token_id > MAX_ID:
+        raise NotFound(f"there is no API token {token_id}")
     with get_db().write() as session:
         info = revoke_token(session, token_id, at=real_now(), actor=_who())
         session.commit()

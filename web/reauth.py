@@ -28,6 +28,8 @@ from web.context import get_config, real_now
 
 #: Where the session keeps when its password was last typed (UTC, ISO 8601).
 TYPED_AT = "password_typed_at"
+#: The longest password taken, as on the login form.
+MAX_PASSWORD = 1024
 
 
 class PasswordNeeded(Forbidden):
@@ -82,6 +84,19 @@ def require(password: str | None, purpose: str) -> None:
 def password_in(data: dict[str, Any]) -> str | None:
     """Take ``password`` out of a JSON body (so it goes no further), checking its type."""
     password = data.pop("password", None)
-    if password is not None and not isinstance(password, str):
+    if password is None:
+        return None
+    if not isinstance(password, str) or not _encodable(password):
         raise BadRequest("password must be text")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"password is too long (at most {MAX_PASSWORD} characters)")
     return password
+
+
+def _encodable(text: str) -> bool:
+    # JSON can carry lone surrogates ("\ud800"), which no password hash can take.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -83,6 +83,9 @@ def test_revoking_a_token_from_the_panel(client, admin, token):
         ("/accounts/99/active", {"active": "0"}, 404, "no panel account 99"),
         ("/accounts/99/end-sessions", {}, 404, "no panel account 99"),
         ("/tokens/99/revoke", {}, 404, "no API token 99"),
+        (f"/tokens/{10**30}/revoke", {}, 404, "no API token"),
+        (f"/accounts/{10**30}/end-sessions", {}, 404, "no panel account"),
+        (f"/accounts/{10**30}/active", {"active": "1"}, 404, "no panel account"),
         (f"/accounts/{MANAGER}/active", {"active": "1"}, 409, "already active"),
     ],
 )

@@ -115,3 +115,21 @@ def test_reauth_min_zero_asks_every_time(tmp_path, db, clock, accounts, daemon):
     assert response.status_code == 403
     assert "covers" not in response.json["error"]
     app.extensions["locker_db"].dispose()
+
+
+@pytest.mark.parametrize(
+    "password", ["", 5, [], {}, True, "x" * 5000, "\x00", "\u202e", "\ud800"], ids=repr
+)
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/grants", GRANT_NOW),
+        ("/api/slots/1/release", {"reason": "check"}),
+        ("/api/release-all", {"reason": "drill", "confirm": True}),
+    ],
+)
+def test_any_password_field_gets_a_4xx_never_a_500(client, manager, db, path, body, password):
+    response = manager.post_json(path, {**body, "password": password})
+    assert 400 <= response.status_code < 500, response.json
+    assert isinstance(response.json["error"], str)
+    assert commands(db) == []
