@@ -22,7 +22,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from locker.events import ALL_KINDS
 from locker.models import Event, Person
 from locker.rota import shifts_on
-from web import manager, reauth
+from web import manager, reauth, uids
 from web.commands import describe
 from web.context import (
     MAX_ID,
@@ -121,7 +121,7 @@ def _person(person: Person, shift) -> dict[str, Any]:
         "name": person.name,
         "role": person.role,
         "active": person.active,
-        "badges": [b.uid for b in person.badges if b.revoked_at is None],
+        "badges": [uids.shown(b.uid) for b in person.badges if b.revoked_at is None],
         "slot": person.slot_number,
         "shift_today": None
         if shift is None
@@ -162,7 +162,7 @@ def _event(event: Event) -> dict[str, Any]:
         "actor": event.actor,
         "slot": event.slot,
         "person_id": event.person_id,
-        "details": _details(event.details),
+        "details": uids.shown_details(_details(event.details)),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }

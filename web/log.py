@@ -31,6 +31,7 @@ from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import export_chunks, format_ts, parse_ts
 from locker.models import Event, Grant, Person
 from locker.rota import day_bounds, day_problem
+from web import uids
 from web.api import query_int
 from web.context import MAX_ID, get_config, get_db
 from web.status import ALERT_WORDS, SLOT_REASON_WORDS
@@ -436,6 +437,8 @@ def _iso_moment(value: Any) -> datetime | None:
 
 
 def _value(key: str, value: Any, kind: str, tz: ZoneInfo, day: date | None) -> str:
+    if key == "uid":
+        return str(uids.shown(value))
     if key == "alert" and isinstance(value, str):
         return ALERT_WORDS.get(value, value.replace("_", " "))
     if key in ("reason", "action") and kind in CODED_REASON_KINDS and isinstance(value, str):

@@ -30,6 +30,7 @@ from locker.log import LogEntry, append
 from locker.models import Badge, DaemonStatus, Person
 from locker.people import add_badge, add_person, revoke_badge, update_person
 from locker.roster import normalise_uid
+from web import uids
 from web.commands import send_command
 from web.context import (
     MAX_ID,
@@ -135,7 +136,7 @@ def _row(person: Person) -> dict[str, Any]:
         "role": person.role,
         "role_text": ROLE_WORDS.get(person.role, person.role),
         "slot": person.slot_number,
-        "badges": [b.uid for b in person.badges if b.revoked_at is None],
+        "badges": [uids.shown(b.uid) for b in person.badges if b.revoked_at is None],
         "revoked": len([b for b in person.badges if b.revoked_at is not None]),
         "setting_authorised": person.setting_authorised,
         "active": person.active,
