@@ -489,11 +489,15 @@ def parse_checkpoint(text: str) -> tuple[int, str]:
 
 def parse_moment(text: str | None, config: Config, *, end: bool = False) -> datetime | None:
     """``YYYY-MM-DD`` (local midnight; the day after for ``--until``) or an ISO time."""
+    from locker.rota import FIRST_DAY, LAST_DAY, day_problem
+
     if text is None:
         return None
     try:
         if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
+            day, why = day_problem(text)
+            if day is None:
+                raise click.BadParameter(why)
             moment = datetime.combine(day, time(0), tzinfo=config.tz)
             if end:
                 moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=config.tz)
@@ -501,6 +505,10 @@ def parse_moment(text: str | None, config: Config, *, end: bool = False) -> date
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise click.BadParameter(
+            f"{text!r} is out of range: the locker takes days from {FIRST_DAY} to {LAST_DAY}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.tz)
     return moment.astimezone(UTC)

@@ -315,3 +315,18 @@ def test_a_malformed_checkpoint_is_a_one_line_error(cli, printed):
     assert result.exit_code == 1
     assert result.output.startswith(f"error: --checkpoint {printed!r} is not ID:HASH")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--until", "9999-12-31"),
+        ("--since", "0001-01-01"),
+        ("--since", "9999-12-31T23:59:59+00:00"),
+        ("--until", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_log_export_refuses_a_day_out_of_range_in_one_line(cli, args):
+    result = cli("log", "export", *args)
+    assert result.exit_code == 2
+    assert "is out of range" in result.output and "Traceback" not in result.output
