@@ -18,11 +18,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -55,10 +57,11 @@ class CheckCost:
     """How long a real password check has taken lately (the median of the last few).
 
     A throttled attempt waits this long instead of checking, so it answers no
-    sooner than a real check, without spending the memory and CPU of one.
+    sooner than a real check, without spending the memory and CPU of one. Only
+    the last few count, so the figure follows the Pi's load within seconds.
     """
 
-    def __init__(self, keep: int = 15):
+    def __init__(self, keep: int = 5):
         self._lock = threading.Lock()
         self._seconds: deque[float] = deque(maxlen=keep)
 
@@ -146,7 +149,7 @@ def _refusal(account: PanelAccount | None, allowed: bool) -> str:
     return "wrong password" if account.active else "account disabled"
 
 
-def _let_in(write, account: PanelAccount, purpose: str, now) -> Checked:
+def _let_in(write: Session, account: PanelAccount, purpose: str, now: datetime) -> Checked:
     address = client_address()
     throttle.succeeded(write, account.username, address, now)
     row = write.get(PanelAccount, account.id)
@@ -163,7 +166,14 @@ def _let_in(write, account: PanelAccount, purpose: str, now) -> Checked:
     return Checked(row.id, row.username, row.role, key)
 
 
-def _log_failure(write, account, name: str, reason: str, purpose: str, now) -> None:
+def _log_failure(
+    write: Session,
+    account: PanelAccount | None,
+    name: str,
+    reason: str,
+    purpose: str,
+    now: datetime,
+) -> None:
     """One ``auth.failed`` event per burst from an address (see :mod:`web.throttle`)."""
     address = client_address()
     attempts = throttle.failure_to_log(write, address, now)

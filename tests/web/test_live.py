@@ -100,7 +100,7 @@ def test_throttled_and_unknown_names_cost_the_same_time_as_a_real_check(live):
     for _ in range(PAIR_FREE):
         throttled.login("admin", "guess-guess")
     times: dict[str, list[float]] = {"real": [], "unknown": [], "throttled": []}
-    for n in range(9):
+    for n in range(11):  # the first two rounds warm up: the panel's figures follow this load
         real = Browser(live.port, f"127.0.1.{n + 1}")  # a fresh address: a real check
         unknown = Browser(live.port, f"127.0.2.{n + 1}")
         for kind, browser, name in (
@@ -113,7 +113,8 @@ def test_throttled_and_unknown_names_cost_the_same_time_as_a_real_check(live):
                 "/login", {"username": name, "password": "guess-guess"}, token
             )
             assert answer.status == 200 and WRONG_LOGIN in answer.text
-            times[kind].append(answer.seconds)
+            if n >= 2:
+                times[kind].append(answer.seconds)
     medians = {kind: statistics.median(values) for kind, values in times.items()}
     for kind in ("unknown", "throttled"):
         ratio = medians[kind] / medians["real"]
@@ -148,4 +149,4 @@ def test_24_parallel_wrong_passwords_get_at_most_the_allowed_checks(app, monkeyp
     finally:
         panel.stop()
     assert all(a is not None and a.status == 200 for a in answers)
-    assert len(checks) <= PAIR_FREE, f"{len(checks)} real checks for 24 parallel guesses"
+    assert 1 <= len(checks) <= PAIR_FREE, f"{len(checks)} real checks for 24 parallel guesses"
