@@ -704,6 +704,8 @@ def export():
     flt = parse_filter(OVERRIDE_KINDS if view == "overrides" else None)
     since, until = day_bounds(flt.day, get_config().tz) if flt.day else (None, None)
     db = get_db()
+    # Decided now: the download streams after the request's context has gone.
+    redact = None if uids.may_see_whole() else uids.shown_details_text
 
     def chunks() -> Iterator[str]:
         with db.read() as session:
@@ -715,6 +717,7 @@ def export():
                 kinds=flt.kinds,
                 person_id=flt.person_id,
                 batch=EXPORT_BATCH,
+                redact=redact,
             )
 
     name = "-".join(

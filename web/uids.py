@@ -3,11 +3,12 @@ hex digits for viewers.
 
 A viewer (an inspector, the owner) has no use for a whole UID, and a whole
 manager's UID is what a cloned card needs to give on-the-spot approvals. The
-panel's pages and the JSON API show UIDs through :func:`shown`.
+panel's pages, its log exports and the JSON API show UIDs through :func:`shown`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import has_request_context
@@ -42,3 +43,15 @@ def shown_details(details: Any) -> Any:
     if isinstance(details, dict) and "uid" in details and not may_see_whole():
         return {**details, "uid": shown(details["uid"])}
     return details
+
+
+def shown_details_text(stored: str) -> str:
+    """An event's stored details (canonical JSON) with its ``uid`` masked, for a viewer's export."""
+    try:
+        details = json.loads(stored)
+    except (TypeError, ValueError):
+        return stored
+    if not isinstance(details, dict) or not isinstance(details.get("uid"), str):
+        return stored
+    details["uid"] = masked(details["uid"])
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -26,6 +26,8 @@ def page_texts(client) -> list[str]:
     texts = [client.get(p).get_data(as_text=True) for p in ("/people", "/log", "/log/overrides")]
     texts.append(client.get("/api/people").get_data(as_text=True))
     texts.append(client.get("/api/events?limit=1000").get_data(as_text=True))
+    texts.append(client.get("/log/export.csv").get_data(as_text=True))
+    texts.append(client.get("/log/export.csv?format=jsonl").get_data(as_text=True))
     return texts
 
 
@@ -41,6 +43,8 @@ def test_a_viewer_never_sees_a_whole_uid(client, auth, logged):
     unknown = client.get("/api/events?kind=badge.unknown").json["events"]
     assert unknown[0]["details"]["uid"] == "****CAFE"
     assert "badge: ****CAFE" in texts[1]
+    assert '""uid"":""****CAFE""' in texts[5]
+    assert '"uid": "****CAFE"' in texts[6]
 
 
 def test_a_viewer_token_gets_masked_uids_too(client, token, logged):
@@ -54,3 +58,4 @@ def test_managers_and_admins_see_whole_uids(client, auth, logged, role):
     texts = page_texts(client)
     assert "4D4D4D4D" in texts[0] and "4D4D4D4D" in texts[3]
     assert "0BADCAFE" in texts[1] and "0BADCAFE" in texts[4]
+    assert "0BADCAFE" in texts[5] and "0BADCAFE" in texts[6]
