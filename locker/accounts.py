@@ -98,12 +98,13 @@ def set_password(
 
 
 def set_active(
-    session: Session, username: str, active: bool, *, at: datetime, actor: str
+    session: Session, username: str, active: bool, *, at: datetime, actor: str, client: str = ""
 ) -> PanelAccount:
     """Deactivate (or activate again) ``username``; logs ``config.changed``.
 
     A deactivated account cannot log in; its sessions end and its tokens are
     revoked, so activating it again needs a new login and new tokens.
+    ``client`` is the panel's address the change came from, if any.
     """
     account = find_account(session, username)
     if account.active == active:
@@ -117,8 +118,15 @@ def set_active(
     if not active:
         details["sessions_ended"] = end_sessions(session, account.id, at=at, reason="deactivated")
         details["tokens_revoked"] = _revoke_all_tokens(session, account.id, at=at)
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
+    _log(session, details, at, actor, client)
     return account
+
+
+def _log(session: Session, details: dict, at: datetime, actor: str, client: str) -> None:
+    """``config.changed`` with the panel's address when the change came from the panel."""
+    if client:
+        details = {**details, "client": client}
+    append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
 
 
 def _check_password_length(password: str) -> None:
@@ -195,7 +203,9 @@ def live_sessions(session: Session, account_id: int, *, at: datetime) -> int:
     return len(rows.all())
 
 
-def end_sessions_of(session: Session, username: str, *, at: datetime, actor: str) -> int:
+def end_sessions_of(
+    session: Session, username: str, *, at: datetime, actor: str, client: str = ""
+) -> int:
     """An admin ends every session of ``username`` at once; logged as ``config.changed``."""
     account = find_account(session, username)
     ended = end_sessions(session, account.id, at=at, reason=f"ended by {actor}")
@@ -204,7 +214,7 @@ def end_sessions_of(session: Session, username: str, *, at: datetime, actor: str
         "username": account.username,
         "sessions_ended": ended,
     }
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
+    _log(session, details, at, actor, client)
     return ended
 
 
@@ -254,7 +264,9 @@ def list_tokens(session: Session) -> list[TokenInfo]:
     ]
 
 
-def revoke_token(session: Session, token_id: int, *, at: datetime, actor: str) -> TokenInfo:
+def revoke_token(
+    session: Session, token_id: int, *, at: datetime, actor: str, client: str = ""
+) -> TokenInfo:
     """Revoke token ``token_id``: its next request gets a 401."""
     row = session.get(ApiToken, token_id)
     if row is None:
@@ -264,7 +276,7 @@ def revoke_token(session: Session, token_id: int, *, at: datetime, actor: str) -
     row.revoked_at = at
     username = row.account.username
     details = {"what": "API token revoked", "username": username, "token_id": row.id}
-    append(session, LogEntry(ev.CONFIG_CHANGED, actor, details=details), at)
+    _log(session, details, at, actor, client)
     return TokenInfo(row.id, username, row.created_at, row.last_used_at, row.revoked_at)
 
 

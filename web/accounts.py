@@ -27,8 +27,8 @@ def require_admin() -> None:
         raise Forbidden("only an admin account can manage panel accounts and tokens")
 
 
-def _who() -> str:
-    return f"{current_user.username} from {client_address() or 'unknown address'}"
+def _who() -> dict[str, str]:
+    return {"actor": current_user.username, "client": client_address()}
 
 
 def _account_or_404(session: Session, account_id: int) -> PanelAccount:
@@ -80,7 +80,7 @@ def set_account_active(account_id: int):
         raise Conflict("you cannot deactivate your own account: ask another admin")
     with get_db().write() as session:
         username = _account_or_404(session, account_id).username
-        set_active(session, username, active, at=real_now(), actor=_who())
+        set_active(session, username, active, at=real_now(), **_who())
         session.commit()
     if active:
         flash(f"{username} can log in again.", "success")
@@ -95,7 +95,7 @@ def end_sessions(account_id: int):
     require_admin()
     with get_db().write() as session:
         username = _account_or_404(session, account_id).username
-        ended = end_sessions_of(session, username, at=real_now(), actor=_who())
+        ended = end_sessions_of(session, username, at=real_now(), **_who())
         session.commit()
     flash(f"{ended} session{'s' if ended != 1 else ''} of {username} ended.", "success")
     return redirect(url_for(".index"))
@@ -108,7 +108,7 @@ def revoke(token_id: int):
     if token_id > MAX_ID:
         raise NotFound(f"there is no API token {token_id}")
     with get_db().write() as session:
-        info = revoke_token(session, token_id, at=real_now(), actor=_who())
+        info = revoke_token(session, token_id, at=real_now(), **_who())
         session.commit()
     flash(f"Token {info.id} of {info.username} is revoked.", "success")
     return redirect(url_for(".index"))
