@@ -68,7 +68,9 @@ _FREE = {"pair": PAIR_FREE, "addr": ADDRESS_FREE, "name": NAME_FREE}
 
 
 def _row(session: Session, key: str, now: datetime) -> LoginThrottle:
-    row = session.get(LoginThrottle, key)
+    # SQLite's write transaction already holds the database; FOR UPDATE does the
+    # same for the row on a database that locks rows (PostgreSQL).
+    row = session.get(LoginThrottle, key, with_for_update=True)
     if row is None:
         row = LoginThrottle(key=key, failures=0, unlogged=0, updated_at=now)
         session.add(row)
