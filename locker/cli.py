@@ -600,8 +600,10 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
     if not config_file.exists():
         begin = _demo_start(start)
         write_demo_config(config_file, port=port, start=begin, speed=speed)
+        config_file.chmod(PRIVATE_FILE)
         config = load_config(config_file)
         write_secret_key(config)
+        private_database(config.db_url)
         seed(config, Database(config.db_url), at=begin)
         from hardware.sim_world import SimulatedWorld
 
