@@ -370,7 +370,7 @@ def card_after(session: Session, since: datetime) -> dict[str, Any] | None:
         owner = f"This card is already {badge.person.name}'s {state}: it cannot be given again."
     seen = row.last_unknown_at
     return {
-        "uid": uid,
+        "uid": uids.shown(uid),
         "seen_local": seen.astimezone(get_config().tz).strftime("%H:%M:%S"),
         "taken": owner,
     }

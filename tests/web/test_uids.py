@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from locker.decisions import BadgeRead
+from locker.models import DaemonStatus
 from web.uids import masked
 
 WHOLE = ["A1A1A1A1", "B0B0B0B0", "4D4D4D4D", "0BADCAFE"]
 
 
 @pytest.fixture
-def logged(daemon):
+def logged(daemon, db):
     daemon.controller.handle(BadgeRead("0BADCAFE"))  # an unknown card: badge.unknown
     daemon.heartbeat()
+    with db.write() as session:  # as the real daemon notes it, for enrolling the card
+        status = session.scalar(select(DaemonStatus))
+        status.last_unknown_uid, status.last_unknown_at = "0BADCAFE", daemon.clock.now()
+        session.commit()
     return daemon
 
 
@@ -28,6 +34,8 @@ def page_texts(client) -> list[str]:
     texts.append(client.get("/api/events?limit=1000").get_data(as_text=True))
     texts.append(client.get("/log/export.csv").get_data(as_text=True))
     texts.append(client.get("/log/export.csv?format=jsonl").get_data(as_text=True))
+    since = "2026-01-05T00:00:00+00:00"
+    texts.append(client.get("/people/enrol/card", query_string={"since": since}).get_data(True))
     return texts
 
 
@@ -45,6 +53,7 @@ def test_a_viewer_never_sees_a_whole_uid(client, auth, logged):
     assert "badge: ****CAFE" in texts[1]
     assert '""uid"":""****CAFE""' in texts[5]
     assert '"uid": "****CAFE"' in texts[6]
+    assert '"uid":"****CAFE"' in texts[7].replace(" ", "")
 
 
 def test_a_viewer_token_gets_masked_uids_too(client, token, logged):
@@ -58,4 +67,4 @@ def test_managers_and_admins_see_whole_uids(client, auth, logged, role):
     texts = page_texts(client)
     assert "4D4D4D4D" in texts[0] and "4D4D4D4D" in texts[3]
     assert "0BADCAFE" in texts[1] and "0BADCAFE" in texts[4]
-    assert "0BADCAFE" in texts[5] and "0BADCAFE" in texts[6]
+    assert "0BADCAFE" in texts[5] and "0BADCAFE" in texts[6] and "0BADCAFE" in texts[7]
