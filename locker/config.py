@@ -192,8 +192,12 @@ class WebConfig:
     secret_key_file: str = ""
     #: Minutes of inactivity after which a panel session ends.
     session_idle_min: int = field(default=15, metadata=_range(1, 24 * 60))
-    #: Serve cookies only over HTTPS. Off for a panel on a local network without TLS.
+    #: Serve cookies only over HTTPS (and send HSTS). Off for a panel on a local
+    #: network without TLS.
     secure_cookies: bool = False
+    #: Minutes a typed password covers the actions that open a slot (open-now
+    #: grant, release one or all, visitor in or out); 0 asks every time.
+    reauth_min: int = field(default=5, metadata=_range(0, 60))
 
 
 @dataclass(frozen=True)
@@ -472,6 +476,7 @@ port = 8080
 secret_key_file = "/etc/nursery-locker/secret_key"
 session_idle_min = 15
 secure_cookies = false
+reauth_min = 5  # minutes a typed password covers actions that open a slot
 
 # Lock outputs sit on GPIOs that are pulled low at boot, so no lock is
 # energised before the daemon starts. Door and sensor inputs read low when closed

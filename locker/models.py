@@ -216,9 +216,46 @@ class PanelAccount(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    #: A deactivated account cannot log in; its sessions and tokens stop working.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PanelSession(Base):
+    """One logged-in browser, checked on every request: it ends at logout, with a new
+    password, a deactivation, or when an admin ends the account's sessions."""
+
+    __tablename__ = "panel_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("panel_accounts.id"), index=True)
+    #: SHA-256 of the random key the session cookie carries.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The address it logged in from.
+    client: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: ``logout``, ``new password``, ``deactivated`` or ``ended by <admin>``.
+    end_reason: Mapped[str | None] = mapped_column(String(120), default=None)
+
+
+class LoginThrottle(Base):
+    """Wrong passwords in a row for one typed user name, one client address, or the two.
+
+    Keyed by what was typed, not by account, so a name that does not exist is
+    counted (and answered) exactly like one that does.
+    """
+
+    __tablename__ = "login_throttles"
+
+    #: ``name:<user name>``, ``addr:<address>`` or ``pair:<address> <user name>``.
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
     throttled_until: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    #: For an address: when its last ``auth.failed`` event was written, and the
+    #: attempts since then that the next one will count.
+    logged_at: Mapped[datetime | None] = mapped_column(default=None)
+    unlogged: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ApiToken(Base):

@@ -37,12 +37,17 @@ from locker.models import Break, Person, Shift
 HEADER = ("date", "name", "start", "end", "breaks")
 _WANTED = ",".join(HEADER)
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # One- or two-digit hours: spreadsheets often write 8:00 for 08:00.
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _BREAK = re.compile(r"([^-]*)-([^-]*)")
 
 Window = tuple[datetime, datetime]
+
+#: The days the product takes. A typed day outside them is a mistake, and one
+#: near ``date.min`` or ``date.max`` overflows as soon as a day is added to it.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,32 @@ class NonexistentTime(InvalidRequest):
 
 
 # --- Local days and times ---------------------------------------------------
+
+
+def day_problem(text: str, what: str = "day") -> tuple[date | None, str]:
+    """``(day, "")`` for ``YYYY-MM-DD`` within :data:`FIRST_DAY`..:data:`LAST_DAY`,
+    else ``(None, why)`` naming ``what`` and the text (cut short)."""
+    if _DATE.fullmatch(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            if FIRST_DAY <= day <= LAST_DAY:
+                return day, ""
+            return None, (
+                f"{what} {text!r} is out of range: the locker takes days from "
+                f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+            )
+    return None, f"{what} {text[:20]!r} is not a date as YYYY-MM-DD"
+
+
+def parse_day(text: str, what: str = "day") -> date:
+    """A ``YYYY-MM-DD`` day within the range the locker takes, or :class:`InvalidRequest`."""
+    day, why = day_problem(text, what)
+    if day is None:
+        raise InvalidRequest(why)
+    return day
 
 
 def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -226,13 +257,10 @@ def _parse_row(
 
 
 def _parse_date(text: str, reasons: list[str]) -> date | None:
-    if _DATE.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    reasons.append(f"date {text!r} is not a date as YYYY-MM-DD")
-    return None
+    day, why = day_problem(text, "date")
+    if day is None:
+        reasons.append(why)
+    return day
 
 
 def _parse_time(text: str, what: str, reasons: list[str]) -> time | None:

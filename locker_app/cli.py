@@ -123,20 +123,48 @@ def init(app: App) -> None:
             if str(path) == DEFAULT_CONFIG_PATH
             else str(path.parent.resolve())
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         text = default_config_text(data_dir=data_dir)
         if str(path) != DEFAULT_CONFIG_PATH:
             text = text.replace(
                 'secret_key_file = "/etc/nursery-locker/secret_key"',
                 f'secret_key_file = "{Path(data_dir) / "secret_key"}"',
             )
-        path.write_text(text, encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         click.echo(f"wrote a default config to {path}: edit the slots and pins to match the wiring")
     config = app.config
+    Path(config.data_dir).mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     write_secret_key(config)
+    private_database(config.db_url)
     db = Database(config.db_url)
     migrate(db.engine)
     click.echo(f"database ready: {config.db_url}")
+
+
+#: New directories and files of the locker: the owner and its group, nobody else
+#: (the database holds names, badge UIDs and password hashes). The group is the
+#: directory's (``scripts/install.sh`` makes it the shared group, setgid).
+PRIVATE_DIR = 0o750
+PRIVATE_FILE = 0o640
+
+
+def private_database(url: str) -> None:
+    """Create a SQLite database file ``0640`` before SQLite would (``0644``), or take
+    the world's access away from an existing one and its ``-wal``/``-shm``.
+
+    SQLite gives its journal files the database's own mode, so they follow.
+    """
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(file.stat().st_mode & 0o7770)
 
 
 def write_secret_key(config: Config) -> None:
@@ -181,14 +209,43 @@ def user_add(app: App, name: str, role: str) -> None:
 @friendly
 def user_passwd(app: App, name: str) -> None:
     """Set a new password for the panel account NAME (prompted, or read from stdin);
-    every session started with the old one ends."""
+    every session started with the old one ends and its API tokens are revoked."""
     from locker.accounts import set_password
 
     password = _read_password()
     with app.db.write() as session:
         set_password(session, name, password, at=app.clock.now(), actor=app.actor)
         session.commit()
-    click.echo(f"new password set for {name}; its open sessions have ended")
+    click.echo(f"new password set for {name}; its sessions have ended and its tokens are revoked")
+
+
+@user.command("deactivate")
+@click.argument("name")
+@pass_app
+@friendly
+def user_deactivate(app: App, name: str) -> None:
+    """Deactivate the panel account NAME: it cannot log in; its sessions end and its
+    tokens are revoked."""
+    from locker.accounts import set_active
+
+    with app.db.write() as session:
+        set_active(session, name, False, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"account {name} deactivated; its sessions have ended and its tokens are revoked")
+
+
+@user.command("activate")
+@click.argument("name")
+@pass_app
+@friendly
+def user_activate(app: App, name: str) -> None:
+    """Let the panel account NAME log in again (its old tokens stay revoked)."""
+    from locker.accounts import set_active
+
+    with app.db.write() as session:
+        set_active(session, name, True, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"account {name} can log in again")
 
 
 def _read_password() -> str:
@@ -215,6 +272,45 @@ def token_create(app: App, name: str) -> None:
         value = create_token(session, name, at=app.clock.now(), actor=app.actor)
         session.commit()
     click.echo(value)
+
+
+@token.command("list")
+@pass_app
+@friendly
+def token_list(app: App) -> None:
+    """List every API token: its ID, account, when made and last used, and if revoked."""
+    from locker.accounts import list_tokens
+
+    with app.db.read() as session:
+        rows = list_tokens(session)
+    if not rows:
+        click.echo("no API tokens yet: make one with `locker token create NAME`")
+        return
+    click.echo(f"{'id':>4}  {'account':<20} {'created':<17} {'last used':<17} revoked")
+    for row in rows:
+        click.echo(
+            f"{row.id:>4}  {row.username:<20} {_when(row.created_at):<17} "
+            f"{_when(row.last_used_at):<17} {_when(row.revoked_at) if row.revoked_at else '-'}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
+@pass_app
+@friendly
+def token_revoke(app: App, token_id: int) -> None:
+    """Revoke API token ID (see `locker token list`): its next request gets 401."""
+    from locker.accounts import revoke_token
+
+    with app.db.write() as session:
+        row = revoke_token(session, token_id, at=app.clock.now(), actor=app.actor)
+        session.commit()
+    click.echo(f"token {row.id} of {row.username} revoked")
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored UTC time as ``YYYY-MM-DD HH:MM`` UTC, or ``-``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 # -------------------------------------------------------- staff, badges
@@ -393,11 +489,15 @@ def parse_checkpoint(text: str) -> tuple[int, str]:
 
 def parse_moment(text: str | None, config: Config, *, end: bool = False) -> datetime | None:
     """``YYYY-MM-DD`` (local midnight; the day after for ``--until``) or an ISO time."""
+    from locker.rota import FIRST_DAY, LAST_DAY, day_problem
+
     if text is None:
         return None
     try:
         if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
+            day, why = day_problem(text)
+            if day is None:
+                raise click.BadParameter(why)
             moment = datetime.combine(day, time(0), tzinfo=config.tz)
             if end:
                 moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=config.tz)
@@ -405,6 +505,10 @@ def parse_moment(text: str | None, config: Config, *, end: bool = False) -> date
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise click.BadParameter(
+            f"{text!r} is out of range: the locker takes days from {FIRST_DAY} to {LAST_DAY}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.tz)
     return moment.astimezone(UTC)
@@ -462,13 +566,13 @@ def safe_locks(app: App) -> None:
 
 
 def serve_panel(config: Config, *, port: int | None = None) -> None:
-    """Serve the panel with waitress (never Flask's development server)."""
-    import waitress
-
+    """Serve the panel with waitress (never Flask's development server), tuned for a Pi
+    on a LAN (:mod:`web.server`)."""
     from web import create_app
+    from web.server import serve
 
     app = create_app(config=config)
-    waitress.serve(app, host=config.web.host, port=port or config.web.port, threads=8)
+    serve(app, host=config.web.host, port=port or config.web.port)
 
 
 @main.command()
@@ -509,8 +613,10 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
     if not config_file.exists():
         begin = _demo_start(start)
         write_demo_config(config_file, port=port, start=begin, speed=speed)
+        config_file.chmod(PRIVATE_FILE)
         config = load_config(config_file)
         write_secret_key(config)
+        private_database(config.db_url)
         seed(config, Database(config.db_url), at=begin)
         from hardware.sim_world import SimulatedWorld
 

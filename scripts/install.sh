@@ -280,10 +280,10 @@ EOF
   # umask 0007: a new database and its -wal/-shm are group-writable.
   (umask 0007 && LOCKER_CONFIG="$INIT_CONFIG" "$VENV/bin/locker" init)
 fi
-# SQLite makes a new database 0644 whatever the umask; the daemon and the
-# panel both write it (and its -wal/-shm take the database's mode).
+# The daemon and the panel both write the database (its -wal/-shm take the
+# database's mode); nobody else may read it: it holds names, badges and hashes.
 if [ -d "$DATA_DIR" ]; then
-  change find "$DATA_DIR" -type f -exec chmod g+rw {} +
+  change find "$DATA_DIR" -type f -exec chmod g+rw,o-rwx {} +
 fi
 
 # Where the config puts the secret key, and its data directory.

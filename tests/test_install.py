@@ -125,7 +125,7 @@ def test_installs_every_file(installed):
     data = root / "var" / "lib" / "nursery-locker"
     assert stat.S_IMODE(data.stat().st_mode) == 0o2770
     database = data / "locker.db"
-    assert stat.S_IMODE(database.stat().st_mode) & 0o660 == 0o660
+    assert stat.S_IMODE(database.stat().st_mode) == 0o660  # the daemon and the panel, no one else
     db = Database(f"sqlite:///{database}")
     current, head = schema_status(db.engine)
     db.dispose()

@@ -18,6 +18,7 @@ from locker.config import Config, config_path, load_config
 from locker.db import Database, require_current_schema
 from locker.errors import ConfigError
 from web import (
+    accounts,
     actions,
     api,
     auth,
@@ -83,7 +84,7 @@ def create_app(
     security.init_app(app)
     idempotency.init_app(app)
     errors.init_app(app)
-    for module in (auth, status, actions, api, people, rota, sim, log, report):
+    for module in (auth, status, actions, api, people, rota, sim, log, report, accounts):
         app.register_blueprint(module.bp)
 
     @app.context_processor

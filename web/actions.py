@@ -3,6 +3,7 @@
 Each form post becomes a request to the daemon through :mod:`web.manager`
 and ends with a message saying what the daemon did, or why it did not. A
 form with a mistake comes back with the mistake named and the input kept.
+Every form that opens a slot asks for the password as :mod:`web.reauth` says.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from locker.models import Person, Slot
-from web import manager
-from web.auth import confirm_password
+from web import manager, reauth
 from web.commands import describe
 from web.context import client_address, get_config, get_db
 
 bp = Blueprint("actions", __name__)
 
 FLASH_CATEGORY = {"done": "success", "failed": "error", "pending": "warning", "expired": "error"}
+PASSWORD_LABEL = "Your password, again (not needed if you typed it in the last few minutes)"
+PASSWORD_LABEL_NOW = "Your password, again, to open the slot now (if not typed in the last minutes)"
 
 
 def _optional_int(value):
@@ -65,6 +67,7 @@ class GrantForm(FlaskForm):
         "Expected back in (minutes)",
         validators=[Optional(), NumberRange(1, manager.MAX_RETURN_MINUTES)],
     )
+    password = PasswordField(PASSWORD_LABEL_NOW, validators=[Optional()])
 
 
 class ReleaseSlotForm(FlaskForm):
@@ -72,7 +75,7 @@ class ReleaseSlotForm(FlaskForm):
 
     slot = SelectField("Slot", coerce=int, validators=[InputRequired()])
     reason = StringField("Reason", validators=[InputRequired(), Length(max=manager.MAX_TEXT)])
-    password = PasswordField("Your password, again", validators=[InputRequired()])
+    password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
 class ReleaseAllForm(FlaskForm):
@@ -82,7 +85,7 @@ class ReleaseAllForm(FlaskForm):
     confirm = BooleanField(
         "I understand that every slot holding a device will open", validators=[DataRequired()]
     )
-    password = PasswordField("Your password, again", validators=[InputRequired()])
+    password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
 class VisitorInForm(FlaskForm):
@@ -90,12 +93,14 @@ class VisitorInForm(FlaskForm):
 
     name = StringField("Visitor's name", validators=[InputRequired(), Length(max=manager.MAX_NAME)])
     slot = SelectField("Slot", coerce=_optional_int, validate_choice=True)
+    password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
 class VisitorOutForm(FlaskForm):
     """Open a visitor's slot when they leave."""
 
     slot = SelectField("Slot", coerce=int, validators=[InputRequired()])
+    password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
 FORMS = {
@@ -163,11 +168,17 @@ def _actor() -> manager.Actor:
     return manager.Actor(current_user.username, client_address())
 
 
-def _password_again(form: ReleaseSlotForm | ReleaseAllForm, purpose: str) -> bool:
-    if confirm_password(form.password.data, purpose):
-        return True
-    form.password.errors.append("That is not your password.")
-    return False
+def _password_again(form: FlaskForm, purpose: str) -> bool:
+    """The re-authentication policy (:mod:`web.reauth`); a refusal is named at the field."""
+    try:
+        reauth.require(form.password.data or None, purpose)
+    except reauth.WrongPassword:
+        form.password.errors.append("That is not your password.")
+        return False
+    except reauth.PasswordNeeded:
+        form.password.errors.append(f"Type your password again to {purpose}.")
+        return False
+    return True
 
 
 @bp.get("/actions")
@@ -186,6 +197,8 @@ def grant():
     forms = _forms("grant")
     form = forms["grant"]
     if not form.validate():
+        return _again(forms)
+    if form.when.data == "now" and not _password_again(form, "open a slot now"):
         return _again(forms)
     data = {
         "person_id": form.person_id.data,
@@ -224,7 +237,7 @@ def visitor_in():
     """Sign a visitor in: open a slot for their phone."""
     forms = _forms("visitor_in")
     form = forms["visitor_in"]
-    if not form.validate():
+    if not form.validate() or not _password_again(form, "open a slot for a visitor"):
         return _again(forms)
     data = {"name": form.name.data, "slot": form.slot.data}
     return _carry_out(lambda: manager.sign_in_visitor(data, _actor()), forms)
@@ -235,7 +248,7 @@ def visitor_out():
     """Sign a visitor out: open their slot."""
     forms = _forms("visitor_out")
     form = forms["visitor_out"]
-    if not form.validate():
+    if not form.validate() or not _password_again(form, "open a visitor's slot"):
         return _again(forms)
     return _carry_out(lambda: manager.sign_out_visitor({"slot": form.slot.data}, _actor()), forms)
 

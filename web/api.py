@@ -2,7 +2,9 @@
 
 Callers log in with the panel's session cookie (and send the CSRF token in
 ``X-CSRFToken`` with every change) or with ``Authorization: Bearer TOKEN``.
-A session caller releasing slots sends its password again in ``password``.
+A session caller opening a slot (an open-now grant, a release) sends its
+password again in ``password``, unless it typed it in the last few minutes
+(:mod:`web.reauth`). ``docs/api.md`` describes every route.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import BadRequest, Forbidden, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from locker.events import ALL_KINDS
 from locker.models import Event, Person
 from locker.rota import shifts_on
-from web import manager
-from web.auth import confirm_password
+from web import manager, reauth, uids
 from web.commands import describe
 from web.context import (
     MAX_ID,
@@ -69,19 +70,6 @@ def query_int(name: str, default: int, lo: int, hi: int) -> int:
 def actor() -> manager.Actor:
     """The caller, for the log."""
     return manager.Actor(current_user.username, client_address())
-
-
-def require_password(data: dict[str, Any], purpose: str) -> None:
-    """A session caller must type their password again for a release."""
-    password = data.get("password")
-    if password is not None and not isinstance(password, str):
-        raise BadRequest("password must be text")
-    if current_user.via_token:
-        return
-    if not password:
-        raise Forbidden(f"send your password again in 'password' to {purpose}")
-    if not confirm_password(password, purpose):
-        raise Forbidden("the password is wrong")
 
 
 def command_answer(requested: manager.Requested):
@@ -137,7 +125,7 @@ def _person(person: Person, shift) -> dict[str, Any]:
         "name": person.name,
         "role": person.role,
         "active": person.active,
-        "badges": [b.uid for b in person.badges if b.revoked_at is None],
+        "badges": [uids.shown(b.uid) for b in person.badges if b.revoked_at is None],
         "slot": person.slot_number,
         "shift_today": None
         if shift is None
@@ -178,7 +166,7 @@ def _event(event: Event) -> dict[str, Any]:
         "actor": event.actor,
         "slot": event.slot,
         "person_id": event.person_id,
-        "details": _details(event.details),
+        "details": uids.shown_details(_details(event.details)),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
@@ -193,15 +181,19 @@ def _details(stored: str) -> Any:
 
 @bp.post("/api/grants")
 def grants():
-    """Approve a release for a person."""
-    return command_answer(manager.grant_release(json_body(), actor()))
+    """Approve a release for a person; opening the slot now needs the password again."""
+    data = json_body()
+    password = reauth.password_in(data)
+    if data.get("open_now") is True:
+        reauth.require(password, "open a slot now")
+    return command_answer(manager.grant_release(data, actor()))
 
 
 @bp.post("/api/slots/<int:number>/release")
 def release_slot(number: int):
     """Open one slot for its device to be taken."""
     data = json_body()
-    require_password(data, "release a slot")
+    reauth.require(reauth.password_in(data), "release a slot")
     return command_answer(manager.release_slot(number, data, actor()))
 
 
@@ -209,7 +201,7 @@ def release_slot(number: int):
 def release_all():
     """Evacuation: open every slot holding a device."""
     data = json_body()
-    require_password(data, "release every slot")
+    reauth.require(reauth.password_in(data), "release every slot")
     return command_answer(manager.release_all(data, actor()))
 
 

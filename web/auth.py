@@ -1,39 +1,51 @@
-"""Logging in and out, and checking a password again before a release.
+"""Logging in and out, and the one place a typed password is checked.
 
-Every attempt is logged (``auth.login``, ``auth.failed``, ``auth.logout``).
-After five wrong passwords in a row an account is throttled for 30 seconds,
-then 60, 120... up to 15 minutes: slow enough to stop guessing, never a
-lockout that would keep a manager out during an emergency. The message is
-the same whatever went wrong, so it does not tell which user names exist.
+Every password typed in the panel (a login, or a re-authentication before an
+action that opens a slot) goes through :func:`check_attempt`: it is counted
+by the throttle (:mod:`web.throttle`) before it is checked, and takes the same
+time whether the name exists, the password is wrong or the attempt is
+throttled, so neither the answer nor its timing tells which names exist. The
+message is the same whatever went wrong.
+
+A login starts a server-side session (:class:`~locker.models.PanelSession`),
+checked on every request; logging out ends it at once.
 """
 
 from __future__ import annotations
 
-import functools
-import secrets
-from datetime import datetime, timedelta
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from locker import events as ev
-from locker.accounts import check_password, hash_password
-from locker.log import LogEntry, append
+from locker.accounts import check_password, decoy_check, end_session, start_session
+from locker.decisions import LogEntry
+from locker.log import append
 from locker.models import PanelAccount
+from web import throttle
 from web.context import client_address, get_db, real_now
 from web.security import PanelUser, is_safe_next
+from web.typed_password import password_typed
 
 bp = Blueprint("auth", __name__)
 
 WRONG_LOGIN = "Wrong user name or password."
-#: Wrong passwords in a row allowed before the account is throttled.
-FREE_FAILURES = 5
-FIRST_DELAY = timedelta(seconds=30)
-MAX_DELAY = timedelta(minutes=15)
+#: A typed name is cut to this length for the log (and escaped).
+LOGGED_NAME = 40
+#: argon2 takes 64 MiB a check: at most this many run at once, so a flood of
+#: logins cannot take a Pi's memory; the others wait their turn.
+PARALLEL_CHECKS = 2
 
 
 class LoginForm(FlaskForm):
@@ -43,77 +55,148 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-def throttle_delay(failures: int) -> timedelta | None:
-    """How long an account with ``failures`` wrong passwords in a row must wait."""
-    if failures < FREE_FAILURES:
-        return None
-    doublings = min(failures - FREE_FAILURES, 10)  # 2**10 * 30 s is past the cap already
-    return min(FIRST_DELAY * 2**doublings, MAX_DELAY)
+class CheckCost:
+    """How long a real password check has taken lately (the median of the last few).
+
+    A throttled attempt waits this long instead of checking, so it answers no
+    sooner than a real check, without spending the memory and CPU of one. Only
+    the last few count, so the figure follows the Pi's load within seconds.
+    """
+
+    def __init__(self, keep: int = 5):
+        self._lock = threading.Lock()
+        self._seconds: deque[float] = deque(maxlen=keep)
+
+    def add(self, seconds: float) -> None:
+        """Remember one real check's cost."""
+        with self._lock:
+            self._seconds.append(seconds)
+
+    def typical(self) -> float | None:
+        """The median recent cost, or ``None`` before the first check."""
+        with self._lock:
+            return statistics.median(self._seconds) if self._seconds else None
 
 
-@functools.cache
-def _decoy_hash() -> str:
-    return hash_password(secrets.token_hex(16))
+_costs = CheckCost()
+_checks = threading.BoundedSemaphore(PARALLEL_CHECKS)
 
 
-def _refusal(account: PanelAccount | None, password: str, now: datetime) -> str | None:
-    """Why ``password`` does not let ``account`` in now, or ``None`` when it does."""
-    if account is None or not account.active:
-        # Spend the same time as a real check, so timing does not reveal names.
-        check_password(PanelAccount(password_hash=_decoy_hash()), password)
-        return "unknown user" if account is None else "account disabled"
-    if account.throttled_until is not None and now < account.throttled_until:
-        return "throttled"
-    if not check_password(account, password):
-        return "wrong password"
-    return None
+def _check(account: PanelAccount | None, password: str) -> bool:
+    """A real argon2 check (against a decoy hash for a name without an account)."""
+    started = time.perf_counter()
+    with _checks:
+        if account is None or not account.active:
+            right = decoy_check(password)
+        else:
+            right = check_password(account, password)
+    _costs.add(time.perf_counter() - started)
+    return right
 
 
-def check_attempt(username: str, password: str, *, purpose: str) -> PanelAccount | None:
-    """The account when ``password`` is right for ``username``; logs and throttles.
+def _wait_like_a_check(password: str) -> None:
+    typical = _costs.typical()
+    if typical is None:
+        _check(None, password)  # no figure yet: measure one
+    else:
+        time.sleep(typical)
 
-    ``purpose`` is ``login`` (a success is logged as ``auth.login``) or the
-    action a password was asked again for (only failures are logged).
+
+@dataclass(frozen=True)
+class Checked:
+    """A right password: whose it is, and the new session's key after a login."""
+
+    account_id: int
+    username: str
+    role: str
+    session_key: str | None
+
+
+def check_attempt(username: str, password: str, *, purpose: str) -> Checked | None:
+    """Who ``password`` lets in as ``username``, or ``None``; throttled and logged.
+
+    ``purpose`` is ``login`` (a success starts a session and is logged as
+    ``auth.login``) or the action a password was asked again for.
     """
     now = real_now()
+    name, address = username[:80], client_address()
     db = get_db()
-    with db.read() as read:
-        account = read.scalar(select(PanelAccount).where(PanelAccount.username == username))
-    # The slow hash check runs outside the write transaction, so it never
-    # holds up the daemon's log.
-    refusal = _refusal(account, password, now)
+    # Counted before the check, in the write transaction, so parallel guesses
+    # are counted one after another (no read-then-write race).
     with db.write() as write:
-        row = write.get(PanelAccount, account.id) if account is not None else None
-        if row is not None:
-            _count(row, refusal, now)
-            if refusal is None:
-                row.password_hash = account.password_hash  # upgraded if it was outdated
-        details = {"username": username[:80], "client": client_address()}
-        if refusal is not None:
-            details.update(reason=refusal, purpose=purpose)
-            append(write, LogEntry(ev.AUTH_FAILED, "panel", details=details), now)
-        elif purpose == "login":
-            append(write, LogEntry(ev.AUTH_LOGIN, username, details=details), now)
+        allowed = throttle.reserve(write, name, address, now)
+        account = write.scalar(select(PanelAccount).where(PanelAccount.username == name))
         write.commit()
-    return row if refusal is None else None
+    # The slow check runs outside the write transaction, so it never holds up the daemon's log.
+    if allowed:
+        right = _check(account, password)
+    else:
+        _wait_like_a_check(password)
+        right = False
+    with db.write() as write:
+        if right and account is not None:
+            checked = _let_in(write, account, purpose, now)
+        else:
+            checked = None
+            _log_failure(write, account, name, _refusal(account, allowed), purpose, now)
+        write.commit()
+    return checked
 
 
-def _count(account: PanelAccount, refusal: str | None, now: datetime) -> None:
-    if refusal is None:
-        account.failed_logins = 0
-        account.throttled_until = None
-    elif refusal == "wrong password":
-        account.failed_logins += 1
-        delay = throttle_delay(account.failed_logins)
-        if delay is not None:
-            account.throttled_until = now + delay
+def _refusal(account: PanelAccount | None, allowed: bool) -> str:
+    if not allowed:
+        return "throttled"
+    if account is None:
+        return "unknown user"
+    return "wrong password" if account.active else "account disabled"
 
 
-def confirm_password(password: str | None, purpose: str) -> bool:
-    """True when the logged-in person typed their own password again."""
-    if current_user.via_token:
-        return True  # a token is a credential kept for machines; it has no password
-    return check_attempt(current_user.username, password or "", purpose=purpose) is not None
+def _let_in(write: Session, account: PanelAccount, purpose: str, now: datetime) -> Checked:
+    address = client_address()
+    throttle.succeeded(write, account.username, address, now)
+    row = write.get(PanelAccount, account.id)
+    row.password_hash = account.password_hash  # upgraded if it was outdated
+    earlier = throttle.unlogged_failures(write, address, now)
+    if earlier:
+        details = {"client": address, "reason": "earlier attempts", "attempts": earlier}
+        append(write, LogEntry(ev.AUTH_FAILED, "panel", details=details), now)
+    key = None
+    if purpose == "login":
+        key = start_session(write, row, client=address, at=now)
+        details = {"username": row.username, "client": address}
+        append(write, LogEntry(ev.AUTH_LOGIN, row.username, details=details), now)
+    return Checked(row.id, row.username, row.role, key)
+
+
+def _log_failure(
+    write: Session,
+    account: PanelAccount | None,
+    name: str,
+    reason: str,
+    purpose: str,
+    now: datetime,
+) -> None:
+    """One ``auth.failed`` event per burst from an address (see :mod:`web.throttle`)."""
+    address = client_address()
+    attempts = throttle.failure_to_log(write, address, now)
+    if attempts is None:
+        return
+    details: dict[str, object] = {
+        "client": address,
+        "reason": reason,
+        "purpose": purpose,
+        "attempts": attempts,
+    }
+    if account is not None:
+        # Only a name that is an account's: an attacker's typing stays out of the log.
+        details["username"] = shown_name(name)
+    append(write, LogEntry(ev.AUTH_FAILED, "panel", details=details), now)
+
+
+def shown_name(name: str) -> str:
+    """``name`` cut to :data:`LOGGED_NAME` characters, anything unprintable escaped."""
+    cut = name[:LOGGED_NAME]
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -122,12 +205,16 @@ def login():
     form = LoginForm()
     next_page = request.values.get("next")
     if form.validate_on_submit():
-        account = check_attempt(form.username.data, form.password.data, purpose="login")
-        if account is not None:
+        checked = check_attempt(form.username.data, form.password.data, purpose="login")
+        if checked is not None:
             # A new session on login, so a session planted before it is worth nothing.
             session.clear()
             session.permanent = True
-            login_user(PanelUser(account))
+            user = PanelUser(
+                checked.account_id, checked.username, checked.role, session_key=checked.session_key
+            )
+            login_user(user)
+            password_typed()
             return redirect(next_page if is_safe_next(next_page) else url_for("status.index"))
         flash(WRONG_LOGIN + " After several wrong tries, wait a minute.", "error")
     elif request.method == "GET" and current_user.is_authenticated:
@@ -137,9 +224,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session and log it."""
+    """End the session (on the server too, so a copied cookie is worth nothing) and log it."""
     now = real_now()
     with get_db().write() as write:
+        if current_user.session_key:
+            end_session(write, current_user.session_key, at=now)
         details = {"username": current_user.username, "client": client_address()}
         append(write, LogEntry(ev.AUTH_LOGOUT, current_user.username, details=details), now)
         write.commit()

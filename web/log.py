@@ -30,7 +30,8 @@ from locker import events as ev
 from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import export_chunks, format_ts, parse_ts
 from locker.models import Event, Grant, Person
-from locker.rota import day_bounds
+from locker.rota import day_bounds, day_problem
+from web import uids
 from web.api import query_int
 from web.context import MAX_ID, get_config, get_db
 from web.status import ALERT_WORDS, SLOT_REASON_WORDS
@@ -204,15 +205,17 @@ def parse_filter(scope: frozenset[str] | None = None) -> LogFilter:
 
 
 def parse_day(text: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` query value as a date (empty means none), or a 400."""
+    """A ``YYYY-MM-DD`` query value as a date (empty means none), or a 400.
+
+    Days outside 2000-2100 are refused too: nothing was logged then, and a day
+    next to ``date.max`` overflows when the page works out where it ends.
+    """
     if not text:
         return None
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"day must be a date written YYYY-MM-DD, not {text[:20]!r}") from None
+    day, why = day_problem(text)
+    if day is None:
+        raise BadRequest(why)
+    return day
 
 
 # ------------------------------------------------------------------- paging
@@ -433,6 +436,8 @@ def _iso_moment(value: Any) -> datetime | None:
 
 
 def _value(key: str, value: Any, kind: str, tz: ZoneInfo, day: date | None) -> str:
+    if key == "uid":
+        return str(uids.shown(value))
     if key == "alert" and isinstance(value, str):
         return ALERT_WORDS.get(value, value.replace("_", " "))
     if key in ("reason", "action") and kind in CODED_REASON_KINDS and isinstance(value, str):
@@ -698,6 +703,8 @@ def export():
     flt = parse_filter(OVERRIDE_KINDS if view == "overrides" else None)
     since, until = day_bounds(flt.day, get_config().tz) if flt.day else (None, None)
     db = get_db()
+    # Decided now: the download streams after the request's context has gone.
+    redact = None if uids.may_see_whole() else uids.shown_details_text
 
     def chunks() -> Iterator[str]:
         with db.read() as session:
@@ -709,6 +716,7 @@ def export():
                 kinds=flt.kinds,
                 person_id=flt.person_id,
                 batch=EXPORT_BATCH,
+                redact=redact,
             )
 
     name = "-".join(

@@ -16,9 +16,10 @@ from typing import Any
 
 from locker import events as ev
 from locker.commands import CommandKind
+from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.events import GRANT_REASONS
-from locker.log import LogEntry, append
+from locker.log import append
 from locker.models import Alert, Person
 from web.commands import CommandOutcome, send_command
 from web.context import MAX_ID, controller_now, daemon_state, get_config, get_db
@@ -87,9 +88,16 @@ def text(value: Any, key: str, *, required: bool = True, limit: int = MAX_TEXT) 
         raise InvalidRequest(f"{key} is needed")
     if len(value) > limit:
         raise InvalidRequest(f"{key} is too long (at most {limit} characters)")
-    # Lone surrogates cannot be stored; control codes have no business in a log.
-    if any(unicodedata.category(c) in ("Cs", "Cc") and c not in "\n\t" for c in value):
-        raise InvalidRequest(f"{key} contains characters that are not plain text")
+    # Lone surrogates cannot be stored; control codes have no business in a log;
+    # bidi overrides and zero-width characters (format, Cf) make a log line read
+    # other than it is; private-use, unassigned and line-separator ones likewise.
+    not_plain = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+    for c in value:
+        if unicodedata.category(c) in not_plain and c not in "\n\t":
+            raise InvalidRequest(
+                f"{key} contains U+{ord(c):04X}, a control, invisible or direction-changing "
+                "character, which is not plain text: type it again without it"
+            )
     return value
 
 

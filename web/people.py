@@ -26,11 +26,13 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from locker import events as ev
 from locker.commands import CommandKind
+from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
-from locker.log import LogEntry, append
+from locker.log import append
 from locker.models import Badge, Person
 from locker.people import add_badge, add_person, revoke_badge, update_person
 from locker.roster import normalise_uid
+from web import uids
 from web.commands import send_command
 from web.context import (
     MAX_ID,
@@ -138,7 +140,7 @@ def _row(person: Person) -> dict[str, Any]:
         "role": person.role,
         "role_text": ROLE_WORDS.get(person.role, person.role),
         "slot": person.slot_number,
-        "badges": [b.uid for b in person.badges if b.revoked_at is None],
+        "badges": [uids.shown(b.uid) for b in person.badges if b.revoked_at is None],
         "revoked": len([b for b in person.badges if b.revoked_at is not None]),
         "setting_authorised": person.setting_authorised,
         "active": person.active,
@@ -369,7 +371,7 @@ def card_after(session: Session, since: datetime) -> dict[str, Any] | None:
         state = "revoked badge" if badge.revoked_at is not None else "badge"
         owner = f"This card is already {badge.person.name}'s {state}: it cannot be given again."
     return {
-        "uid": uid,
+        "uid": uids.shown(uid),
         "seen_local": seen.astimezone(get_config().tz).strftime("%H:%M:%S"),
         "taken": owner,
     }

@@ -25,6 +25,7 @@ from locker.rota import (
     extend_shift,
     import_rota,
     local_to_utc,
+    parse_day,
     set_shift,
     shifts_on,
     start_break_now,
@@ -40,7 +41,6 @@ ROTA_MAX_BYTES = 1024 * 1024
 MAX_BREAK_MINUTES = 4 * 60
 
 _HHMM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\+00:00")
 
 
@@ -97,14 +97,12 @@ def in_local_words(message: str, person_id: int, name: str) -> str:
 
 
 def _shown_day(today: date) -> date:
-    """The day the page shows: ``?day=YYYY-MM-DD`` (or a form's ``day``), else today."""
+    """The day the page shows: ``?day=YYYY-MM-DD`` (or a form's ``day``), else today.
+
+    A day that is not a date, or is outside the years the locker takes, is a 400.
+    """
     text = request.args.get("day") or request.form.get("day") or ""
-    if _DAY.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    return today
+    return parse_day(text) if text else today
 
 
 def _row(shift: Shift, now: datetime) -> dict[str, Any]:
@@ -164,13 +162,7 @@ def _form_person_id() -> int:
 
 def _form_day(today: date) -> date:
     """The day a shift form is for: its ``day`` field, today or later."""
-    text = request.form.get("day") or today.isoformat()
-    try:
-        day = date.fromisoformat(text) if _DAY.fullmatch(text) else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise InvalidRequest(f"day {text[:20]!r} is not a date as YYYY-MM-DD")
+    day = parse_day(request.form.get("day") or today.isoformat())
     if day < today:
         raise InvalidRequest("a day that is over cannot be changed")
     return day

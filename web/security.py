@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, redirect, request, url_for
+from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
-from locker.accounts import account_for_token, session_key
-from locker.models import PanelAccount
+from locker.accounts import session_account
+from web.bearer import token_user
 from web.context import MAX_ID, get_db, real_now
 
 csrf = CSRFProtect()
@@ -41,26 +41,39 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+#: Sent only when ``web.secure_cookies`` is on, i.e. the panel is served over HTTPS:
+#: a browser that saw it never falls back to plain HTTP (where the cookie would leak).
+HSTS = "max-age=31536000"
 
 
 class PanelUser:
     """A logged-in panel account, by session or by bearer token."""
 
-    def __init__(self, account: PanelAccount, *, via_token: bool = False):
-        self.id = account.id
-        self.username = account.username
-        self.role = account.role
+    def __init__(
+        self,
+        account_id: int,
+        username: str,
+        role: str,
+        *,
+        via_token: bool = False,
+        session_key: str | None = None,
+    ):
+        self.id = account_id
+        self.username = username
+        self.role = role
         self.via_token = via_token
-        self.session_key = session_key(account)
+        #: The key of the server-side session this request belongs to (none for a token).
+        self.session_key = session_key
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def get_id(self) -> str:
-        """What Flask-Login keeps in the session: the account id and its session key.
+        """What Flask-Login keeps in the cookie: the account id and the session's key.
 
-        The key changes with the password, so a new password ends old sessions.
+        The key names a row of ``panel_sessions``, which logout, a new password,
+        a deactivation or an admin ends: the cookie is then worth nothing.
         """
         return f"{self.id}:{self.session_key}"
 
@@ -68,6 +81,11 @@ class PanelUser:
     def can_act(self) -> bool:
         """Managers and admins may change things; viewers only read."""
         return self.role in ACTING_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins also manage panel accounts, their sessions and tokens."""
+        return self.role == "admin"
 
 
 def bearer_token() -> str | None:
@@ -86,34 +104,33 @@ def uses_api() -> bool:
 
 @login_manager.user_loader
 def load_session_user(user_id: str) -> PanelUser | None:
-    """The account a session cookie names, if it is still active."""
+    """The account whose live server-side session the cookie names."""
     # A request with an Authorization header is judged by its token alone, which
     # is also what makes skipping CSRF for it safe: a browser never adds one by itself.
     if request.headers.get("Authorization"):
         return None
     number, _, key = user_id.partition(":")
-    if not number.isdigit() or int(number) > MAX_ID:
+    if not number.isdigit() or int(number) > MAX_ID or not key:
         return None
     with get_db().read() as session:
-        account = session.get(PanelAccount, int(number))
-        if account is None or not account.active or key != session_key(account):
-            return None  # gone, deactivated, or its password changed since
-        return PanelUser(account)
+        account = session_account(session, key, at=real_now())
+        if account is None or account.id != int(number):
+            return None  # logged out, ended, deactivated, or its password changed since
+        return PanelUser(account.id, account.username, account.role, session_key=key)
 
 
 @login_manager.request_loader
 def load_token_user(_request) -> PanelUser | None:
-    """The account a bearer token belongs to."""
+    """The account a bearer token belongs to (a read; see :mod:`web.bearer`)."""
     token = bearer_token()
     if token is None:
         return None
-    with get_db().write() as session:
-        account = account_for_token(session, token, at=real_now())
-        session.commit()
-        if account is None:
-            g.auth_problem = "the bearer token is unknown or revoked"
-            return None
-        return PanelUser(account, via_token=True)
+    use = token_user(token)
+    if use is None:
+        g.auth_problem = "the bearer token is unknown or revoked"
+        return None
+    account = use.account
+    return PanelUser(account.id, account.username, account.role, via_token=True)
 
 
 @login_manager.unauthorized_handler
@@ -149,6 +166,8 @@ def add_security_headers(response):
     """Headers every response carries."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.endpoint != "static":
         # Status pages and API answers hold names and are out of date in seconds.
         response.headers.setdefault("Cache-Control", "no-store")

@@ -45,7 +45,7 @@ class Demo:
             [
                 sys.executable,
                 "-m",
-                "locker",
+                "locker_app",
                 "demo",
                 "--data-dir",
                 str(data_dir),

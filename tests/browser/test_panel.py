@@ -145,3 +145,8 @@ def test_a_persons_details_are_changed_from_the_people_page(page: Page):
     ).to_be_visible()
     renamed = page.locator("tr", has=page.get_by_text("Megan Hall-Jones", exact=True))
     expect(renamed.get_by_test_id(re.compile(r"person-\d+-setting"))).to_have_text("Yes")
+
+
+def test_the_demo_keeps_its_config_and_database_from_other_users(demo):
+    for name in ("config.toml", "locker.db", "secret_key"):
+        assert (demo.data_dir / name).stat().st_mode & 0o007 == 0, name

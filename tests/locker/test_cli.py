@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from locker.accounts import check_password, find_account
+from locker.accounts import check_password, find_account, list_tokens
 from locker.db import Database
 from locker_app.cli import main
 
@@ -25,11 +25,27 @@ def cli(tmp_path, monkeypatch):
 
 
 def test_init_writes_config_secret_and_database(cli, tmp_path):
-    assert (tmp_path / "config.toml").exists()
+    assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "locker.db").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "locker.db").exists()
     again = cli("init")
     assert again.exit_code == 0 and "wrote a default config" not in again.output
+
+
+def test_init_takes_the_world_off_an_old_database_and_makes_a_new_data_dir_private(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LOCKER_CONFIG", str(tmp_path / "etc" / "config.toml"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    database = tmp_path / "etc" / "locker.db"
+    database.chmod(0o644)
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert database.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "etc").stat().st_mode & 0o007 == 0
+    for name in ("config.toml", "locker.db", "secret_key"):
+        assert (tmp_path / "etc" / name).stat().st_mode & 0o007 == 0, name
 
 
 def test_staff_badges_and_listing(cli):
@@ -69,6 +85,56 @@ def test_user_add_reads_the_password_from_stdin_and_token_create(cli):
     assert "at least 10" in cli("user", "add", "bob", "--role", "viewer", input="short\n").output
     token = cli("token", "create", "mary").output.strip()
     assert token.startswith("lk_") and len(token) > 30
+
+
+def tokens(tmp_path) -> dict[int, tuple[str, bool]]:
+    """Every token: id -> (account, revoked)."""
+    db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
+    try:
+        with db.read() as session:
+            return {t.id: (t.username, t.revoked_at is not None) for t in list_tokens(session)}
+    finally:
+        db.dispose()
+
+
+def test_token_list_and_revoke(cli, tmp_path):
+    assert "no API tokens yet" in cli("token", "list").output
+    cli("user", "add", "mary", "--role", "manager", input="a long password\n")
+    cli("user", "add", "tim", "--role", "viewer", input="a long password\n")
+    secret = cli("token", "create", "mary").output.strip()
+    cli("token", "create", "tim")
+    listing = cli("token", "list").output.splitlines()
+    assert listing[0].split() == ["id", "account", "created", "last", "used", "revoked"]
+    assert listing[1].split()[:2] == ["1", "mary"] and listing[1].endswith(" -")
+    assert secret not in cli("token", "list").output
+    done = cli("token", "revoke", "1")
+    assert done.exit_code == 0 and "token 1 of mary revoked" in done.output
+    assert tokens(tmp_path) == {1: ("mary", True), 2: ("tim", False)}
+    assert not cli("token", "list").output.splitlines()[1].endswith(" -")
+    again = cli("token", "revoke", "1")
+    assert again.exit_code == 1 and "already revoked" in again.output
+    assert "there is no API token 9" in cli("token", "revoke", "9").output
+    assert cli("token", "revoke", "x").exit_code == 2
+
+
+def test_user_deactivate_and_activate(cli, tmp_path):
+    cli("user", "add", "mary", "--role", "manager", input="a long password\n")
+    cli("token", "create", "mary")
+    done = cli("user", "deactivate", "mary")
+    assert done.exit_code == 0 and "tokens are revoked" in done.output
+    assert tokens(tmp_path) == {1: ("mary", True)}
+    assert "already deactivated" in cli("user", "deactivate", "mary").output
+    assert "is deactivated" in cli("token", "create", "mary").output
+    assert "can log in again" in cli("user", "activate", "mary").output
+    assert "already active" in cli("user", "activate", "mary").output
+    assert "no panel account 'bob'" in cli("user", "deactivate", "bob").output
+
+
+def test_a_new_password_revokes_the_accounts_tokens(cli, tmp_path):
+    cli("user", "add", "mary", "--role", "manager", input="a long password\n")
+    cli("token", "create", "mary")
+    cli("user", "passwd", "mary", input="another long password\n")
+    assert tokens(tmp_path) == {1: ("mary", True)}
 
 
 def test_user_passwd_sets_a_new_password(cli, tmp_path):
@@ -249,3 +315,18 @@ def test_a_malformed_checkpoint_is_a_one_line_error(cli, printed):
     assert result.exit_code == 1
     assert result.output.startswith(f"error: --checkpoint {printed!r} is not ID:HASH")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--until", "9999-12-31"),
+        ("--since", "0001-01-01"),
+        ("--since", "9999-12-31T23:59:59+00:00"),
+        ("--until", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_log_export_refuses_a_day_out_of_range_in_one_line(cli, args):
+    result = cli("log", "export", *args)
+    assert result.exit_code == 2
+    assert "is out of range" in result.output and "Traceback" not in result.output

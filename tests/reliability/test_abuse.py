@@ -3,16 +3,18 @@ at the panel's login."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from locker import events as ev
-from locker.models import Event, PanelAccount
+from locker.models import Event, LoginThrottle
 from tests.reliability.bench import ALICE, Bench
 from tests.web.kit import AuthActions
-from web.auth import MAX_DELAY, WRONG_LOGIN
+from web.auth import WRONG_LOGIN
+from web.throttle import ADDRESS_FREE, MAX_DELAY
 
 
 @pytest.fixture
@@ -73,68 +75,98 @@ def test_staff_are_answered_once_the_cool_down_gap_is_over(bench):
 # ------------------------------------------------------------------ at the login
 
 
-def attempt(app, username: str, password: str):
-    """One login attempt from a fresh browser."""
-    return AuthActions(app.test_client()).login(username, password)
+def attempt(app, username: str, password: str, address: str = "127.0.0.1"):
+    """One login attempt from a fresh browser at ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client).login(username, password)
 
 
 def logged_in(response) -> bool:
     return response.status_code == 302 and "/login" not in response.headers["Location"]
 
 
-def account(db, username: str) -> PanelAccount:
+def counter(db, key: str) -> LoginThrottle | None:
     with db.read() as session:
-        return session.scalar(select(PanelAccount).where(PanelAccount.username == username))
+        return session.get(LoginThrottle, key)
 
 
-def test_wrong_passwords_throttle_that_account_only_and_not_for_good(app, db, clock):
+def test_wrong_passwords_throttle_that_name_from_that_address_only_and_not_for_good(app, db, clock):
     for _ in range(5):
         assert not logged_in(attempt(app, "manager", "guess-guess"))
     throttled = attempt(app, "manager", "manager-password")  # the right one, too soon
     assert not logged_in(throttled)
     assert WRONG_LOGIN in throttled.get_data(as_text=True)  # says no more than a wrong one
-    until = account(db, "manager").throttled_until
+    until = counter(db, "pair:127.0.0.1 manager").throttled_until
     assert until is not None and until - clock.now() == timedelta(seconds=30)
-    assert logged_in(attempt(app, "viewer", "viewer-password"))  # per account
+    assert logged_in(attempt(app, "viewer", "viewer-password"))  # per name
+    assert logged_in(attempt(app, "manager", "manager-password", "192.168.1.20"))  # per address
     clock.advance(31)
     assert logged_in(attempt(app, "manager", "manager-password"))
-    assert account(db, "manager").failed_logins == 0
+    assert counter(db, "pair:127.0.0.1 manager").failures == 0
 
 
 def test_guessing_during_a_throttle_gains_nothing(app, db, clock):
     for _ in range(5):
         attempt(app, "manager", "guess-guess")
-    until = account(db, "manager").throttled_until
+    until = counter(db, "pair:127.0.0.1 manager").throttled_until
     for _ in range(50):
         attempt(app, "manager", "another-guess")
         clock.advance(0.5)
+    clock.advance(35)  # the throttle ends; the next guess is checked again
     # Refused unchecked, and the throttle is not stretched by the tries.
-    assert account(db, "manager").throttled_until == until
-    assert account(db, "manager").failed_logins == 5
+    assert counter(db, "pair:127.0.0.1 manager").throttled_until == until
+    assert counter(db, "pair:127.0.0.1 manager").failures == 5
+    # Logged, but not one event each: the first, then one a minute with the count.
     with db.read() as session:
-        reasons = [
-            e.details for e in session.scalars(select(Event).where(Event.kind == ev.AUTH_FAILED))
+        logged = [
+            json.loads(e.details)
+            for e in session.scalars(select(Event).where(Event.kind == ev.AUTH_FAILED))
         ]
-    assert len(reasons) == 55
-    assert sum('"reason":"throttled"' in r for r in reasons) == 50
+    assert len(logged) == 1 and logged[0]["attempts"] == 1
+    attempt(app, "manager", "a-guess-after-it")
+    with db.read() as session:
+        last = session.scalars(select(Event).where(Event.kind == ev.AUTH_FAILED)).all()[-1]
+    assert json.loads(last.details)["attempts"] == 4 + 50 + 1  # all counted in one event
 
 
 def test_the_throttle_never_passes_fifteen_minutes_however_long_the_attack(app, db, clock):
     longest = timedelta(0)
     for _ in range(60):  # an attacker who comes back each time the throttle ends
         attempt(app, "manager", "guess-guess")
-        until = account(db, "manager").throttled_until
+        until = counter(db, "pair:127.0.0.1 manager").throttled_until
         if until is not None:
             wait = until - clock.now()
             longest = max(longest, wait)
             clock.advance(wait.total_seconds() + 1)
     assert longest == MAX_DELAY == timedelta(minutes=15)
-    assert account(db, "manager").failed_logins == 60
-    # The real manager, after the attacker's last try, waits at most fifteen minutes.
+    assert counter(db, "pair:127.0.0.1 manager").failures == 60
+    # The real manager, from the attacker's own address, waits at most fifteen minutes...
     attempt(app, "manager", "guess-guess")
     assert not logged_in(attempt(app, "manager", "manager-password"))
     clock.advance(MAX_DELAY.total_seconds())
     assert logged_in(attempt(app, "manager", "manager-password"))
+
+
+def test_an_attack_from_many_addresses_never_keeps_the_manager_out(app, db, clock):
+    # Forty addresses, five guesses each: the name is under attack, and every
+    # address that got it wrong twice waits; a new one still gets in at once.
+    for n in range(40):
+        for _ in range(5):
+            assert not logged_in(attempt(app, "manager", "guess-guess", f"10.0.0.{n}"))
+    assert counter(db, "name:manager").throttled_until > clock.now()
+    assert counter(db, "pair:10.0.0.39 manager").failures == 2
+    assert logged_in(attempt(app, "manager", "manager-password", "192.168.1.20"))
+    # ...and the name's count starts again after the right password.
+    assert counter(db, "name:manager").failures == 0
+
+
+def test_one_address_trying_many_names_waits(app, db, clock):
+    for n in range(ADDRESS_FREE):
+        attempt(app, f"name{n}", "guess-guess")
+    assert counter(db, "addr:127.0.0.1").throttled_until == clock.now() + timedelta(seconds=30)
+    assert not logged_in(attempt(app, "viewer", "viewer-password"))
+    assert logged_in(attempt(app, "viewer", "viewer-password", "192.168.1.20"))
 
 
 def test_an_unknown_user_gets_the_same_answer(app):

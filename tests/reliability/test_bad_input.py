@@ -26,10 +26,10 @@ from sqlalchemy import select, text
 from locker.clock import SimulatedClock
 from locker.controller import Controller
 from locker.db import Database, migrate
-from locker.decisions import BadgeRead, SensorReading, Unlock
+from locker.decisions import BadgeRead, LogEntry, SensorReading, Unlock
 from locker.errors import InvalidRequest, RotaError
 from locker.events import GRANT_REASONS
-from locker.log import LogEntry, append, export, verify
+from locker.log import append, export, verify
 from locker.models import Base, Event
 from locker.people import add_person
 from locker.roster import normalise_uid

@@ -48,7 +48,13 @@ ROUTES = [
     ("POST", "/api/sim/badge", "/api/sim/badge"),
     ("POST", "/api/sim/slots/<int:number>", "/api/sim/slots/1"),
     ("POST", "/api/sim/clock", "/api/sim/clock"),
+    ("GET", "/accounts", "/accounts"),
+    ("POST", "/accounts/<int:account_id>/active", "/accounts/1/active"),
+    ("POST", "/accounts/<int:account_id>/end-sessions", "/accounts/1/end-sessions"),
+    ("POST", "/tokens/<int:token_id>/revoke", "/tokens/1/revoke"),
 ]
+#: Routes only an admin may use (a manager gets 403 too).
+ADMIN = [r for r in ROUTES if r[2].startswith(("/accounts", "/tokens"))]
 #: Routes anybody may use without logging in.
 PUBLIC = [
     ("GET", "/login", "/login"),
@@ -170,6 +176,14 @@ def test_a_bearer_header_overrides_the_session(client, auth):
     assert client.get("/api/status").status_code == 200
     response = client.get("/api/status", headers={"Authorization": "Bearer lk_nonsense"})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("method", "rule", "path"), ADMIN, ids=_ids(ADMIN))
+@pytest.mark.parametrize("role", ["manager", "viewer"])
+def test_only_an_admin_manages_accounts_and_tokens(client, auth, method, rule, path, role):
+    auth.login(role)
+    response = auth.post(path) if method == "POST" else client.get(path)
+    assert response.status_code == 403
 
 
 def test_an_admin_may_act(client, auth):

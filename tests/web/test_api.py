@@ -282,6 +282,7 @@ def test_a_request_the_daemon_refuses_is_a_409_with_its_reason(client, token, da
 def test_a_session_caller_releases_only_with_the_password(client, auth, daemon, db):
     daemon.deposit("A1A1A1A1", 1)
     auth.login()
+    daemon.advance(6 * 60)  # the password typed at login no longer covers a release
     missing = auth.post_json("/api/slots/1/release", {"reason": "check"})
     assert missing.status_code == 403 and "password" in missing.json["error"]
     wrong = auth.post_json("/api/slots/1/release", {"reason": "check", "password": "guess"})

@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.accounts import set_password
-from locker.models import PanelAccount
+from locker.models import LoginThrottle, PanelAccount
 from tests.web.kit import AuthActions, events, make_config
 from web import create_app
-from web.auth import WRONG_LOGIN, throttle_delay
+from web.auth import WRONG_LOGIN, shown_name
+from web.throttle import throttle_delay
 
 
 def account(db, username="manager") -> PanelAccount:
@@ -25,6 +26,11 @@ def account(db, username="manager") -> PanelAccount:
 
 def details(event) -> dict:
     return json.loads(event.details)
+
+
+def counter(db, key: str) -> LoginThrottle | None:
+    with db.read() as session:
+        return session.get(LoginThrottle, key)
 
 
 def test_a_login_is_logged_and_opens_the_status_page(client, auth, db):
@@ -50,12 +56,10 @@ def test_a_failed_login_says_nothing_more_and_is_logged(
     assert response.status_code == 200
     assert WRONG_LOGIN in response.get_data(as_text=True)
     (failed,) = events(db, ev.AUTH_FAILED)
-    assert details(failed) == {
-        "username": username,
-        "client": "127.0.0.1",
-        "reason": reason,
-        "purpose": "login",
-    }
+    expected = {"client": "127.0.0.1", "reason": reason, "purpose": "login", "attempts": 1}
+    if username == "manager":
+        expected["username"] = "manager"  # only a name that is an account's is logged
+    assert details(failed) == expected
     assert client.get("/").status_code == 302
 
 
@@ -105,39 +109,105 @@ def test_the_throttle_doubles_up_to_fifteen_minutes(failures, seconds):
     assert delay == (None if seconds is None else timedelta(seconds=seconds))
 
 
-def test_five_wrong_passwords_throttle_the_account_for_thirty_seconds(client, auth, db, clock):
+PAIR = "pair:127.0.0.1 manager"
+
+
+def test_five_wrong_passwords_throttle_that_name_from_that_address_for_thirty_seconds(
+    client, auth, db, clock
+):
     for _ in range(5):
         auth.login("manager", "guess-guess")
-    row = account(db)
-    assert row.failed_logins == 5
+    row = counter(db, PAIR)
+    assert row.failures == 5
     assert row.throttled_until == clock.now() + timedelta(seconds=30)
 
     # Even the right password waits out the throttle, and trying does not extend it.
     response = auth.login()
     assert WRONG_LOGIN in response.get_data(as_text=True)
-    assert details(events(db, ev.AUTH_FAILED)[-1])["reason"] == "throttled"
-    assert account(db).failed_logins == 5
+    assert counter(db, PAIR).failures == 5
 
     clock.advance(31)
     assert auth.login().status_code == 302
-    row = account(db)
-    assert row.failed_logins == 0 and row.throttled_until is None
+    row = counter(db, PAIR)
+    assert row.failures == 0 and row.throttled_until is None
+    assert counter(db, "addr:127.0.0.1").failures == 5  # the address keeps its wrong ones
 
 
 def test_a_wrong_password_after_the_throttle_doubles_it(client, auth, db, clock):
     with db.write() as session:
-        row = session.scalar(select(PanelAccount).where(PanelAccount.username == "manager"))
-        row.failed_logins = 6
-        row.throttled_until = clock.now() - timedelta(seconds=1)
+        session.add(
+            LoginThrottle(
+                key=PAIR,
+                failures=6,
+                throttled_until=clock.now() - timedelta(seconds=1),
+                updated_at=clock.now(),
+                unlogged=0,
+            )
+        )
         session.commit()
     auth.login("manager", "guess-guess")
-    assert account(db).throttled_until == clock.now() + timedelta(seconds=120)
+    assert counter(db, PAIR).throttled_until == clock.now() + timedelta(seconds=120)
 
 
-def test_throttling_one_account_leaves_the_others_alone(client, auth, db):
+def test_throttling_one_name_leaves_the_others_alone(client, auth, db):
     for _ in range(5):
         auth.login("manager", "guess-guess")
     assert auth.login("admin").status_code == 302
+
+
+def test_an_unknown_name_is_counted_like_a_known_one(client, auth, db, clock):
+    for _ in range(6):
+        auth.login("nobody", "guess-guess")
+        auth.login("manager", "guess-guess")
+    known, unknown = counter(db, PAIR), counter(db, "pair:127.0.0.1 nobody")
+    assert (known.failures, known.throttled_until) == (unknown.failures, unknown.throttled_until)
+
+
+def test_failed_logins_are_logged_once_a_minute_per_address(client, auth, db, clock):
+    for _ in range(28):
+        auth.login("manager", "guess-guess")
+        clock.advance(0.3)
+    (first,) = events(db, ev.AUTH_FAILED)
+    assert details(first) == {
+        "client": "127.0.0.1",
+        "reason": "wrong password",
+        "purpose": "login",
+        "attempts": 1,
+        "username": "manager",
+    }
+    clock.advance(60)
+    auth.login("someone-else", "guess-guess")
+    second = events(db, ev.AUTH_FAILED)[-1]
+    # The 27 unlogged ones and this one; a name without an account stays out of the log.
+    assert details(second) == {
+        "client": "127.0.0.1",
+        "reason": "unknown user",
+        "purpose": "login",
+        "attempts": 28,
+    }
+
+
+def test_a_login_after_unlogged_failures_logs_them_first(client, auth, db, clock):
+    auth.login("manager", "guess-1")
+    auth.login("manager", "guess-2")
+    auth.login("manager", "guess-3")
+    assert auth.login().status_code == 302
+    summary = events(db, ev.AUTH_FAILED)[-1]
+    assert details(summary) == {"client": "127.0.0.1", "reason": "earlier attempts", "attempts": 2}
+    assert summary.id < events(db, ev.AUTH_LOGIN)[-1].id
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("manager", "manager"),
+        ("x" * 80, "x" * 40),
+        ("evil\x1b[2Jname", "evil\\x1b[2Jname"),
+        ("a\u202eb", "a\\u202eb"),
+    ],
+)
+def test_a_logged_name_is_cut_short_and_escaped(typed, shown):
+    assert shown_name(typed) == shown
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
@@ -168,7 +238,13 @@ def test_secure_cookies_when_configured(tmp_path, db, clock, accounts):
     app = create_app({"TESTING": True}, config=config, clock=clock)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=5)
+    response = app.test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     app.extensions["locker_db"].dispose()
+
+
+def test_no_hsts_over_plain_http(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
 def test_the_session_ends_after_the_idle_timeout(client, auth, monkeypatch):
@@ -208,5 +284,10 @@ def test_a_new_password_ends_the_sessions_started_with_the_old_one(app, client, 
     assert auth.login(password="a brand new password").status_code == 302
     assert client.get("/").status_code == 200
     (changed,) = [e for e in events(db, ev.CONFIG_CHANGED) if "password" in e.details]
-    assert details(changed) == {"what": "panel account password changed", "username": "manager"}
+    assert details(changed) == {
+        "what": "panel account password changed",
+        "username": "manager",
+        "sessions_ended": 1,
+        "tokens_revoked": 0,
+    }
     assert "brand new" not in changed.details

@@ -496,6 +496,7 @@ def test_the_override_log_shows_grants_and_approvals_on_the_spot(client, auth, d
             "note": "+cmd call school",
             "open_now": True,
             "return_minutes": 15,
+            "password": "manager-password",
         },
     )
     assert response.status_code == 200, response.json
