@@ -65,9 +65,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(dir="/var/tmp") as disk, tempfile.TemporaryDirectory(
-        dir="/dev/shm"
-    ) as shm:
+    with (
+        tempfile.TemporaryDirectory(dir="/var/tmp") as disk,
+        tempfile.TemporaryDirectory(dir="/dev/shm") as shm,
+    ):
         tmpfs = idle_writes(Path(disk) / "a", Path(shm), args.seconds)
         baseline = idle_writes(Path(disk) / "b", Path(disk) / "b", args.seconds)
     print(f"idle daemon, {SLOTS} slots, {args.seconds:.0f} s each, load {load:.2f} at the start")

@@ -66,12 +66,18 @@ class Bench:
                     actor="test",
                 )
             session.commit()
+        self.folder = folder
         self.pins = SimulatedPinFactory()
         self.timers: list[FakeTimer] = []
+        self.start()
+
+    def start(self) -> None:
+        """Build the backend, the controller and the daemon afresh and begin (a restart
+        after :meth:`Daemon.finish`, on the same pins, world and database)."""
         self.backend = Backend.from_config(
             self.config,
             self.clock,
-            data_dir=folder,
+            data_dir=self.folder,
             pin_factory=self.pins,
             timer_factory=self._timer,
             reader_clock=self.clock,

@@ -202,22 +202,7 @@ def test_a_start_that_storage_prevents_comes_up_safe_and_reconciles_later(tmp_pa
     held.daemon.finish()
     other = HeldLock(tmp_path / "locker.db")
     try:
-        from hardware.backend import Backend
-        from locker.controller import Controller
-        from locker.daemon import Daemon
-
-        backend = Backend.from_config(
-            held.config,
-            held.clock,
-            data_dir=tmp_path,
-            pin_factory=held.pins,
-            timer_factory=held._timer,
-            reader_clock=held.clock,
-        )
-        held.backend, held.world = backend, backend.world
-        held.controller = Controller(held.config, held.db, held.clock)
-        held.daemon = Daemon(held.controller, backend, real_clock=held.clock)
-        held.daemon.begin(reader_thread=False)  # no restart loop: it comes up, failing
+        held.start()  # no restart loop: it comes up, failing
         assert held.daemon.storage.failing and not held.controller.started
         held.badge(ALICE)
         assert held.unlocks(1) == 1  # the deposit's pulse only
