@@ -10,9 +10,9 @@ the block layer), as bytes per hour, two ways in the same run:
 - the baseline: ``run_dir`` on the data disk, as when the status was written
   where the database is.
 
-The simulated backend also saves its clock (``sim_clock.json``) in the data
-directory every heartbeat; a Pi's daemon (``gpio`` backend) has no such file,
-so the tmpfs figure is an upper bound for a Pi.
+The simulated backend also saves its clock (``sim_clock.json``) every
+heartbeat, beside the live status in ``run_dir``; a Pi's daemon (``gpio``
+backend) has no such file.
 
     .venv/bin/python bench/idle_writes.py [--seconds S]
 """

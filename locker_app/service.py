@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 from datetime import UTC, datetime
-from pathlib import Path
 
 from hardware.backend import Backend
 from locker.clock import Clock, DemoClock, SystemClock
@@ -26,6 +25,8 @@ from locker.doorbell import Doorbell
 
 log = logging.getLogger(__name__)
 
+#: The simulated clock's position, saved every heartbeat beside the live status
+#: (``run_dir``): state that changes every few seconds stays off the data disk.
 SIM_CLOCK_FILE = "sim_clock.json"
 #: Seconds the daemon waits for another process's database write lock.
 DAEMON_BUSY_TIMEOUT_S = 2.0
@@ -35,7 +36,7 @@ def make_clock(config: Config) -> Clock:
     """The system clock on a Pi; a demo clock that resumes where it was when simulated."""
     if config.hardware.backend == "gpio":
         return SystemClock()
-    saved = Path(config.data_dir) / SIM_CLOCK_FILE
+    saved = config.status_dir / SIM_CLOCK_FILE
     start = None
     if saved.exists():
         try:
@@ -53,7 +54,7 @@ def save_clock(config: Config, clock: Clock) -> None:
     """Remember where the simulated clock is, so a restart carries on from there."""
     if config.hardware.backend == "gpio":
         return
-    path = Path(config.data_dir) / SIM_CLOCK_FILE
+    path = config.status_dir / SIM_CLOCK_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"now": clock.now().isoformat()}))
     os.replace(tmp, path)
