@@ -10,10 +10,11 @@ state by the backend's ``close()`` in a ``finally``.
 The loop is hardware-agnostic: it drives a :class:`Backend` (``hardware.backend``
 provides the real and the simulated one).
 
-Once a day, after the daily checkpoint, the whole event log is verified on a
-thread of its own (:class:`WholeLogVerification`); the loop records the result
-as a ``log.verified`` event when it is ready, and raises a ``log_broken``
-alert if the chain is broken.
+Once a day, after the daily checkpoint, the whole event log is verified apart
+from the loop: by a child process in the installed daemon
+(``locker_app.log_check``), or on a thread (:class:`WholeLogVerification`); the
+loop records the result as a ``log.verified`` event when it is ready, and raises
+a ``log_broken`` alert if the chain is broken.
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ class Backend(Protocol):
     def lock_all(self) -> None: ...
     def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+
+class LogCheck(Protocol):
+    """A check of the whole log under way (a thread here, a process in production)."""
+
+    started: datetime
+    #: What SQLite's quick check found wrong with the file (None: sound), once done.
+    integrity: str | None
+
+    def start(self) -> None: ...
+    def done(self) -> bool: ...
+    def result(self) -> VerifyReport: ...
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ class Daemon:
         notify: Callable[[str], None] | None = None,
         watchdog_s: float | None = None,
         real_clock: Clock | None = None,
+        log_check: Callable[[datetime], LogCheck] | None = None,
     ):
         self.controller = controller
         #: Real time, even when the controller's clock is simulated: command ages,
@@ -176,6 +190,11 @@ class Daemon:
         self.status_file = status_path(controller.config.status_dir)
         #: Set when the daemon must end so that a new process opens the database.
         self.exit_code = 0
+        #: Makes the whole log's nightly check; the service runs it as a low-priority
+        #: process (``locker_app.log_check``), tests on a thread.
+        self.make_log_check: Callable[[datetime], LogCheck] = log_check or (
+            lambda started: WholeLogVerification(self.db, started)
+        )
         #: Simulator commands carried out whose answer is not stored yet (a storage fault).
         self.unrecorded: dict[int, tuple[str, dict[str, Any]]] = {}
         self.inputs: queue.Queue[tuple[Instant, object]] = queue.Queue()
@@ -188,7 +207,7 @@ class Daemon:
         self.checkpoint_day: date | None = None
         #: The whole log's verification while it runs (at most one at a time), and
         #: when another was asked for meanwhile (it starts once this one is recorded).
-        self.log_check: WholeLogVerification | None = None
+        self.log_check: LogCheck | None = None
         self.log_check_due: datetime | None = None
         #: Called after each heartbeat is written (the simulated clock is saved then).
         self.after_heartbeat: Callable[[], None] = lambda: None
@@ -410,7 +429,7 @@ class Daemon:
             # Still walking (it began before this checkpoint): walk again once it is in.
             self.log_check_due = now
             return
-        self.log_check = WholeLogVerification(self.db, now)
+        self.log_check = self.make_log_check(now)
         self.log_check.start()
 
     def _collect_log_check(self) -> None:

@@ -22,6 +22,7 @@ from locker.daemon import Daemon
 from locker.daemon_lock import DaemonLock
 from locker.db import Database, require_current_schema
 from locker.doorbell import Doorbell
+from locker_app.log_check import ProcessLogCheck
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def _run(config: Config) -> int:
         backend,
         notify=systemd_notifier(),
         watchdog_s=watchdog_interval(),
+        log_check=lambda started: ProcessLogCheck(config, started),
     )
     original = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     for sig in original:

@@ -27,6 +27,7 @@ from locker.config import load_config
 from locker.live_status import read_live_status, status_path
 from locker.log import verify
 from locker.models import Command, Event, Grant
+from locker_app.log_check import ProcessLogCheck
 from tests.reliability.crash_site import LOCKER, Site
 from web import create_app
 
@@ -236,3 +237,22 @@ def test_a_database_locked_for_40_s_keeps_the_daemon_up_and_the_badge_on_record(
     assert logged(site, ev.STORAGE_RECOVERED)
     with site.db.read() as session:
         assert verify(session).ok
+
+
+def test_the_nightly_log_check_runs_as_its_own_process(site):
+    # Only events, no daemon: the check reads the file as the daemon's child would.
+    config = load_config(site.config_path)
+    started = datetime.now(UTC)
+    check = ProcessLogCheck(config, started)
+    check.start()
+    check.join(120)
+    report = check.result()
+    assert report.ok and report.checked > 0 and check.integrity is None
+    assert check.process.pid != os.getpid()
+    with site.connect() as conn:
+        conn.execute("UPDATE events SET details = '{\"edited\":true}' WHERE id = 3")
+    again = ProcessLogCheck(config, started)
+    again.start()
+    again.join(120)
+    broken = again.result()
+    assert not broken.ok and broken.first_bad_id == 3
