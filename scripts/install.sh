@@ -176,6 +176,12 @@ elif [ ! -x "$PY" ]; then
 elif [ "$UPGRADE" -eq 1 ]; then
   change "$PY" -m pip install --quiet "$PROJECT"
   installed_project=1
+elif [ ! -x "$VENV/bin/locker" ]; then
+  # An earlier install made the virtualenv and then stopped in `pip install`
+  # (a network that dropped out): install the project again.
+  echo "$PREFIX has no bin/locker (an earlier install stopped part-way): installing again"
+  change "$PY" -m pip install --quiet "$PROJECT"
+  installed_project=1
 fi
 if [ "$IS_PI5" -eq 1 ]; then
   # A fresh `pip install` of the project brings RPi.GPIO back over rpi-lgpio
@@ -322,13 +328,25 @@ for unit in "${UNITS[@]}"; do
     change install -m 0644 "$SRC/systemd/$unit" "$UNITS_DEST/$unit"
   fi
 done
-system systemctl daemon-reload
-if [ "$START" -eq 1 ]; then
+if [ -z "$ROOT" ] && [ ! -d /run/systemd/system ]; then
+  # A chroot or an image build: no systemd to reload or start anything.
+  # `systemctl enable` works without one (it only makes the links), so the
+  # image starts both services on its first boot.
+  echo "systemd is not running here (no /run/systemd/system): skipping systemctl daemon-reload and start"
+  if command -v systemctl >/dev/null; then
+    system systemctl enable "${UNITS[@]}"
+    echo "enabled, the units start on the next boot"
+  else
+    echo "no systemctl either: enable ${UNITS[*]} once systemd runs"
+  fi
+elif [ "$START" -eq 1 ]; then
+  system systemctl daemon-reload
   system systemctl enable --now "${UNITS[@]}"
   if [ "$UPGRADE" -eq 1 ]; then
     system systemctl try-restart "${UNITS[@]}"
   fi
 else
+  system systemctl daemon-reload
   system systemctl enable "${UNITS[@]}"
 fi
 

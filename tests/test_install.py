@@ -198,6 +198,70 @@ def test_on_a_pi_4_rpi_gpio_stays(tmp_path):
     assert not [line for line in log(root) if "pip" in line]
 
 
+def stub_virtualenv(root: Path) -> Path:
+    """A /opt/nursery-locker under ``root`` whose pip only records its arguments.
+
+    `pip install` links bin/locker to this virtualenv's, as a real install would
+    put one there; every other use of its python is this virtualenv's python.
+    """
+    bin_dir = root / "opt" / "nursery-locker" / "bin"
+    bin_dir.mkdir(parents=True)
+    python = bin_dir / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = -m ] && [ "$2" = pip ]; then\n'
+        '  shift 2; echo "$*" >>"$(dirname "$0")/../pip.log"\n'
+        f'  ln -sf {VENV}/bin/locker "$(dirname "$0")/locker"; exit 0\n'
+        "fi\n"
+        f'exec {VENV}/bin/python "$@"\n'
+    )
+    python.chmod(0o755)
+    return bin_dir.parent / "pip.log"
+
+
+def test_a_virtualenv_left_without_locker_is_installed_again_with_the_pi_extra(tmp_path):
+    # The first install made the virtualenv and then lost the network in pip.
+    root = tmp_path / "root"
+    pretend_board(root, "Raspberry Pi 4 Model B Rev 1.4")
+    pip_log = stub_virtualenv(root)
+    done = run_script(INSTALL, "--root", str(root))
+    assert "has no bin/locker (an earlier install stopped part-way)" in done.stdout
+    assert pip_log.read_text().splitlines() == [f"install --quiet {REPO}[pi]"]
+    assert (root / "etc" / "nursery-locker" / "config.toml").exists()
+
+    run_script(INSTALL, "--root", str(root))  # bin/locker is there now: no pip
+    assert pip_log.read_text().splitlines() == [f"install --quiet {REPO}[pi]"]
+
+
+def test_the_pi_extra_that_install_sh_asks_for_exists():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    names = {req.split(">")[0].split("=")[0].lower() for req in extras["pi"]}
+    assert names == {"rpi.gpio", "spidev"}
+    assert not names & {req.split(">")[0].lower() for req in extras["test"]}
+    assert 'PROJECT="${SRC}[pi]"' in INSTALL.read_text()
+
+
+def test_without_a_running_systemd_the_units_are_enabled_but_not_started(tmp_path):
+    # No --root: the real system's /run/systemd/system decides (a dry run changes nothing).
+    # Where the product is installed (the arm64 check's root) its own virtualenv is used.
+    installed = (
+        Path("/opt/nursery-locker").is_dir() and not Path("/opt/nursery-locker").is_symlink()
+    )
+    venv = [] if installed else ["--venv-from", str(VENV)]
+    done = run_script(INSTALL, "--dry-run", *venv)
+    units = " ".join(UNITS)
+    if Path("/run/systemd/system").is_dir():
+        assert f"would run: systemctl enable --now {units}" in done.stdout
+        assert "systemd is not running" not in done.stdout
+    else:
+        assert "systemd is not running here (no /run/systemd/system)" in done.stdout
+        assert "would run: systemctl daemon-reload" not in done.stdout
+        assert "would run: systemctl enable --now" not in done.stdout
+        if shutil.which("systemctl"):
+            assert done.stdout.splitlines()[-3] == f"would run: systemctl enable {units}"
+
+
 def test_no_start_only_enables(tmp_path):
     root = tmp_path / "root"
     install(root, "--no-start")

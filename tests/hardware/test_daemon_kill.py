@@ -89,7 +89,8 @@ class Site:
         with self.db.read() as session:
             return session.get(Slot, number)
 
-    def wait(self, condition, what: str, timeout: float = 15.0) -> None:
+    def wait(self, condition, what: str, timeout: float = 120.0) -> None:
+        # Generous: only a failure waits this long, and an emulated Pi is slow.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:

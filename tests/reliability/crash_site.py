@@ -58,6 +58,9 @@ FIRST_DAY = date(2026, 1, 5)  # a Monday in winter: local time is UTC
 SIM_START = "2026-01-05T07:55:00"
 #: Seconds after the restarted daemon is ready during which no lock may move.
 WATCH_S = 0.3
+#: How long a wait for the daemon may take before it is a failure: generous, so a
+#: slow or busy machine (an emulated Pi) is not mistaken for a broken daemon.
+PATIENCE_S = 120.0
 #: No schedule release (shift end, closing) may fall this close to a kill.
 BOUNDARY_MARGIN_S = 8.0
 #: Commands a kill may interrupt half-way (a card tap or the clock could cross a
@@ -237,9 +240,9 @@ class Site:
         """SIGKILL the daemon and wait until it is gone."""
         os.kill(self.pid, signal.SIGKILL)
         if self.popen is not None:
-            self.popen.wait(timeout=10)
+            self.popen.wait(timeout=PATIENCE_S)
         else:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + PATIENCE_S
             while self.alive():
                 if time.monotonic() > deadline:
                     raise AssertionError(f"daemon {self.pid} survived SIGKILL")
@@ -260,7 +263,7 @@ class Site:
             self.popen.wait(timeout=10)
         self.pid = None
 
-    def wait(self, condition, what: str, timeout: float = 15.0) -> None:
+    def wait(self, condition, what: str, timeout: float = PATIENCE_S) -> None:
         """Poll ``condition`` until true; fail if the daemon dies or time runs out."""
         deadline = time.monotonic() + timeout
         while True:
@@ -656,7 +659,7 @@ class CrashRun:
         and the world must show exactly that.
         """
         allowed = UNLOCK_REASONS.get(carried[1], ()) if carried is not None else ()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + PATIENCE_S
         while True:
             logged = self.unlocks_logged_since_start()
             expected = dict(unlocks)
