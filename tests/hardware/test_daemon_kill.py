@@ -139,7 +139,9 @@ def test_sigkill_and_restart_never_unlocks(site, moment):
 
     site.start()
     site.wait(lambda: matches_sensors(site), "the state to match the sensors")
-    time.sleep(0.5)  # the restarted daemon has had time to do anything it would do
+    # A barrier, not a guess at its speed: the daemon answers a command only after
+    # its start (the reconciliation) and a whole pass of its loop.
+    site.command("reload")
     assert site.world().slot(1).unlock_count == unlocks_before
     row = site.slot(1)
     expected = "open_for_deposit" if moment == "door_open_device_in" else "held"
