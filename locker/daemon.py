@@ -358,7 +358,6 @@ class Daemon:
 
     def _while_storage_fails(self, inputs: list[tuple[Instant, object]]) -> None:
         for at, event in inputs:
-            log.warning("kept for the log while storage fails: %r", event)
             self.storage.keep(at, event)
         if not self.storage.due():
             return

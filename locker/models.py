@@ -348,24 +348,3 @@ class IdempotentRequest(Base):
     body: Mapped[str | None] = mapped_column(Text, default=None)
     content_type: Mapped[str] = mapped_column(String(100), default="")
     location: Mapped[str] = mapped_column(String(500), default="")
-
-
-class DaemonStatus(Base):
-    """The daemon's heartbeat and what the panel needs to know about it (one row)."""
-
-    __tablename__ = "daemon_status"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
-    started_at: Mapped[datetime | None] = mapped_column(default=None)
-    pid: Mapped[int | None] = mapped_column(Integer, default=None)
-    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
-    clock_synchronised: Mapped[bool] = mapped_column(Boolean, default=False)
-    reader_ok: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: The controller's own idea of now (simulated time in the demo).
-    controller_now: Mapped[datetime | None] = mapped_column(default=None)
-    #: The last unknown badge read, for enrolling a new card from the panel.
-    last_unknown_uid: Mapped[str | None] = mapped_column(String(20), default=None)
-    last_unknown_at: Mapped[datetime | None] = mapped_column(default=None)
-    #: The simulator's outputs (pins) as JSON, in simulated mode.
-    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)

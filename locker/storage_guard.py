@@ -123,8 +123,9 @@ class StorageGuard:
         fault = self.fault
         if isinstance(event, BadgeRead):
             fault.badges_refused += 1
-            log.warning("badge %s refused: the log cannot be written", event.uid)
             self.apply([Signal("out_of_service")])
+        # The journal keeps it too, in case the database never comes back.
+        log.warning("kept for the log while storage fails (%s): %r", fault.error, event)
         fault.keep(at, event)
 
     def due(self) -> bool:
