@@ -1,11 +1,12 @@
 """The daemon's live status: a small JSON file the panel reads, beside the database.
 
-The heartbeat row in the database cannot say "the database is failing": when
-storage fails, that row is exactly what cannot be written. So the daemon also
-rewrites this file every few seconds (atomically: a new file renamed over the
-old), in ``run_dir``: on a Pi the tmpfs systemd gives it, which costs the SD
-card nothing and still works when the data disk is full. The panel's
-``/healthz`` and status page read it.
+The heartbeat, what the output pins show, the clock's trust, the last unknown
+card and the storage state change every few seconds, so they are not committed
+to the database (an SD card write each time), and a database row could not say
+"the database is failing" anyway. The daemon rewrites this file instead
+(atomically: a new file renamed over the old), in ``run_dir``: on a Pi the
+tmpfs systemd gives it, which costs the SD card nothing and still works when
+the data disk is full. The panel reads it for everything it says about the daemon.
 """
 
 from __future__ import annotations

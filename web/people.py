@@ -7,7 +7,7 @@ works at the locker straight away and a revoked one stops working.
 
 Enrolling a card needs no typing: the page notes the controller's time when
 the manager opens it, and offers the first unknown card read at the locker
-after that moment (the daemon reports it in its heartbeat row).
+after that moment (the daemon reports it in its live status file).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Only there when the daemon runs on simulated hardware (``locker demo``); every
 route is a 404 otherwise. The panel still never touches a pin: a card at the
 reader, a door or a device, and the simulated clock are all Commands the
 daemon carries out on its simulated world (``sim_badge``, ``sim_slot``,
-``sim_clock``), and what the output pins show comes from its heartbeat row.
+``sim_clock``), and what the output pins show comes from its live status file.
 """
 
 from __future__ import annotations
