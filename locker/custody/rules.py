@@ -133,6 +133,17 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
         self.last_instant = now
         return out
 
+    def keep_clock_of(self, previous: CustodyRules) -> None:
+        """Carry the clock's memory over from the rules these replace (after a reload).
+
+        The stored state says nothing of the last instant seen, the clock's
+        trust or the moment from which schedule moments are acted on; a reload
+        must not forget them, or a passed shift end could be acted on again.
+        """
+        self.last_instant = previous.last_instant
+        self.clock_trusted = previous.clock_trusted
+        self.schedule_from = previous.schedule_from
+
     def set_roster(self, roster: Roster) -> None:
         """Use a fresh snapshot of people, badges and shifts."""
         self.roster = roster
