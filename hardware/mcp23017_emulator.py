@@ -111,6 +111,8 @@ class MCP23017Emulator:
         self._regs: dict[tuple[str, str], int] = {}
         self._driven: list[bool | None] = [None] * 16
         self._last_levels = [False] * 16
+        self._rises = [0] * 16
+        self._falls = [0] * 16
         self._answering = True
         self._int_listeners: list[Callable[[str, bool], None]] = []
         self._int_levels = {"A": False, "B": False}
@@ -126,8 +128,8 @@ class MCP23017Emulator:
                 for port in PORTS:
                     self._regs[name, port] = 0xFF if name == "IODIR" else 0
             self._pointer = 0
-            self._last_levels = [self._pin_level(line) for line in range(16)]
-            self._update_int()
+            # Outputs let go: a line that was driven high falls to its pull.
+            self._pins_moved()
 
     @property
     def bank(self) -> bool:
@@ -223,6 +225,11 @@ class MCP23017Emulator:
         with self._guard:
             return self._pin_level(line)
 
+    def edges(self, line: int) -> tuple[int, int]:
+        """How many times line ``line`` rose and fell since the chip was made."""
+        with self._guard:
+            return self._rises[line], self._falls[line]
+
     def is_output(self, line: int) -> bool:
         """Whether line ``line`` is an output now (its IODIR bit clear)."""
         port, bit = PORTS[line // 8], line % 8
@@ -271,6 +278,11 @@ class MCP23017Emulator:
             level = self._pin_level(line)
             changed = level != self._last_levels[line]
             self._last_levels[line] = level
+            if changed:
+                if level:
+                    self._rises[line] += 1
+                else:
+                    self._falls[line] += 1
             port, bit = PORTS[line // 8], line % 8
             mask = 1 << bit
             if not self._regs["GPINTEN", port] & mask or not self._regs["IODIR", port] & mask:
