@@ -17,6 +17,9 @@ from typing import Any
 from gpiozero import Factory
 
 from hardware.devices import Bank, build_bank
+from hardware.expander_pins import ExpanderPinFactory
+from hardware.expander_sim import SimulatedExpanders
+from hardware.expanders import with_expanders
 from hardware.flap import FlapGuard, door_guard, sensor_guard
 from hardware.pins import make_pin_factory
 from hardware.reader import BadgeReader, CardPresented, Mfrc522Factory, ReaderFault
@@ -49,8 +52,14 @@ class Backend:
         bank: Bank,
         reader: BadgeReader | SimulatedReaderBench,
         world: SimulatedWorld | None = None,
+        expanders: ExpanderPinFactory | None = None,
+        sim_expanders: SimulatedExpanders | None = None,
     ):
         self.config = config
+        #: The expanders' pin factory, when slot pins are on MCP23017 lines.
+        self.expanders = expanders
+        #: The emulated expanders behind it, with the simulated backend.
+        self.sim_expanders = sim_expanders
         self.clock = clock
         self.bank = bank
         self.reader = reader
@@ -85,7 +94,8 @@ class Backend:
         real-time safety cap) and ``reader_clock``; the reader otherwise polls on
         real time, even when the demo's clock runs fast.
         """
-        factory = pin_factory or make_pin_factory(config.hardware)
+        base = pin_factory or make_pin_factory(config.hardware)
+        factory, expanders, sim_expanders = with_expanders(config, base, clock.monotonic)
         # Real switches bounce; the simulated world's edges are clean (and come faster
         # than any debounce window when a test moves a door twice).
         bounce = config.hardware.input_bounce_s if config.hardware.backend == "gpio" else None
@@ -108,16 +118,17 @@ class Backend:
                 device=config.reader.spi_device,
                 reset_pin=config.reader.rst_pin,
             )
-            return cls(config, clock, bank, BadgeReader(driver, reader_clock, **options))
+            reader = BadgeReader(driver, reader_clock, **options)
+            return cls(config, clock, bank, reader, expanders=expanders)
         world = SimulatedWorld(Path(data_dir) / "sim_world.json")
-        world.attach(factory, config)
+        world.attach(factory, config, lines=None if sim_expanders is None else sim_expanders.line)
         reader = SimulatedReaderBench(
             reader_clock,
             card_source=lambda: world.card,
             reset_pin=config.reader.rst_pin,
             **options,
         )
-        return cls(config, clock, bank, reader, world)
+        return cls(config, clock, bank, reader, world, expanders, sim_expanders)
 
     @property
     def simulated(self) -> bool:
@@ -135,8 +146,11 @@ class Backend:
         Callbacks come on gpiozero's and the reader's threads, so ``emit`` must
         only enqueue. Door and sensor changes pass through their flap guards,
         which :meth:`update` keeps going. Tests pass ``reader_thread=False`` and
-        call :meth:`poll_reader` themselves.
+        call :meth:`poll_reader` themselves. An expander that stops answering
+        (or comes back reset) is a ``Fault`` (a ``hardware_fault`` alert).
         """
+        if self.expanders is not None:
+            self.expanders.on_fault = lambda message: emit(Fault("expander", message))
         for number, slot in self.bank.slots.items():
             door, sensor = self.door_guards[number], self.sensor_guards[number]
             door.start(emit)
@@ -204,6 +218,8 @@ class Backend:
     def update(self) -> None:
         """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()
+        if self.expanders is not None:
+            self.expanders.update()
         if self.world is not None:
             self.world.sync()
             if self.tap_ends is not None and time.monotonic() >= self.tap_ends:
@@ -278,6 +294,8 @@ class Backend:
             finally:
                 if self.reader_thread is not None:
                     self.reader_thread.join(timeout=2)
+                if self.expanders is not None:
+                    self.expanders.stop_listening()
                 self.reader.close()
 
 

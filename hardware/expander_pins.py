@@ -298,11 +298,15 @@ class ExpanderPinFactory(Factory):
         self.release_pins(reserver, *list(self._owners))
         self.base.release_all(reserver)
 
-    def close(self) -> None:
-        """Stop listening to the interrupt lines, then close the Pi's factory."""
+    def stop_listening(self) -> None:
+        """Let go of the interrupt lines (the daemon is stopping)."""
         for line in self._interrupt_inputs:
             line.close()
         self._interrupt_inputs = []
+
+    def close(self) -> None:
+        """Stop listening to the interrupt lines, then close the Pi's factory."""
+        self.stop_listening()
         self.base.close()
 
     # The expanders ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from gpiozero.pins import Factory
 
 from hardware.expander_pins import ExpanderPinFactory
+from hardware.expander_sim import SimulatedExpanders
 from hardware.mcp23017 import I2CBus, Mcp23017
 from locker.config import Config
 from locker.errors import HardwareError
@@ -50,3 +51,24 @@ def expander_factory(
     chips = {e.name: Mcp23017(e.name, buses[e.bus], e.address) for e in config.expanders}
     interrupts = {e.name: e.interrupt_pin for e in config.expanders}
     return ExpanderPinFactory(base, chips, interrupts, monotonic=monotonic)
+
+
+def with_expanders(
+    config: Config, base: Factory, monotonic: Callable[[], float]
+) -> tuple[Factory, ExpanderPinFactory | None, SimulatedExpanders | None]:
+    """The pin factory for ``config``'s devices: ``base``, or the expanders' on top of it.
+
+    Returns ``(factory, expander factory or None, simulated expanders or
+    None)``: the simulated backend's expanders are emulated chips whose INTA
+    drive ``base``'s simulated pins; on a Pi they are opened on ``/dev/i2c-N``.
+    """
+    if not config.expanders:
+        return base, None, None
+    simulated = None
+    if config.hardware.backend == "gpio":
+        buses = open_buses(config)
+    else:
+        simulated = SimulatedExpanders(config, base)
+        buses = dict(simulated.buses)
+    expanders = expander_factory(config, base, buses, monotonic)
+    return expanders, expanders, simulated
