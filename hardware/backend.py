@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ class Backend:
         self.reader = reader
         self.world = world
         self.stop_event = threading.Event()
+        #: Pulse unlocks decided and logged, waiting for the lock supply's budget
+        #: (``lock.max_simultaneous`` coils at once, ``lock.stagger_gap_s`` apart).
+        self.pending_unlocks: deque[int] = deque()
+        self.last_pulse_at: float | None = None
         self.reader_thread: threading.Thread | None = None
         self.tap_ends: float | None = None
         # Each door switch and device sensor reaches the rules through a guard
@@ -194,8 +199,10 @@ class Backend:
         """Drive the decided outputs (their log entries are already committed)."""
         for output in outputs:
             if isinstance(output, Unlock):
-                self.bank.slots[output.slot].lock.unlock()
+                self._unlock(output.slot)
             elif isinstance(output, Lock):
+                if output.slot in self.pending_unlocks:
+                    self.pending_unlocks.remove(output.slot)
                 self.bank.slots[output.slot].lock.lock()
             elif isinstance(output, Signal):
                 self.bank.lights.show(output.name)
@@ -203,8 +210,33 @@ class Backend:
                 self.reader.slow_down(output.gap_s, output.for_s)
         self.update()
 
+    def _unlock(self, slot: int) -> None:
+        """Open ``slot``: a hold lock at once, a pulse lock when the power budget allows."""
+        lock = self.bank.slots[slot].lock
+        if lock.lock_type == "hold":
+            lock.unlock()
+        elif slot not in self.pending_unlocks:
+            self.pending_unlocks.append(slot)
+            self._start_due_pulses()
+
+    def _start_due_pulses(self) -> None:
+        """Start waiting pulses while fewer than ``max_simultaneous`` coils are energised
+        and the last one began at least ``stagger_gap_s`` ago (a release of 24 slots
+        must not draw 24 A at once from the lock supply)."""
+        budget, gap = self.config.lock.max_simultaneous, self.config.lock.stagger_gap_s
+        while self.pending_unlocks:
+            now = self.clock.monotonic()
+            if self.last_pulse_at is not None and now - self.last_pulse_at < gap:
+                return
+            if sum(1 for s in self.bank.slots.values() if s.lock.pulsing) >= budget:
+                return
+            slot = self.pending_unlocks.popleft()
+            if self.bank.slots[slot].lock.unlock():
+                self.last_pulse_at = now
+
     def lock_all(self) -> None:
         """Put every lock in its locked-safe state now (a storage fault: nothing may be open)."""
+        self.pending_unlocks.clear()
         self.bank.safe()
         self.update()
 
@@ -213,11 +245,12 @@ class Backend:
         """True while something needs :meth:`update` within a fraction of a second:
         a lock pulse to end, a light pattern, a simulated tap. (A flap settles in
         seconds, so an idle loop's passes are often enough for it.)"""
-        return self.bank.busy or self.tap_ends is not None
+        return self.bank.busy or self.tap_ends is not None or bool(self.pending_unlocks)
 
     def update(self) -> None:
         """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()
+        self._start_due_pulses()
         if self.expanders is not None:
             self.expanders.update()
         if self.world is not None:

@@ -98,6 +98,8 @@ class SimulatedWorld:
         self._lock_type = "pulse"
         self._active_high = True
         self._bank_pins: dict[str, SimulatedPin] = {}
+        #: The most lock outputs seen energised at one moment since the last attach.
+        self._max_energised = 0
         self._load()
 
     def attach(
@@ -142,6 +144,7 @@ class SimulatedWorld:
             self._active_high = config.lock.active_high
             self._wiring = wiring
             self._bank_pins = bank
+            self._max_energised = 0
             for number, wires in wiring.items():
                 wires.energise_edges_seen = self._energise_edges(wires.lock)
                 wires.release_edges_seen = self._release_edges(wires.lock)
@@ -198,6 +201,8 @@ class SimulatedWorld:
                         slot.door_open = True
                         self._drive_inputs(number)
                     changed = True
+            at_once = sum(1 for number in self._wiring if self._energised(number))
+            self._max_energised = max(self._max_energised, at_once)
             if changed:
                 self._save()
 
@@ -268,8 +273,11 @@ class SimulatedWorld:
         """What the output pins show, for ``GET /api/sim/outputs``.
 
         ``{"slots": {n: {"lock_energised", "unlock_count", "led"}}, "leds":
-        {"green", "red"}, "buzzer"}``; ``led`` is ``None`` for a slot without
-        one. Detached, every output reads off.
+        {"green", "red"}, "buzzer", "max_energised_at_once"}``; ``led`` is
+        ``None`` for a slot without one. Detached, every output reads off.
+        ``max_energised_at_once`` counts lock outputs energised together, as
+        seen at every :meth:`sync` since the daemon attached (the backend
+        syncs after starting each pulse).
         """
         with self._guard:
             self.sync()
@@ -286,6 +294,7 @@ class SimulatedWorld:
                 "slots": slots,
                 "leds": {"green": self._bank_level("green"), "red": self._bank_level("red")},
                 "buzzer": self._bank_level("buzzer"),
+                "max_energised_at_once": self._max_energised,
             }
 
     def _slot(self, number: int) -> SimSlot:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from sqlalchemy import func, select
 
 from locker import events as ev
 from locker.config import parse_config
+from locker.models import Command, Event
 from tests.locker.kit import make_config
 from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
 
@@ -109,3 +111,67 @@ def test_a_silent_expander_raises_a_fault_and_unlocks_nothing(bank):
     chip.reconnect()
     bank.settle(bank.backend.expanders.check_s)
     assert bank.backend.expanders.answering("mcp0")
+
+
+RELEASED = 24
+
+
+@pytest.fixture
+def full_bank(tmp_path):
+    """24 staff members with their phones locked in slots 1 to 24, and Mary."""
+    people = [(f"Staff {n}", f"{0xC0000000 + n:08X}", "staff") for n in range(1, RELEASED + 1)]
+    bench = Bench(tmp_path, config=expander_bank_config(), people=[*people, PEOPLE[2]])
+    bench.go_to("07:40")
+    for number, (_, uid, _) in enumerate(people, start=1):
+        bench.deposit(uid, number)
+        bench.settle(2)
+    yield bench
+    bench.close()
+    bench.db.dispose()
+
+
+def test_release_all_on_24_slots_stays_in_the_power_budget_each_pulse_after_its_log(
+    full_bank, monkeypatch
+):
+    bank = full_bank
+    budget = bank.config.lock.max_simultaneous
+    pulsed_before_logged = []
+
+    for number, devices in bank.backend.bank.slots.items():
+        lock, unlock = devices.lock, devices.lock.unlock
+
+        def checked(number=number, unlock=unlock):
+            with bank.db.read() as session:
+                logged = session.scalar(
+                    select(func.count())
+                    .select_from(Event)
+                    .where(Event.kind == ev.SLOT_UNLOCKED, Event.slot == number)
+                )
+            if logged < 2:  # the deposit's, then the release's
+                pulsed_before_logged.append(number)
+            return unlock()
+
+        monkeypatch.setattr(lock, "unlock", checked)
+
+    bank.settle(60)
+    start = bank.world.outputs()["max_energised_at_once"]
+    with bank.db.write() as session:
+        now = bank.clock.now()
+        session.add(
+            Command(
+                kind="release_all",
+                payload={"reason": "fire alarm", "confirm": True},
+                account="mary",
+                created_at=now,
+                requested_at=now,
+            )
+        )
+        session.commit()
+    bank.daemon.run_commands()
+    for _ in range(200):
+        bank.settle(0.05)
+    outputs = bank.world.outputs()
+    assert start <= budget
+    assert outputs["max_energised_at_once"] == budget
+    assert all(outputs["slots"][n]["unlock_count"] == 2 for n in range(1, RELEASED + 1))
+    assert pulsed_before_logged == []
