@@ -36,6 +36,7 @@ from sqlalchemy import select as sql_select
 from locker.accounts import add_account, create_token
 from locker.config import Config, default_config_text, load_config, parse_config
 from locker.db import Database, migrate
+from locker.demo import demo_expanders, expander_pins
 from locker.models import Slot
 from locker.people import add_person
 
@@ -62,8 +63,12 @@ def write_bank_config(
     port: int = 8080,
     start: datetime | None = None,
     retention_days: int = 365,
+    on_expanders: bool = False,
 ) -> Path:
     """A simulated bank of ``staff_slots`` staff slots, like ``locker demo``'s; returns its path.
+
+    ``on_expanders``: every slot on simulated MCP23017 lines, as ``locker demo
+    --slots N`` wires a bank bigger than the header.
 
     The config, database, secret key and simulated world live in ``data_dir``.
     """
@@ -91,6 +96,11 @@ def write_bank_config(
                 "sensor_pin": pin + 2,
             }
         )
+    if on_expanders:
+        raw["expanders"] = demo_expanders(staff_slots)
+        for slot in raw["slots"]:
+            pins = expander_pins(slot["number"])
+            slot.update(lock_pin=pins[0], door_pin=pins[1], sensor_pin=pins[2])
     parse_config(raw)
     path = data_dir / "config.toml"
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
