@@ -26,7 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from kit import MONDAY, line_ms, local, machine, seed_bank, stats_ms, write_bank_config, write_json
+from kit import (
+    MONDAY,
+    line_ms,
+    local,
+    machine,
+    seed_bank,
+    stats_ms,
+    world_moves_on,
+    write_bank_config,
+    write_json,
+)
 
 from hardware.backend import Backend
 from hardware.pins import SimulatedPinFactory
@@ -69,15 +79,7 @@ def badge_to_lock(tmp: Path, slots: int, on_expanders: bool, cycles: int) -> lis
             opened = [n for n, s in after.items() if s["unlock_count"] > before[n]]
             if len(opened) != 1:
                 raise RuntimeError(f"cycle {i}: {len(opened)} slots opened, not 1")
-            slot = opened[0]
-            clock.advance(0.6)
-            daemon.step(0)
-            world.set_device(slot, not world.slot(slot).device_present)
-            daemon.step(0)
-            world.set_door(slot, False)
-            daemon.step(0)
-            clock.advance(20)
-            daemon.step(0)
+            world_moves_on(world, daemon, clock, opened[0], 20)
     finally:
         daemon.finish()
         seeded.db.dispose()

@@ -111,6 +111,19 @@ def write_bank_config(
     return path
 
 
+def world_moves_on(world: Any, daemon: Any, clock: Any, slot: int, wait_s: float) -> None:
+    """After an unlock: the sprung door popped open, a device goes in (deposit) or comes
+    out (release), the door shuts, ``wait_s`` of simulated time pass; a loop pass each."""
+    clock.advance(0.6)
+    daemon.step(0)
+    world.set_device(slot, not world.slot(slot).device_present)
+    daemon.step(0)
+    world.set_door(slot, False)
+    daemon.step(0)
+    clock.advance(wait_s)
+    daemon.step(0)
+
+
 def badge_uid(index: int) -> str:
     """The 4-byte UID (hex) of the benchmark's ``index``-th person's badge."""
     return f"{0xB0000000 + index:08X}"
