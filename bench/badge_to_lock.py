@@ -47,6 +47,7 @@ from kit import (
     machine,
     seed_bank,
     stats_ms,
+    world_moves_on,
     write_bank_config,
     write_json,
 )
@@ -213,16 +214,7 @@ def processing(cycles: int, tmp: Path, rng: random.Random, history: Path | None 
             decided.append(applied[0] - began)
             counts.append(statements["count"])
             driven.append(at - applied[0])
-            # The world moves on: the sprung door popped open, a device goes in
-            # (deposit) or comes out (release), the door shuts, time passes.
-            clock.advance(0.6)
-            daemon.step(0)
-            world.set_device(slot, not world.slot(slot).device_present)
-            daemon.step(0)
-            world.set_door(slot, False)
-            daemon.step(0)
-            clock.advance(rng.uniform(5, 40))
-            daemon.step(0)
+            world_moves_on(world, daemon, clock, slot, rng.uniform(5, 40))
     finally:
         daemon.finish()
     commits = commit_baseline(Path(config.db_url.removeprefix("sqlite:///")), 200)

@@ -36,6 +36,7 @@ from sqlalchemy import select as sql_select
 from locker.accounts import add_account, create_token
 from locker.config import Config, default_config_text, load_config, parse_config
 from locker.db import Database, migrate
+from locker.demo import demo_expanders, expander_pins
 from locker.models import Slot
 from locker.people import add_person
 
@@ -62,8 +63,12 @@ def write_bank_config(
     port: int = 8080,
     start: datetime | None = None,
     retention_days: int = 365,
+    on_expanders: bool = False,
 ) -> Path:
     """A simulated bank of ``staff_slots`` staff slots, like ``locker demo``'s; returns its path.
+
+    ``on_expanders``: every slot on simulated MCP23017 lines, as ``locker demo
+    --slots N`` wires a bank bigger than the header.
 
     The config, database, secret key and simulated world live in ``data_dir``.
     """
@@ -91,6 +96,11 @@ def write_bank_config(
                 "sensor_pin": pin + 2,
             }
         )
+    if on_expanders:
+        raw["expanders"] = demo_expanders(staff_slots)
+        for slot in raw["slots"]:
+            pins = expander_pins(slot["number"])
+            slot.update(lock_pin=pins[0], door_pin=pins[1], sensor_pin=pins[2])
     parse_config(raw)
     path = data_dir / "config.toml"
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")
@@ -99,6 +109,19 @@ def write_bank_config(
         key.write_text(os.urandom(32).hex() + "\n", encoding="utf-8")
         key.chmod(0o600)
     return path
+
+
+def world_moves_on(world: Any, daemon: Any, clock: Any, slot: int, wait_s: float) -> None:
+    """After an unlock: the sprung door popped open, a device goes in (deposit) or comes
+    out (release), the door shuts, ``wait_s`` of simulated time pass; a loop pass each."""
+    clock.advance(0.6)
+    daemon.step(0)
+    world.set_device(slot, not world.slot(slot).device_present)
+    daemon.step(0)
+    world.set_door(slot, False)
+    daemon.step(0)
+    clock.advance(wait_s)
+    daemon.step(0)
 
 
 def badge_uid(index: int) -> str:

@@ -43,6 +43,10 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         ["--events", "200000", "--repeat", "30", "--report-budget", "15"],
     ),
     "footprint": (["--rounds", "30"], ["--rounds", "10"]),
+    "expander_bank": (
+        ["--cycles", "300", "--seconds", "30"],
+        ["--cycles", "100", "--seconds", "10"],
+    ),
     "pi_class": (
         ["--events", "1000000", "--cycles", "200", "--card-cycles", "60"],
         ["--events", "200000", "--cycles", "60", "--card-cycles", "20"],
@@ -193,6 +197,16 @@ def rows(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str,
             f" panel {foot['web_ready_s'] * 1000:.0f} ms",
             "-",
             None,
+        )
+    bank = results.get("expander_bank")
+    if bank:
+        expander = bank["banks"]["expander 24-slot"]
+        add(
+            "24-slot expander bank / native 4-slot",
+            f"badge -> lock {bank['ratio_badge_median']:.2f}x (medians), idle CPU"
+            f" {bank['ratio_idle_cpu']:.2f}x; {expander['idle']['i2c_per_s']:.3f} I2C/s idle",
+            "same order (<= 2x); I2C only the 30 s consistency read",
+            bank["ratio_badge_median"] <= 2 and expander["idle"]["i2c_per_s"] <= 1,
         )
     pi = results.get("pi_class")
     if pi:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 from gpiozero import Factory
 
 from hardware.devices import Bank, build_bank
+from hardware.expander_pins import ExpanderPinFactory
+from hardware.expander_sim import SimulatedExpanders
+from hardware.expanders import with_expanders
 from hardware.flap import FlapGuard, door_guard, sensor_guard
 from hardware.pins import make_pin_factory
 from hardware.reader import BadgeReader, CardPresented, Mfrc522Factory, ReaderFault
@@ -49,13 +53,23 @@ class Backend:
         bank: Bank,
         reader: BadgeReader | SimulatedReaderBench,
         world: SimulatedWorld | None = None,
+        expanders: ExpanderPinFactory | None = None,
+        sim_expanders: SimulatedExpanders | None = None,
     ):
         self.config = config
+        #: The expanders' pin factory, when slot pins are on MCP23017 lines.
+        self.expanders = expanders
+        #: The emulated expanders behind it, with the simulated backend.
+        self.sim_expanders = sim_expanders
         self.clock = clock
         self.bank = bank
         self.reader = reader
         self.world = world
         self.stop_event = threading.Event()
+        #: Pulse unlocks decided and logged, waiting for the lock supply's budget
+        #: (``lock.max_simultaneous`` coils at once, ``lock.stagger_gap_s`` apart).
+        self.pending_unlocks: deque[int] = deque()
+        self.last_pulse_at: float | None = None
         self.reader_thread: threading.Thread | None = None
         self.tap_ends: float | None = None
         # Each door switch and device sensor reaches the rules through a guard
@@ -85,7 +99,8 @@ class Backend:
         real-time safety cap) and ``reader_clock``; the reader otherwise polls on
         real time, even when the demo's clock runs fast.
         """
-        factory = pin_factory or make_pin_factory(config.hardware)
+        base = pin_factory or make_pin_factory(config.hardware)
+        factory, expanders, sim_expanders = with_expanders(config, base, clock.monotonic)
         # Real switches bounce; the simulated world's edges are clean (and come faster
         # than any debounce window when a test moves a door twice).
         bounce = config.hardware.input_bounce_s if config.hardware.backend == "gpio" else None
@@ -108,16 +123,17 @@ class Backend:
                 device=config.reader.spi_device,
                 reset_pin=config.reader.rst_pin,
             )
-            return cls(config, clock, bank, BadgeReader(driver, reader_clock, **options))
+            reader = BadgeReader(driver, reader_clock, **options)
+            return cls(config, clock, bank, reader, expanders=expanders)
         world = SimulatedWorld(Path(data_dir) / "sim_world.json")
-        world.attach(factory, config)
+        world.attach(factory, config, lines=None if sim_expanders is None else sim_expanders.line)
         reader = SimulatedReaderBench(
             reader_clock,
             card_source=lambda: world.card,
             reset_pin=config.reader.rst_pin,
             **options,
         )
-        return cls(config, clock, bank, reader, world)
+        return cls(config, clock, bank, reader, world, expanders, sim_expanders)
 
     @property
     def simulated(self) -> bool:
@@ -135,8 +151,11 @@ class Backend:
         Callbacks come on gpiozero's and the reader's threads, so ``emit`` must
         only enqueue. Door and sensor changes pass through their flap guards,
         which :meth:`update` keeps going. Tests pass ``reader_thread=False`` and
-        call :meth:`poll_reader` themselves.
+        call :meth:`poll_reader` themselves. An expander that stops answering
+        (or comes back reset) is a ``Fault`` (a ``hardware_fault`` alert).
         """
+        if self.expanders is not None:
+            self.expanders.on_fault = lambda message: emit(Fault("expander", message))
         for number, slot in self.bank.slots.items():
             door, sensor = self.door_guards[number], self.sensor_guards[number]
             door.start(emit)
@@ -180,8 +199,10 @@ class Backend:
         """Drive the decided outputs (their log entries are already committed)."""
         for output in outputs:
             if isinstance(output, Unlock):
-                self.bank.slots[output.slot].lock.unlock()
+                self._unlock(output.slot)
             elif isinstance(output, Lock):
+                if output.slot in self.pending_unlocks:
+                    self.pending_unlocks.remove(output.slot)
                 self.bank.slots[output.slot].lock.lock()
             elif isinstance(output, Signal):
                 self.bank.lights.show(output.name)
@@ -189,8 +210,33 @@ class Backend:
                 self.reader.slow_down(output.gap_s, output.for_s)
         self.update()
 
+    def _unlock(self, slot: int) -> None:
+        """Open ``slot``: a hold lock at once, a pulse lock when the power budget allows."""
+        lock = self.bank.slots[slot].lock
+        if lock.lock_type == "hold":
+            lock.unlock()
+        elif slot not in self.pending_unlocks:
+            self.pending_unlocks.append(slot)
+            self._start_due_pulses()
+
+    def _start_due_pulses(self) -> None:
+        """Start waiting pulses while fewer than ``max_simultaneous`` coils are energised
+        and the last one began at least ``stagger_gap_s`` ago (a release of 24 slots
+        must not draw 24 A at once from the lock supply)."""
+        budget, gap = self.config.lock.max_simultaneous, self.config.lock.stagger_gap_s
+        while self.pending_unlocks:
+            now = self.clock.monotonic()
+            if self.last_pulse_at is not None and now - self.last_pulse_at < gap:
+                return
+            if sum(1 for s in self.bank.slots.values() if s.lock.pulsing) >= budget:
+                return
+            slot = self.pending_unlocks.popleft()
+            if self.bank.slots[slot].lock.unlock():
+                self.last_pulse_at = now
+
     def lock_all(self) -> None:
         """Put every lock in its locked-safe state now (a storage fault: nothing may be open)."""
+        self.pending_unlocks.clear()
         self.bank.safe()
         self.update()
 
@@ -199,11 +245,14 @@ class Backend:
         """True while something needs :meth:`update` within a fraction of a second:
         a lock pulse to end, a light pattern, a simulated tap. (A flap settles in
         seconds, so an idle loop's passes are often enough for it.)"""
-        return self.bank.busy or self.tap_ends is not None
+        return self.bank.busy or self.tap_ends is not None or bool(self.pending_unlocks)
 
     def update(self) -> None:
         """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()
+        self._start_due_pulses()
+        if self.expanders is not None:
+            self.expanders.update()
         if self.world is not None:
             self.world.sync()
             if self.tap_ends is not None and time.monotonic() >= self.tap_ends:
@@ -278,6 +327,8 @@ class Backend:
             finally:
                 if self.reader_thread is not None:
                     self.reader_thread.join(timeout=2)
+                if self.expanders is not None:
+                    self.expanders.stop_listening()
                 self.reader.close()
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from gpiozero import Factory
 
 from hardware.devices import SlotLock
+from hardware.expanders import with_expanders
 from hardware.pins import make_pin_factory
 from hardware.sim_world import SimulatedWorld
 from locker.clock import SystemClock
@@ -30,11 +31,13 @@ from locker.daemon_lock import DaemonLock
 def make_locks_safe(config: Config, *, pin_factory: Factory | None = None) -> list[int]:
     """Drive every slot's lock to its locked-safe state and release it; the slot numbers."""
     with DaemonLock(config.data_dir):
-        factory = pin_factory or make_pin_factory(config.hardware)
+        base = pin_factory or make_pin_factory(config.hardware)
+        clock = SystemClock()
+        factory, _, simulated = with_expanders(config, base, clock.monotonic)
         world = None
         if config.hardware.backend == "simulated":
             world = SimulatedWorld(Path(config.data_dir) / "sim_world.json")
-            world.attach(factory, config)
+            world.attach(factory, config, lines=None if simulated is None else simulated.line)
         done = []
         try:
             for slot in config.slots:
@@ -44,7 +47,7 @@ def make_locks_safe(config: Config, *, pin_factory: Factory | None = None) -> li
                     unlock_pulse_s=config.lock.unlock_pulse_s,
                     max_energised_s=config.lock.max_energised_s,
                     active_high=config.lock.active_high,
-                    clock=SystemClock(),
+                    clock=clock,
                     pin_factory=factory,
                 )
                 if world is not None:

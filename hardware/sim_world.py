@@ -13,14 +13,16 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from gpiozero.pins import Factory
 
+from hardware.expander_sim import EmulatedLine
 from hardware.pins import SimulatedPin
-from locker.config import Config
+from locker.config import Config, Pin
 from locker.errors import HardwareError, InvalidRequest, NotFound
 from locker.roster import normalise_uid
 
@@ -53,10 +55,10 @@ class SimSlot:
 class _Wiring:
     """The pins of one slot while the world is attached."""
 
-    door: SimulatedPin
-    sensor: SimulatedPin
-    lock: SimulatedPin
-    led: SimulatedPin | None
+    door: SimulatedPin | EmulatedLine
+    sensor: SimulatedPin | EmulatedLine
+    lock: SimulatedPin | EmulatedLine
+    led: SimulatedPin | EmulatedLine | None
     energise_edges_seen: int
     release_edges_seen: int
 
@@ -96,10 +98,21 @@ class SimulatedWorld:
         self._lock_type = "pulse"
         self._active_high = True
         self._bank_pins: dict[str, SimulatedPin] = {}
+        #: The most lock outputs seen energised at one moment since the last attach.
+        self._max_energised = 0
         self._load()
 
-    def attach(self, pin_factory: Factory, config: Config) -> None:
+    def attach(
+        self,
+        pin_factory: Factory,
+        config: Config,
+        *,
+        lines: Callable[[str], EmulatedLine] | None = None,
+    ) -> None:
         """Wire the world to the pins of ``config``'s slots and bank on ``pin_factory``.
+
+        ``lines`` gives the wire side of an expander line (``"mcp0:A3"``), for
+        a bank on simulated expanders.
 
         Slots new to the world start shut and empty. Lock edges before this
         call are not counted, so a fresh daemon setting its outputs is not
@@ -107,13 +120,18 @@ class SimulatedWorld:
         """
         with self._guard:
             wiring: dict[int, _Wiring] = {}
+
+            def wire(name: Pin) -> SimulatedPin | EmulatedLine:
+                if isinstance(name, str) and lines is not None:
+                    return lines(name)
+                return _sim_pin(pin_factory, name)
+
             for slot in config.slots:
-                lock_pin = _sim_pin(pin_factory, slot.lock_pin)
                 wiring[slot.number] = _Wiring(
-                    door=_sim_pin(pin_factory, slot.door_pin),
-                    sensor=_sim_pin(pin_factory, slot.sensor_pin),
-                    lock=lock_pin,
-                    led=None if slot.led_pin is None else _sim_pin(pin_factory, slot.led_pin),
+                    door=wire(slot.door_pin),
+                    sensor=wire(slot.sensor_pin),
+                    lock=wire(slot.lock_pin),
+                    led=None if slot.led_pin is None else wire(slot.led_pin),
                     energise_edges_seen=0,
                     release_edges_seen=0,
                 )
@@ -126,6 +144,7 @@ class SimulatedWorld:
             self._active_high = config.lock.active_high
             self._wiring = wiring
             self._bank_pins = bank
+            self._max_energised = 0
             for number, wires in wiring.items():
                 wires.energise_edges_seen = self._energise_edges(wires.lock)
                 wires.release_edges_seen = self._release_edges(wires.lock)
@@ -182,6 +201,8 @@ class SimulatedWorld:
                         slot.door_open = True
                         self._drive_inputs(number)
                     changed = True
+            at_once = sum(1 for number in self._wiring if self._energised(number))
+            self._max_energised = max(self._max_energised, at_once)
             if changed:
                 self._save()
 
@@ -252,8 +273,11 @@ class SimulatedWorld:
         """What the output pins show, for ``GET /api/sim/outputs``.
 
         ``{"slots": {n: {"lock_energised", "unlock_count", "led"}}, "leds":
-        {"green", "red"}, "buzzer"}``; ``led`` is ``None`` for a slot without
-        one. Detached, every output reads off.
+        {"green", "red"}, "buzzer", "max_energised_at_once"}``; ``led`` is
+        ``None`` for a slot without one. Detached, every output reads off.
+        ``max_energised_at_once`` counts lock outputs energised together, as
+        seen at every :meth:`sync` since the daemon attached (the backend
+        syncs after starting each pulse).
         """
         with self._guard:
             self.sync()
@@ -270,6 +294,7 @@ class SimulatedWorld:
                 "slots": slots,
                 "leds": {"green": self._bank_level("green"), "red": self._bank_level("red")},
                 "buzzer": self._bank_level("buzzer"),
+                "max_energised_at_once": self._max_energised,
             }
 
     def _slot(self, number: int) -> SimSlot:
@@ -369,7 +394,7 @@ def _slot_from_json(raw: Any) -> SimSlot:
     return SimSlot(**raw)
 
 
-def _sim_pin(pin_factory: Factory, name: int) -> SimulatedPin:
+def _sim_pin(pin_factory: Factory, name: Pin) -> SimulatedPin:
     pin = pin_factory.pin(name)
     if not isinstance(pin, SimulatedPin):
         raise HardwareError(

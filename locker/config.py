@@ -16,14 +16,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from locker.config_pins import ExpanderConfig, Pin, check_pins, expander_pin
 from locker.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/nursery-locker/config.toml"
 
-#: BCM GPIOs a Raspberry Pi exposes on its 40-pin header.
-PI_GPIOS = range(0, 28)
-#: SPI0 (MISO, MOSI, SCLK, CE0, CE1): taken by the reader, never a slot pin.
-SPI0_PINS = frozenset({7, 8, 9, 10, 11})
 
 SlotKind = Literal["staff", "visitor", "setting"]
 LockType = Literal["pulse", "hold"]
@@ -60,6 +57,13 @@ class LockConfig:
     #: supply: a ``hold`` bank must say which (``"open"`` or ``"locked"``), so
     #: nobody installs a bank that opens on a crash without knowing it.
     fail_state: FailState = ""
+    #: The most ``pulse`` locks energised at the same moment: each solenoid
+    #: draws 0.5 to 1 A, so a release of many slots is staggered to keep the
+    #: lock supply inside its fuse. Unlocks beyond this wait their turn.
+    max_simultaneous: int = field(default=2, metadata=_range(1, 32))
+    #: Seconds between the start of one staggered pulse and the next, so the
+    #: supply recovers from each coil's inrush current.
+    stagger_gap_s: float = field(default=0.1, metadata=_range(0.0, 5.0))
 
 
 @dataclass(frozen=True)
@@ -153,13 +157,13 @@ class SlotConfig:
     number: int = field(metadata=_range(1, 999))
     kind: SlotKind
     #: Output driving the lock.
-    lock_pin: int = field(metadata={"pin": True})
+    lock_pin: Pin = field(metadata={"pin": True})
     #: Input: door-closed switch (closed = pulled low).
-    door_pin: int = field(metadata={"pin": True})
+    door_pin: Pin = field(metadata={"pin": True})
     #: Input: device-present sensor.
-    sensor_pin: int = field(metadata={"pin": True})
+    sensor_pin: Pin = field(metadata={"pin": True})
     #: Optional slot LED.
-    led_pin: int | None = field(default=None, metadata={"pin": True})
+    led_pin: Pin | None = field(default=None, metadata={"pin": True})
     #: What the panel calls it; defaults to the number.
     label: str = ""
 
@@ -226,6 +230,8 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     web: WebConfig = field(default_factory=WebConfig)
     slots: tuple[SlotConfig, ...] = ()
+    #: MCP23017 I/O expanders whose lines slot pins may name.
+    expanders: tuple[ExpanderConfig, ...] = ()
     #: The file this config was read from, if any.
     path: str = field(default="", metadata={"internal": True})
 
@@ -318,6 +324,8 @@ def _convert(hint: Any, value: Any, key: str, meta: Any) -> Any:
             raise ConfigError(f"{key}: must be one of {allowed}, not {value!r}")
         return value
     args = [a for a in get_args(hint) if a is not type(None)]
+    if str in args and int in args and isinstance(value, str):
+        return expander_pin(value, key)
     base = args[0] if args else hint
     if value is None or (base is bool) != isinstance(value, bool):
         raise ConfigError(f"{key}: expected {base.__name__}, not {type(value).__name__}")
@@ -328,6 +336,8 @@ def _convert(hint: Any, value: Any, key: str, meta: Any) -> Any:
     if "range" in meta:
         lo, hi = meta["range"]
         if not lo <= value <= hi:
+            if meta.get("hex"):
+                raise ConfigError(f"{key}: {value:#04x} is out of range ({lo:#04x} to {hi:#04x})")
             raise ConfigError(f"{key}: {value} is out of range ({lo} to {hi})")
     if meta.get("pin") and value < 0:
         raise ConfigError(f"{key}: a pin number cannot be negative")
@@ -357,32 +367,21 @@ def _check_whole(config: Config) -> None:
     _check_fail_state(config.lock)
     if not config.slots:
         raise ConfigError("slots: at least one slot is needed")
-    on_pi = config.hardware.backend == "gpio"
-    owners: dict[int, str] = {}
-
-    def claim(pin: int | None, key: str) -> None:
-        if pin is None:
-            return
-        if on_pi and pin not in PI_GPIOS:
-            raise ConfigError(f"{key}: GPIO{pin} is not on the Pi's header (0 to 27)")
-        if on_pi and pin in SPI0_PINS:
-            raise ConfigError(f"{key}: GPIO{pin} belongs to SPI0, which the reader uses")
-        if pin in owners:
-            raise ConfigError(f"{key}: GPIO{pin} is already used by {owners[pin]}")
-        owners[pin] = key
-
-    claim(config.reader.rst_pin, "reader.rst_pin")
-    claim(config.reader.irq_pin, "reader.irq_pin")
-    claim(config.bank.green_led_pin, "bank.green_led_pin")
-    claim(config.bank.red_led_pin, "bank.red_led_pin")
-    claim(config.bank.buzzer_pin, "bank.buzzer_pin")
+    claims: list[tuple[Pin | None, str]] = [
+        (config.reader.rst_pin, "reader.rst_pin"),
+        (config.reader.irq_pin, "reader.irq_pin"),
+        (config.bank.green_led_pin, "bank.green_led_pin"),
+        (config.bank.red_led_pin, "bank.red_led_pin"),
+        (config.bank.buzzer_pin, "bank.buzzer_pin"),
+    ]
     numbers: set[int] = set()
     for i, slot in enumerate(config.slots):
         if slot.number in numbers:
             raise ConfigError(f"slots[{i}].number: slot {slot.number} is defined twice")
         numbers.add(slot.number)
         for name in ("lock_pin", "door_pin", "sensor_pin", "led_pin"):
-            claim(getattr(slot, name), f"slots[{i}].{name}")
+            claims.append((getattr(slot, name), f"slots[{i}].{name}"))
+    check_pins(claims, config.expanders, on_pi=config.hardware.backend == "gpio")
 
 
 def _check_fail_state(lock: LockConfig) -> None:
@@ -434,6 +433,8 @@ max_energised_s = 2.0
 active_high = true
 open_on_shift_end = true
 # fail_state = "open"   # required for "hold": "open" or "locked" without the daemon
+max_simultaneous = 2    # pulse locks energised at once (the lock supply's budget)
+stagger_gap_s = 0.1     # seconds between the starts of two staggered pulses
 
 [commands]
 max_age_s = 60          # an unlocking request older than this is expired, not run
@@ -477,6 +478,14 @@ secret_key_file = "/etc/nursery-locker/secret_key"
 session_idle_min = 15
 secure_cookies = false
 reauth_min = 5  # minutes a typed password covers actions that open a slot
+
+# More than four slots: MCP23017 expanders on I2C (see docs/hardware.md and
+# examples/), then slot pins such as lock_pin = "mcp0:A0".
+# [[expanders]]
+# name = "mcp0"
+# bus = 1
+# address = 0x20
+# interrupt_pin = 4
 
 # Lock outputs sit on GPIOs that are pulled low at boot, so no lock is
 # energised before the daemon starts. Door and sensor inputs read low when closed

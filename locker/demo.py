@@ -23,6 +23,12 @@ DEMO_USER = "manager"
 DEMO_PASSWORD = "manager-demo"
 STAFF_SLOTS, VISITOR_SLOTS, SETTING_SLOTS = 16, 2, 2
 FIRST_SIM_PIN = 30
+#: ``locker demo --slots N``: at most this many slots (seven expanders).
+MAX_DEMO_SLOTS = 32
+#: Slots the Pi's own header carries (the default config's); more go on expanders.
+HEADER_SLOTS = 4
+#: Slots per MCP23017: five slots of three lines each (B7 spare), never split.
+SLOTS_PER_EXPANDER = 5
 
 #: (name, role, badge UID, may check out setting devices)
 PEOPLE = [
@@ -52,10 +58,15 @@ PATTERNS = [
 ROTA_DAYS_BEFORE, ROTA_DAYS_AFTER = 7, 90
 
 
-def write_demo_config(config_file: Path, *, port: int, start: datetime, speed: float) -> None:
+def write_demo_config(
+    config_file: Path, *, port: int, start: datetime, speed: float, slots: int | None = None
+) -> None:
     """Write the demo's config: a 20-slot simulated bank (16 staff, 2 visitor, 2 setting).
 
-    The data (database, secrets, the simulated world) lives beside the file.
+    With ``slots``, a bank of that many wired as a real one would be: on the
+    Pi's header up to :data:`HEADER_SLOTS`, else every slot on simulated
+    MCP23017 expanders. The data (database, secrets, the simulated world)
+    lives beside the file.
     """
     data_dir = config_file.parent
     raw = tomllib.loads(default_config_text(data_dir=str(data_dir)))
@@ -68,24 +79,62 @@ def write_demo_config(config_file: Path, *, port: int, start: datetime, speed: f
     }
     raw["web"].update(host="127.0.0.1", port=port, secret_key_file=str(data_dir / "secret_key"))
     kinds = ["staff"] * STAFF_SLOTS + ["visitor"] * VISITOR_SLOTS + ["setting"] * SETTING_SLOTS
+    pins = [_sim_pins(n) for n in range(1, len(kinds) + 1)]
+    if slots is not None:
+        kinds = demo_kinds(slots)
+        pins = [tuple(s[k] for k in PIN_KEYS) for s in raw["slots"]][:slots]
+        if slots > HEADER_SLOTS:
+            raw["expanders"] = demo_expanders(slots)
+            pins = [expander_pins(n) for n in range(1, slots + 1)]
     labels = {"visitor": "Visitor {}", "setting": "Tablet {}"}
     counters = {"staff": 0, "visitor": 0, "setting": 0}
     raw["slots"] = []
     for number, kind in enumerate(kinds, start=1):
         counters[kind] += 1
-        pin = FIRST_SIM_PIN + 3 * (number - 1)
         raw["slots"].append(
             {
                 "number": number,
                 "kind": kind,
                 "label": labels.get(kind, "{}").format(counters[kind]),
-                "lock_pin": pin,
-                "door_pin": pin + 1,
-                "sensor_pin": pin + 2,
+                **dict(zip(PIN_KEYS, pins[number - 1], strict=True)),
             }
         )
     parse_config(raw)  # refuse to write a config the daemon would refuse
     config_file.write_text(tomli_w.dumps(raw), encoding="utf-8")
+
+
+PIN_KEYS = ("lock_pin", "door_pin", "sensor_pin")
+
+
+def _sim_pins(number: int) -> tuple[int, int, int]:
+    pin = FIRST_SIM_PIN + 3 * (number - 1)
+    return pin, pin + 1, pin + 2
+
+
+def demo_kinds(slots: int) -> list[str]:
+    """What ``slots`` demo slots are for: two visitor and two setting slots in a big
+    bank, one each in a small one, the rest (at least one) for staff."""
+    if not 1 <= slots <= MAX_DEMO_SLOTS:
+        raise ValueError(f"a demo bank has 1 to {MAX_DEMO_SLOTS} slots, not {slots}")
+    each = 2 if slots >= 10 else 1 if slots >= 3 else 0
+    return ["staff"] * (slots - 2 * each) + ["visitor"] * each + ["setting"] * each
+
+
+def demo_expanders(slots: int) -> list[dict[str, object]]:
+    """The ``[[expanders]]`` for ``slots`` slots: one per five, on bus 1, INTA on GPIO4."""
+    count = -(-slots // SLOTS_PER_EXPANDER)
+    return [
+        {"name": f"mcp{i}", "bus": 1, "address": 0x20 + i, "interrupt_pin": 4} for i in range(count)
+    ]
+
+
+def expander_pins(number: int) -> tuple[str, str, str]:
+    """Slot ``number``'s lock, door and sensor lines: three in a row on its expander."""
+    expander, place = divmod(number - 1, SLOTS_PER_EXPANDER)
+    first = 3 * place
+    return tuple(  # type: ignore[return-value]
+        f"mcp{expander}:{'AB'[line // 8]}{line % 8}" for line in range(first, first + 3)
+    )
 
 
 def rota_csv(names: list[str], first: date, last: date) -> str:

@@ -29,7 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, Config, HardwareConfig, ReaderConfig, load_config
+from locker.config_pins import ExpanderConfig
 from locker.db import Database, schema_status
+from locker.doctor_expanders import check_expanders
 from locker.errors import ConfigError, HardwareError
 
 Status = Literal["ok", "fail", "warn", "skip"]
@@ -128,6 +130,10 @@ class Environment:
         """The real badge reader on this Pi's SPI bus (opened on first use)."""
         raise HardwareError("no hardware probes in this environment")
 
+    def probe_expander(self, expander: ExpanderConfig) -> str | None:
+        """``None`` if the MCP23017 answers at its address and reads back, else why not."""
+        raise HardwareError("no hardware probes in this environment")
+
     def daemon_listening(self, socket_path: str) -> bool | None:
         """Whether a daemon listens on its doorbell; ``None`` when it cannot be told.
 
@@ -158,6 +164,7 @@ def run_checks(
     results = [config_result]
     if config is None:
         names = ("database", "SPI", "badge reader", "GPIO pins", "lock pins at boot")
+        names += ("I/O expanders",)
         results += [CheckResult(name, "skip", "needs a valid config") for name in names]
         results += [check_clock(env, None), check_power(env), check_services(unit_states(env))]
         return results
@@ -169,6 +176,10 @@ def run_checks(
         check_reader(env, config, daemon_running=daemon_running),
         check_pins(env, config, daemon_running=daemon_running),
         check_lock_pins_at_boot(config),
+        CheckResult(
+            "I/O expanders",
+            *check_expanders(config, env.probe_expander, daemon_running=daemon_running),
+        ),
         check_clock(env, config),
         check_power(env),
         check_services(states),
@@ -390,6 +401,8 @@ def check_lock_pins_at_boot(config: Config) -> CheckResult:
     wrong: list[str] = []
     uart: list[str] = []
     for i, slot in enumerate(config.slots):
+        if isinstance(slot.lock_pin, str):
+            continue  # an expander line: the I/O expanders check speaks for it
         key = f"slots[{i}].lock_pin (GPIO{slot.lock_pin})"
         if slot.lock_pin in UART_PINS:
             uart.append(key)
@@ -614,7 +627,8 @@ def _pins(config: Config) -> list[tuple[str, int, bool]]:
         ]
         if slot.led_pin is not None:
             pins.append((f"slots[{i}].led_pin", slot.led_pin, False))
-    return pins
+    # Expander lines are the I/O expanders check's; here only the Pi's own GPIOs.
+    return [(key, pin, pull) for key, pin, pull in pins if isinstance(pin, int)]
 
 
 def _sqlite_file(url: str) -> str | None:

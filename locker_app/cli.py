@@ -627,8 +627,15 @@ def web(app: App) -> None:
     show_default=True,
     help="How many times faster than real time the simulated clock runs.",
 )
+@click.option(
+    "--slots",
+    type=click.IntRange(1, 32),
+    help="A bank of this many slots, on simulated MCP23017 expanders beyond the header's four.",
+)
 @friendly
-def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> None:
+def demo(
+    port: int, data_dir: Path | None, start: str | None, speed: float, slots: int | None
+) -> None:
     """A whole simulated nursery: the daemon and the panel on 127.0.0.1, no Pi needed."""
     import subprocess
     import tempfile
@@ -640,7 +647,7 @@ def demo(port: int, data_dir: Path | None, start: str | None, speed: float) -> N
     config_file = data_dir / "config.toml"
     if not config_file.exists():
         begin = _demo_start(start)
-        write_demo_config(config_file, port=port, start=begin, speed=speed)
+        write_demo_config(config_file, port=port, start=begin, speed=speed, slots=slots)
         config_file.chmod(PRIVATE_FILE)
         config = load_config(config_file)
         write_secret_key(config)

@@ -8,10 +8,12 @@ from typing import Any
 
 from gpiozero import GPIOZeroError, InputDevice
 
+from hardware.mcp23017 import Mcp23017
 from hardware.pins import make_pin_factory
 from hardware.reader import BadgeReader, Mfrc522Factory
 from locker.clock import SystemClock
 from locker.config import HardwareConfig, ReaderConfig
+from locker.config_pins import ExpanderConfig
 from locker.doctor import BadgeReaderLike, Environment
 from locker.errors import HardwareError
 
@@ -41,6 +43,19 @@ class MachineEnvironment(Environment):
             except errors as exc:
                 raise HardwareError(f"GPIO{pin}: {exc}") from exc
         return "; ".join(str(w.message) for w in caught) or None
+
+    def probe_expander(self, expander: ExpanderConfig) -> str | None:
+        """Ask the MCP23017 at its address to read back a register (left as it was)."""
+        from smbus2 import SMBus
+
+        try:
+            bus = SMBus(expander.bus)
+        except OSError as exc:
+            raise HardwareError(f"I2C bus {expander.bus}: {exc.strerror or exc}") from exc
+        try:
+            return Mcp23017(expander.name, bus, expander.address).probe()
+        finally:
+            bus.close()
 
     def open_reader(self, reader: ReaderConfig) -> BadgeReaderLike:
         """The real badge reader on this Pi's SPI bus (opened on first use)."""

@@ -80,6 +80,8 @@ def outputs_of(raw: dict[str, Any] | None) -> dict[str, Any]:
         "slots": slots,
         "leds": {"green": bool(leds.get("green")), "red": bool(leds.get("red"))},
         "buzzer": bool(raw.get("buzzer")),
+        # The most lock outputs the world saw energised together since the daemon started.
+        "max_energised_at_once": int(raw.get("max_energised_at_once") or 0),
     }
 
 

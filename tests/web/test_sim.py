@@ -246,15 +246,18 @@ def test_outputs_cover_every_slot(client, manager, daemon, db, config):
     blank = client.get("/api/sim/outputs").json
     assert blank["slots"]["4"] == {"lock_energised": False, "unlock_count": 0, "led": None}
     assert blank["leds"] == {"green": False, "red": False} and blank["buzzer"] is False
+    assert blank["max_energised_at_once"] == 0
     publish(
         config,
         outputs={
             "slots": {"1": {"lock_energised": True, "unlock_count": 2, "led": True}},
             "leds": {"green": True, "red": False},
             "buzzer": True,
+            "max_energised_at_once": 2,
         },
     )
     answer = client.get("/api/sim/outputs").json
+    assert answer["max_energised_at_once"] == 2
     assert answer["slots"]["1"] == {"lock_energised": True, "unlock_count": 2, "led": True}
     assert answer["leds"] == {"green": True, "red": False} and answer["buzzer"] is True
     assert set(answer["slots"]) == {"1", "2", "3", "4"}
