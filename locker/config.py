@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from locker.errors import ConfigError
+from locker.notify_policy import NotifyConfig, check_notify
 
 DEFAULT_CONFIG_PATH = "/etc/nursery-locker/config.toml"
 
@@ -225,6 +226,7 @@ class Config:
     bank: BankConfig = field(default_factory=BankConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     slots: tuple[SlotConfig, ...] = ()
     #: The file this config was read from, if any.
     path: str = field(default="", metadata={"internal": True})
@@ -308,6 +310,10 @@ def _convert(hint: Any, value: Any, key: str, meta: Any) -> Any:
         return _build(hint, value, key)
     if origin is tuple:
         (item,) = get_args(hint)[:1]
+        if item is str:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{key}: expected a list of strings")
+            return tuple(value)
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list of tables")
         return tuple(_build(item, v, f"{key}[{i}]") for i, v in enumerate(value))
@@ -355,6 +361,7 @@ def _check_whole(config: Config) -> None:
     if config.lock.unlock_pulse_s > config.lock.max_energised_s:
         raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
     _check_fail_state(config.lock)
+    check_notify(config.notify)
     if not config.slots:
         raise ConfigError("slots: at least one slot is needed")
     on_pi = config.hardware.backend == "gpio"

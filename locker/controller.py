@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alerts import store_alert
 from locker.clock import Clock, Instant
 from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
 from locker.config import Config
@@ -619,24 +620,3 @@ def _text(payload: dict, key: str) -> str:
     if len(value) > 500:
         raise InvalidRequest(f"{key} is too long (at most 500 characters)")
     return value.strip()
-
-
-def store_alert(session: Session, effect: RaiseAlert, at: datetime) -> Alert:
-    """Store the alert ``effect`` raises and log its ``alert.raised``; the caller commits."""
-    row = Alert(
-        alert=effect.alert,
-        slot=effect.slot,
-        person_id=effect.person_id,
-        details={"message": effect.message, **effect.details},
-        raised_at=at,
-    )
-    session.add(row)
-    session.flush()
-    details = {
-        "alert": effect.alert,
-        "alert_id": row.id,
-        "message": effect.message,
-        **effect.details,
-    }
-    append(session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at)
-    return row

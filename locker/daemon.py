@@ -34,9 +34,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alerts import store_alert
 from locker.clock import Clock, Instant, SystemClock
 from locker.commands import SIMULATOR_KINDS, CommandKind, CommandStatus
-from locker.controller import Controller, Output, store_alert
+from locker.controller import Controller, Output
 from locker.db import Database
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound

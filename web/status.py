@@ -68,6 +68,7 @@ ALERT_WORDS = {
     "clock": "Clock not synchronised",
     "log_broken": "Event log found broken",
     "storage": "Storage fault (database)",
+    "controller_offline": "Controller not running",
 }
 
 
