@@ -94,3 +94,16 @@ def queue_message(
     session.add(row)
     session.flush()
     return row
+
+
+def on_panel():
+    """The SQL condition for alerts the panel lists: not acknowledged, and either still
+    going on or a safety alert (a forced door stays until someone has seen it)."""
+    return Alert.acknowledged_at.is_(None) & (
+        Alert.resolved_at.is_(None) | Alert.alert.in_(ev.SAFETY_ALERTS)
+    )
+
+
+def severity(alert: str) -> str:
+    """``"safety"`` or ``"operational"``: safety alerts are listed first."""
+    return "safety" if alert in ev.SAFETY_ALERTS else "operational"

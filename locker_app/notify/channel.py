@@ -87,7 +87,9 @@ class AppriseChannel:
         sender = apprise.Apprise()
         sender.add(apprise.Apprise.instantiate(url))
         with apprise.LogCapture(level=logging.WARNING) as logs:
-            accepted = sender.notify(body=body, title=subject)
+            accepted = sender.notify(
+                body=body, title=subject, body_format=apprise.NotifyFormat.TEXT
+            )
         if not accepted:
             text = logs.getvalue().strip().splitlines()
             last = text[-1].split(" - ", 2)[-1] if text else "the service refused the message"
