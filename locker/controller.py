@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alert_lifecycle import TIMED_CHECK_S, resolve_ended, resolve_storage
 from locker.alerts import store_alert
 from locker.clock import Clock, Instant
 from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
@@ -69,6 +70,8 @@ class Controller:
         self.roster_day: date | None = None
         #: While true, every log entry is marked ``recorded_late`` (a storage fault's catch-up).
         self.late = False
+        #: Monotonic time of the last quiet-tick look for alerts that ended with time.
+        self.timed_check_at = float("-inf")
 
     # ------------------------------------------------------------ lifecycle
 
@@ -135,6 +138,7 @@ class Controller:
         now = self.clock.now()
         with self.db.write() as session:
             append(session, LogEntry(ev.STORAGE_RECOVERED, "daemon", details=summary), now)
+            resolve_storage(session, now)
             session.commit()
 
     def handle(self, event: object, *, at: Instant | None = None) -> list[Output]:
@@ -144,9 +148,25 @@ class Controller:
         """
         now = at or self.clock.read()
         outcome = self.rules.handle(event, now)
-        if not outcome.effects and not self.rules.dirty:
+        if not outcome.effects and not self.rules.dirty and not self._alerts_ended(now):
             return []
         return self._decide(lambda session, rules, now: outcome, now=now)
+
+    def _alerts_ended(self, now: Instant) -> bool:
+        """On a quiet tick, every ``TIMED_CHECK_S``: whether an alert's condition ended
+        with time (a read; the write only happens when one did)."""
+        if now.mono - self.timed_check_at < TIMED_CHECK_S:
+            return False
+        self.timed_check_at = now.mono
+        with self.db.read() as session:
+            return resolve_ended(session, apply=False, **self._alert_world(now)) > 0
+
+    def _alert_world(self, now: Instant) -> dict[str, Any]:
+        return {
+            "now": now.wall,
+            "clock_trusted": self.rules.clock_trusted,
+            "unknown_badge_window_s": self.config.rules.unknown_badge_window_s,
+        }
 
     def reload_roster(self) -> None:
         """Read people, badges and shifts again (after an edit, or a new day)."""
@@ -424,6 +444,7 @@ class Controller:
             else:
                 outputs.append(effect)
         self._save_slots(session, now.wall)
+        resolve_ended(session, **self._alert_world(now))
         return outputs
 
     def _save_slots(self, session: Session, at: datetime) -> None:
