@@ -267,6 +267,8 @@ def describe_alert(alert: Alert, people: dict[int, Person], today: date) -> dict
     }
 
 
+#: Names on a group's line before "and N more" (the list opens to all of them).
+SHOWN_IN_LINE = 3
 #: How a group of operational alerts of one kind reads on one line ("5 people ...").
 GROUP_WORDS = {
     "no_deposit": "{n} people on shift without a device",
@@ -293,7 +295,10 @@ def alert_groups(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         group["alerts"].append(a)
     for group in groups:
         n = len(group["alerts"])
-        names = ", ".join(_who_or_where(a) for a in group["alerts"])
+        who = [_who_or_where(a) for a in group["alerts"]]
+        names = ", ".join(who[:SHOWN_IN_LINE])
+        if n > SHOWN_IN_LINE:
+            names += f" and {n - SHOWN_IN_LINE} more"
         words = GROUP_WORDS.get(group["kind"], "{n} × " + group["alerts"][0]["alert_text"])
         group["text"] = f"{words.format(n=n)}: {names}" if n > 1 else ""
     return groups
