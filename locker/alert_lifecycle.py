@@ -54,12 +54,14 @@ def _device_back(alert: Alert, world: World) -> str | None:
 
 
 def _tamper_ended(alert: Alert, world: World) -> str | None:
-    slot = world.slots.get(alert.slot)
-    if slot is None:
+    # Only "device removed while locked" ends by itself (the device is back); a device
+    # that appeared behind a locked door stays until a person has looked at it.
+    if "removed" not in str((alert.details or {}).get("message", "")):
         return None
-    if slot.device_present:
+    slot = world.slots.get(alert.slot)
+    if slot is not None and slot.device_present and slot.state == "held":
         return "a device is in the slot again"
-    return "the slot no longer holds a device" if slot.state != "held" else None
+    return None
 
 
 def _collected(alert: Alert, world: World) -> str | None:

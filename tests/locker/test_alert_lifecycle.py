@@ -128,3 +128,22 @@ def test_unknown_badges_resolve_when_the_window_passes(controller, db, clock, co
     clock.advance(config.rules.unknown_badge_window_s)
     controller.tick()
     assert alerts(db, ev.ALERT_UNKNOWN_BADGES)[0].resolved_why.startswith("no more unknown")
+
+
+def test_tamper_resolves_when_a_device_is_back_in_the_slot(controller, db):
+    deposit(controller)
+    controller.handle(DeviceChanged(1, False))  # taken while locked
+    (alert,) = alerts(db, ev.ALERT_TAMPER)
+    assert alert.resolved_at is None
+    controller.handle(DeviceChanged(1, True))
+    assert alerts(db, ev.ALERT_TAMPER)[0].resolved_why == "a device is in the slot again"
+
+
+def test_a_forgotten_device_resolves_when_collected(controller, db, clock):
+    deposit(controller)
+    to(clock, controller, "18:45")
+    (alert,) = alerts(db, ev.ALERT_FORGOTTEN_DEVICE)
+    assert alert.resolved_at is None
+    controller.handle(DoorChanged(1, True))
+    controller.handle(DeviceChanged(1, False))
+    assert alerts(db, ev.ALERT_FORGOTTEN_DEVICE)[0].resolved_why == "the device was collected"
