@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from locker.config_pins import ExpanderConfig, Pin, check_pins, expander_pin
 from locker.errors import ConfigError
+from locker.notify_policy import NotifyConfig, check_notify
 
 DEFAULT_CONFIG_PATH = "/etc/nursery-locker/config.toml"
 
@@ -229,6 +230,7 @@ class Config:
     bank: BankConfig = field(default_factory=BankConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     slots: tuple[SlotConfig, ...] = ()
     #: MCP23017 I/O expanders whose lines slot pins may name.
     expanders: tuple[ExpanderConfig, ...] = ()
@@ -314,6 +316,10 @@ def _convert(hint: Any, value: Any, key: str, meta: Any) -> Any:
         return _build(hint, value, key)
     if origin is tuple:
         (item,) = get_args(hint)[:1]
+        if item is str:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{key}: expected a list of strings")
+            return tuple(value)
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list of tables")
         return tuple(_build(item, v, f"{key}[{i}]") for i, v in enumerate(value))
@@ -365,6 +371,7 @@ def _check_whole(config: Config) -> None:
     if config.lock.unlock_pulse_s > config.lock.max_energised_s:
         raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
     _check_fail_state(config.lock)
+    check_notify(config.notify)
     if not config.slots:
         raise ConfigError("slots: at least one slot is needed")
     claims: list[tuple[Pin | None, str]] = [

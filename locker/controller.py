@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alert_lifecycle import TIMED_CHECK_S, resolve_ended, resolve_storage
 from locker.clock import Clock, Instant
 from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
 from locker.config import Config
@@ -45,6 +46,7 @@ from locker.models import Command, Grant, Person
 from locker.people import load_roster
 from locker.rules_store import (
     Output,
+    alert_world,
     load_rules,
     persist,
     stopped_cleanly,
@@ -64,6 +66,8 @@ class Controller:
         self.roster_day: date | None = None
         #: While true, every log entry is marked ``recorded_late`` (a storage fault's catch-up).
         self.late = False
+        #: Monotonic time of the last quiet-tick look for alerts that ended with time.
+        self.timed_check_at = float("-inf")
 
     # ------------------------------------------------------------ lifecycle
 
@@ -130,6 +134,7 @@ class Controller:
         now = self.clock.now()
         with self.db.write() as session:
             append(session, LogEntry(ev.STORAGE_RECOVERED, "daemon", details=summary), now)
+            resolve_storage(session, now)
             session.commit()
 
     def handle(self, event: object, *, at: Instant | None = None) -> list[Output]:
@@ -139,9 +144,19 @@ class Controller:
         """
         now = at or self.clock.read()
         outcome = self.rules.handle(event, now)
-        if not outcome.effects and not self.rules.dirty:
+        if not outcome.effects and not self.rules.dirty and not self._alerts_ended(now):
             return []
         return self._decide(lambda session, rules, now: outcome, now=now)
+
+    def _alerts_ended(self, now: Instant) -> bool:
+        """On a quiet tick, every ``TIMED_CHECK_S``: whether an alert's condition ended
+        with time (a read; the write only happens when one did)."""
+        if now.mono - self.timed_check_at < TIMED_CHECK_S:
+            return False
+        self.timed_check_at = now.mono
+        with self.db.read() as session:
+            world = alert_world(self.rules, now)
+            return resolve_ended(session, apply=False, **world) > 0
 
     def reload_roster(self) -> None:
         """Read people, badges and shifts again (after an edit, or a new day)."""

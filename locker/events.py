@@ -24,6 +24,12 @@ GRANT_EXPIRED = "grant.expired"
 APPROVAL_ON_THE_SPOT = "approval.on_the_spot"
 ALERT_RAISED = "alert.raised"
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
+#: An alert's condition ended (details: ``alert``, ``alert_id``, ``why``).
+ALERT_RESOLVED = "alert.resolved"
+#: A message reached one notification destination (details name it, never its URL).
+NOTIFY_SENT = "notify.sent"
+#: A message could not be sent to a destination (details: the error; a retry is due).
+NOTIFY_FAILED = "notify.failed"
 VISITOR_SIGNED_IN = "visitor.signed_in"
 VISITOR_SIGNED_OUT = "visitor.signed_out"
 SETTING_CHECKED_OUT = "setting.checked_out"
@@ -71,6 +77,8 @@ ALERT_CLOCK = "clock"
 ALERT_LOG_BROKEN = "log_broken"
 #: The database cannot be written, or is not the file the daemon opened.
 ALERT_STORAGE = "storage"
+#: The panel has heard nothing from the controller daemon for over a minute.
+ALERT_CONTROLLER_OFFLINE = "controller_offline"
 
 ALERT_KINDS = frozenset(
     {
@@ -85,8 +93,26 @@ ALERT_KINDS = frozenset(
         ALERT_CLOCK,
         ALERT_LOG_BROKEN,
         ALERT_STORAGE,
+        ALERT_CONTROLLER_OFFLINE,
     }
 )
+
+#: Alerts about the locks' safety or the record's integrity: shown first on the
+#: panel, and sent even in quiet hours.
+SAFETY_ALERTS = frozenset(
+    {
+        ALERT_DOOR_FORCED,
+        ALERT_TAMPER,
+        ALERT_STORAGE,
+        ALERT_LOG_BROKEN,
+        ALERT_HARDWARE_FAULT,
+        ALERT_UNKNOWN_BADGES,
+        ALERT_CONTROLLER_OFFLINE,
+    }
+)
+#: Alerts about the day's routine (overdue, no deposit...): grouped on the panel,
+#: held back in quiet hours.
+OPERATIONAL_ALERTS = ALERT_KINDS - SAFETY_ALERTS
 
 #: Reason codes a manager may give for a release grant.
 GRANT_REASONS = ("emergency", "outing", "home_visit", "training", "other")

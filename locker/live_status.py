@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,19 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def controller_time(live: dict[str, Any], real: datetime, sim_speed: float) -> datetime:
+    """The controller's idea of now, from its live status ``live`` at real time ``real``:
+    simulated time in the demo (carried on at ``sim_speed`` since the last heartbeat,
+    or frozen where it stopped), real time otherwise."""
+    reported = parse_time(live.get("controller_now"))
+    if not live.get("simulated") or reported is None:
+        return real
+    beat = parse_time(live.get("heartbeat_at"))
+    if beat is None:
+        return reported
+    return reported + max(real - beat, timedelta(0)) * sim_speed
 
 
 def _iso(value: Any) -> str:

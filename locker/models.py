@@ -204,6 +204,42 @@ class Alert(Base):
     raised_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     acknowledged_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    #: When its condition ended (the door shut, the device came back...): it leaves
+    #: the open list but stays in history. Acknowledging is separate.
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_why: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class NotifyMessage(Base):
+    """One message for the manager's destinations, waiting in the outbox or sent.
+
+    Alert messages are written in the same transaction as the alert's log
+    entry; the panel process's sender drains them (never the controller loop).
+    """
+
+    __tablename__ = "notify_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    #: ``alert.raised``, ``alert.resolved``, ``test`` or ``summary``.
+    topic: Mapped[str] = mapped_column(String(24))
+    #: The alert kind (which destinations want it), for alert messages.
+    alert: Mapped[str | None] = mapped_column(String(24), default=None)
+    alert_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Written text (test and summary messages); alert messages are worded when sent.
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: Only this destination (a test message), or None: every destination that wants it.
+    destination: Mapped[str | None] = mapped_column(String(80), default=None)
+    #: Names of the destinations that have accepted it (each gets it once).
+    delivered: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    #: The last failure, in the sender's words (never a URL or a secret).
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    #: ``sent``, ``gave_up`` or ``nowhere`` (no destination wants it).
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class PanelAccount(Base):

@@ -13,11 +13,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alert_lifecycle import resolve_ended
+from locker.alerts import store_alert
 from locker.clock import Instant
 from locker.config import Config
 from locker.custody import CustodyRules, SlotView
@@ -88,7 +91,17 @@ def persist(
         else:
             outputs.append(effect)
     _save_slots(session, rules, now.wall)
+    resolve_ended(session, **alert_world(rules, now))
     return outputs
+
+
+def alert_world(rules: CustodyRules, now: Instant) -> dict[str, Any]:
+    """What :func:`locker.alert_lifecycle.resolve_ended` needs from the rules."""
+    return {
+        "now": now.wall,
+        "clock_trusted": rules.clock_trusted,
+        "unknown_badge_window_s": rules.config.rules.unknown_badge_window_s,
+    }
 
 
 def _save_slots(session: Session, rules: CustodyRules, at: datetime) -> None:
@@ -261,24 +274,3 @@ def _alert_since(session: Session, alert: str, slot: int, since: datetime) -> bo
         )
         is not None
     )
-
-
-def store_alert(session: Session, effect: RaiseAlert, at: datetime) -> Alert:
-    """Store the alert ``effect`` raises and log its ``alert.raised``; the caller commits."""
-    row = Alert(
-        alert=effect.alert,
-        slot=effect.slot,
-        person_id=effect.person_id,
-        details={"message": effect.message, **effect.details},
-        raised_at=at,
-    )
-    session.add(row)
-    session.flush()
-    details = {
-        "alert": effect.alert,
-        "alert_id": row.id,
-        "message": effect.message,
-        **effect.details,
-    }
-    append(session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at)
-    return row

@@ -25,6 +25,7 @@ from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_conf
 from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
+from locker_app import cli_notify
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -596,11 +597,18 @@ def safe_locks(app: App) -> None:
 def serve_panel(config: Config, *, port: int | None = None) -> None:
     """Serve the panel with waitress (never Flask's development server), tuned for a Pi
     on a LAN (:mod:`web.server`)."""
+    from locker_app.notify.worker import NotifyWorker
     from web import create_app
     from web.server import serve
 
     app = create_app(config=config)
-    serve(app, host=config.web.host, port=port or config.web.port)
+    # Notifications and the controller watch run beside the panel, never in the daemon.
+    worker = NotifyWorker(config, Database(config.db_url, create=False), SystemClock())
+    worker.start()
+    try:
+        serve(app, host=config.web.host, port=port or config.web.port)
+    finally:
+        worker.stop()
 
 
 @main.command()
@@ -706,3 +714,8 @@ def doctor(app: App) -> None:
     results = run_checks(app.path, environment=MachineEnvironment())
     click.echo(format_report(results))
     sys.exit(exit_code(results))
+
+
+# ---------------------------------------------------------------- notify
+
+main.add_command(cli_notify.notify)

@@ -20,6 +20,7 @@ from locker.errors import ConfigError
 from web import (
     accounts,
     actions,
+    alerts,
     api,
     auth,
     errors,
@@ -84,7 +85,7 @@ def create_app(
     security.init_app(app)
     idempotency.init_app(app)
     errors.init_app(app)
-    for module in (auth, status, actions, api, people, rota, sim, log, report, accounts):
+    for module in (auth, status, alerts, actions, api, people, rota, sim, log, report, accounts):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -14,6 +14,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locker.alerts import on_panel, severity
 from locker.commands import CommandStatus
 from locker.models import Alert, Command, Person, Shift, Slot
 from locker.rota import shifts_on
@@ -68,6 +69,7 @@ ALERT_WORDS = {
     "clock": "Clock not synchronised",
     "log_broken": "Event log found broken",
     "storage": "Storage fault (database)",
+    "controller_offline": "Controller not running",
 }
 
 
@@ -90,9 +92,11 @@ def snapshot(session: Session) -> dict[str, Any]:
         _slot(cfg.number, cfg.kind, rows.get(cfg.number), people, today)
         for cfg in get_config().slots
     ]
-    alerts = session.scalars(
-        select(Alert).where(Alert.acknowledged_at.is_(None)).order_by(Alert.raised_at, Alert.id)
+    alerts = sorted(
+        session.scalars(select(Alert).where(on_panel()).order_by(Alert.raised_at, Alert.id)),
+        key=lambda a: severity(a.alert) != "safety",
     )
+    listed = [describe_alert(a, people, today) for a in alerts]
     return {
         "now": iso(now),
         "now_local": local_text(now, today),
@@ -101,7 +105,8 @@ def snapshot(session: Session) -> dict[str, Any]:
         "daemon": _daemon(state, today),
         "slots": slots,
         "on_shift": [_shift(s, slots, now, today) for s in shifts_on(session, today)],
-        "alerts": [_alert(a, people, today) for a in alerts],
+        "alerts": listed,
+        "alert_groups": alert_groups(listed),
         "expired_requests": _expired_requests(session, now, today),
     }
 
@@ -243,7 +248,8 @@ def _device(slot: dict[str, Any] | None) -> tuple[str, str]:
     return "open", f"Slot {slot['label']} is open"
 
 
-def _alert(alert: Alert, people: dict[int, Person], today: date) -> dict[str, Any]:
+def describe_alert(alert: Alert, people: dict[int, Person], today: date) -> dict[str, Any]:
+    """One alert as the page and the API show it."""
     person = people.get(alert.person_id) if alert.person_id is not None else None
     return {
         "id": alert.id,
@@ -255,4 +261,50 @@ def _alert(alert: Alert, people: dict[int, Person], today: date) -> dict[str, An
         "person_name": person.name if person else None,
         "raised_at": iso(alert.raised_at),
         "raised_local": local_text(alert.raised_at, today),
+        "severity": severity(alert.alert),
+        "resolved_at": iso(alert.resolved_at),
+        "resolved_why": alert.resolved_why,
     }
+
+
+#: Names on a group's line before "and N more" (the list opens to all of them).
+SHOWN_IN_LINE = 3
+#: How a group of operational alerts of one kind reads on one line ("5 people ...").
+GROUP_WORDS = {
+    "no_deposit": "{n} people on shift without a device",
+    "overdue": "{n} devices overdue",
+    "forgotten_device": "{n} devices forgotten after closing",
+    "door_left_open": "{n} doors left open",
+    "clock": "{n} clock alerts",
+}
+
+
+def alert_groups(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The panel's alert lines: each safety alert alone, first; operational alerts of
+    one kind as one group (a line that opens to the list) in the order first raised."""
+    groups: list[dict[str, Any]] = []
+    by_kind: dict[str, dict[str, Any]] = {}
+    for a in alerts:
+        if a["severity"] == "safety" or a["alert"] not in by_kind:
+            group = {"kind": a["alert"], "severity": a["severity"], "alerts": []}
+            groups.append(group)
+            if a["severity"] != "safety":
+                by_kind[a["alert"]] = group
+        else:
+            group = by_kind[a["alert"]]
+        group["alerts"].append(a)
+    for group in groups:
+        n = len(group["alerts"])
+        who = [_who_or_where(a) for a in group["alerts"]]
+        names = ", ".join(who[:SHOWN_IN_LINE])
+        if n > SHOWN_IN_LINE:
+            names += f" and {n - SHOWN_IN_LINE} more"
+        words = GROUP_WORDS.get(group["kind"], "{n} × " + group["alerts"][0]["alert_text"])
+        group["text"] = f"{words.format(n=n)}: {names}" if n > 1 else ""
+    return groups
+
+
+def _who_or_where(alert: dict[str, Any]) -> str:
+    if alert["person_name"]:
+        return alert["person_name"]
+    return f"slot {alert['slot']}" if alert["slot"] is not None else alert["raised_local"]

@@ -63,8 +63,11 @@
       title += " · " + a.person_name;
     }
     title += " · " + a.raised_local;
-    const item = el("li", { class: "alert", id: "alert-" + a.id, "data-testid": "alert-" + a.id, "data-alert": a.alert },
-      el("p", { class: "alert-title" }, el("strong", {}, a.alert_text), title));
+    const item = el("li", {
+      class: "alert severity-" + a.severity, id: "alert-" + a.id, "data-testid": "alert-" + a.id, "data-alert": a.alert,
+    },
+      el("p", { class: "alert-title" }, el("strong", {}, a.alert_text), title,
+        a.resolved_at ? " · " : "", a.resolved_at ? el("em", {}, "cause ended") : ""));
     if (a.message) {
       item.append(el("p", { class: "alert-message" }, a.message));
     }
@@ -73,6 +76,24 @@
       item.append(el("form", { method: "post", action: action },
         el("input", { type: "hidden", name: "csrf_token", value: csrfToken }),
         el("button", { type: "submit", class: "button", "data-testid": "ack-" + a.id }, "Acknowledge")));
+    }
+    return item;
+  }
+
+  // A group of operational alerts of one kind: one line that opens to the list.
+  function alertGroup(g) {
+    if (!g.text) {
+      return alertItem(g.alerts[0]);
+    }
+    const item = el("li", { class: "alert-group severity-" + g.severity, "data-testid": "group-" + g.kind, "data-kind": g.kind },
+      el("details", {},
+        el("summary", { "data-testid": "group-" + g.kind + "-summary" }, el("strong", {}, g.text)),
+        el("ul", { class: "alerts" }, ...g.alerts.map(alertItem))));
+    if (canAct) {
+      item.append(el("form", { method: "post", action: main.dataset.ackAllUrl },
+        el("input", { type: "hidden", name: "csrf_token", value: csrfToken }),
+        el("input", { type: "hidden", name: "kind", value: g.kind }),
+        el("button", { type: "submit", class: "button", "data-testid": "ack-all-" + g.kind }, "Acknowledge all of this kind")));
     }
     return item;
   }
@@ -118,9 +139,16 @@
     redraw("slots", status.slots, (slots) => {
       document.getElementById("slot-grid").replaceChildren(...slots.map(slotCell));
     });
-    redraw("alerts", status.alerts, (alerts) => {
-      document.getElementById("alert-list").replaceChildren(...alerts.map(alertItem));
-      document.getElementById("no-alerts").hidden = alerts.length > 0;
+    redraw("alerts", status.alert_groups, (groups) => {
+      // Keep a group the manager opened open across redraws.
+      const opened = new Set([...document.querySelectorAll("#alert-list details[open]")]
+        .map((d) => d.parentElement.dataset.kind));
+      const list = document.getElementById("alert-list");
+      list.replaceChildren(...groups.map(alertGroup));
+      for (const d of list.querySelectorAll("details")) {
+        d.open = opened.has(d.parentElement.dataset.kind);
+      }
+      document.getElementById("no-alerts").hidden = groups.length > 0;
     });
     redraw("shifts", status.on_shift, (rows) => {
       document.getElementById("shift-rows").replaceChildren(...rows.map(shiftRow));

@@ -1,0 +1,126 @@
+"""The outbox sender against a real SMTP server and HTTP receiver."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from locker import events as ev
+from locker.alerts import resolve_alert, store_alert
+from locker.decisions import RaiseAlert
+from locker.models import Event, NotifyMessage
+from locker_app.notify.channel import AppriseChannel
+from locker_app.notify.sender import Sender
+from tests.locker.kit import MONDAY, at
+
+
+def raise_alert(db, clock, kind=ev.ALERT_DOOR_FORCED, slot=2):
+    with db.write() as session:
+        row = store_alert(
+            session, RaiseAlert(kind, f"{kind} on slot {slot}", slot=slot), clock.now()
+        )
+        session.commit()
+        return row.id
+
+
+def sender(config, db, clock) -> Sender:
+    return Sender(config, db, AppriseChannel(config), clock.now)
+
+
+def logged(db, kind):
+    with db.read() as session:
+        return [
+            json.loads(e.details) for e in session.scalars(select(Event).where(Event.kind == kind))
+        ]
+
+
+def test_an_alert_reaches_every_destination_that_wants_it_once(config, db, clock, smtp, receiver):
+    raise_alert(db, clock)
+    raise_alert(db, clock, ev.ALERT_OVERDUE, slot=1)  # operational: e-mail only
+    send = sender(config, db, clock)
+    assert send.run_once() == 2
+    assert send.run_once() == 0
+    assert smtp.subjects() == [
+        "[Test Nursery] Door forced open (slot 2)",
+        "[Test Nursery] Device overdue (slot 1)",
+    ]
+    assert [b["title"] for b in receiver.bodies] == ["[Test Nursery] Door forced open (slot 2)"]
+    sent = logged(db, ev.NOTIFY_SENT)
+    assert sorted(d["destination"] for d in sent) == ["hook", "office-email", "office-email"]
+    assert all("url" not in d and "127.0.0.1" not in str(d) for d in sent)
+
+
+def test_a_resolved_alert_is_sent_too_with_why(config, db, clock, smtp):
+    alert_id = raise_alert(db, clock)
+    with db.write() as session:
+        from locker.models import Alert
+
+        resolve_alert(session, session.get(Alert, alert_id), "the door was shut", clock.now())
+        session.commit()
+    sender(config, db, clock).run_once()
+    assert smtp.subjects()[-1] == "[Test Nursery] Resolved: Door forced open (slot 2)"
+    assert "the door was shut" in smtp.messages[-1].get_body(("plain",)).get_content()
+    assert logged(db, ev.ALERT_RESOLVED)[0]["why"] == "the door was shut"
+
+
+def test_smtp_down_for_an_hour_the_message_arrives_after_exactly_once(config, db, clock, smtp):
+    smtp.stop()
+    raise_alert(db, clock)
+    send = sender(config, db, clock)
+    for _ in range(60):  # an hour, a minute at a time
+        send.run_once()
+        clock.advance(60)
+    failed = [d for d in logged(db, ev.NOTIFY_FAILED) if d["destination"] == "office-email"]
+    assert 5 <= len(failed) <= 15  # retried with growing pauses, not every minute
+    assert smtp.messages == []
+    smtp.start()
+    clock.advance(600)
+    send.run_once()
+    send.run_once()
+    assert smtp.subjects() == ["[Test Nursery] Door forced open (slot 2)"]
+    # The hook had it at once and never again.
+    assert [d["destination"] for d in logged(db, ev.NOTIFY_SENT)] == ["hook", "office-email"]
+
+
+def test_nothing_is_lost_or_repeated_across_a_restart_of_the_sender(config, db, clock, smtp):
+    smtp.stop()
+    raise_alert(db, clock)
+    sender(config, db, clock).run_once()  # the hook gets it; e-mail fails
+    smtp.start()
+    clock.advance(3600)
+    sender(config, db, clock).run_once()  # a new sender: the panel was restarted
+    assert len(smtp.messages) == 1
+    with db.read() as session:
+        (row,) = session.scalars(select(NotifyMessage))
+        assert (row.outcome, sorted(row.delivered)) == ("sent", ["hook", "office-email"])
+
+
+def test_operational_alerts_wait_out_quiet_hours_safety_ones_do_not(config, db, clock, smtp):
+    clock.advance((at(MONDAY, "22:00") - clock.now()).total_seconds())
+    raise_alert(db, clock, ev.ALERT_FORGOTTEN_DEVICE, slot=1)
+    raise_alert(db, clock, ev.ALERT_TAMPER, slot=3)
+    send = sender(config, db, clock)
+    send.run_once()
+    assert smtp.subjects() == ["[Test Nursery] Device removed while locked (slot 3)"]
+    clock.advance(8 * 3600)  # 06:00: still quiet
+    send.run_once()
+    assert len(smtp.messages) == 1
+    clock.advance(3600)  # 07:00
+    send.run_once()
+    assert smtp.subjects()[-1] == "[Test Nursery] Device forgotten after closing (slot 1)"
+
+
+def test_a_message_is_given_up_after_the_retry_period(config, db, clock, smtp):
+    smtp.stop()
+    raise_alert(db, clock, ev.ALERT_OVERDUE)
+    send = sender(config, db, clock)
+    for _ in range(26):
+        send.run_once()
+        clock.advance(3600)
+    with db.read() as session:
+        (row,) = session.scalars(select(NotifyMessage))
+    assert row.outcome == "gave_up"
+    assert logged(db, ev.NOTIFY_FAILED)[-1]["retry_at"] is None
+    assert timedelta(hours=24) <= row.finished_at - row.created_at <= timedelta(hours=26)
