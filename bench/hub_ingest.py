@@ -1,0 +1,108 @@
+"""Benchmark: the hub ingesting many sites' week-long backlogs, every hash verified.
+
+Starts a throwaway PostgreSQL cluster (Debian's server, as the tests do),
+registers ``--sites`` sites, builds each one's week of chained events
+(``--per-day`` a day, hashed with the site's own :func:`locker.log.event_hash`)
+and feeds them through :func:`hub.ingest.take_batch` in batches of
+``--batch``: the same parse, verification and storage as the HTTP route,
+without HTTP. As the baseline, in the same run, it times hashing the same
+events alone (the least verification can cost). Then it times the busiest
+page query, a site's newest log page, against the stored events.
+
+    .venv/bin/python bench/hub_ingest.py [--sites N] [--per-day N] [--batch N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from hub.accounts import add_site
+from hub.cluster import ThrowawayCluster
+from hub.db import HubDatabase
+from hub.ingest import parse_batch, recomputed, take_batch
+from hub.models import Site
+from hub.overview import events_before
+from locker.log import GENESIS_HASH, canonical_details, event_hash, format_ts
+
+KINDS = ("badge.granted", "slot.unlocked", "door.opened", "deposit.confirmed", "slot.locked")
+
+
+def week_of_events(count: int, start: datetime) -> list[dict]:
+    """``count`` chained events, a few minutes apart, as a site ships them."""
+    events, prev = [], GENESIS_HASH
+    step = timedelta(days=7) / count
+    for i in range(1, count + 1):
+        row = {
+            "id": i,
+            "ts": format_ts(start + step * i),
+            "kind": KINDS[i % len(KINDS)],
+            "actor": "daemon",
+            "slot": 1 + i % 4,
+            "person_id": 1 + i % 20,
+            "details": canonical_details({"reason": "shift"}),
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = event_hash(**row)
+        events.append(row)
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=1000)
+    parser.add_argument("--per-day", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=2000)
+    args = parser.parse_args()
+    cluster = ThrowawayCluster().start()
+    try:
+        db = HubDatabase(cluster.create_database("bench"))
+        db.migrate()
+        now = datetime.now(UTC)
+        ids = {}
+        with db.session() as s:
+            for n in range(args.sites):
+                add_site(s, f"site-{n:04d}", now)
+        with db.session() as s:
+            ids = dict(s.query(Site.name, Site.id).all())
+        week = week_of_events(args.per_day * 7, now - timedelta(days=7))
+        total = len(week) * args.sites
+        load_before = os.getloadavg()[0]
+
+        started = time.perf_counter()
+        for event in week:
+            recomputed(event)
+        hash_only = (time.perf_counter() - started) * args.sites
+
+        started = time.perf_counter()
+        for site_id in ids.values():
+            for low in range(0, len(week), args.batch):
+                batch = parse_batch({"events": week[low : low + args.batch]})
+                take_batch(db, site_id, batch, now)
+        elapsed = time.perf_counter() - started
+
+        times = []
+        with db.session() as s:
+            for site_id in list(ids.values())[:: max(1, len(ids) // 200)]:
+                t0 = time.perf_counter()
+                events_before(s, site_id, None, 100)
+                times.append(time.perf_counter() - t0)
+        p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+        print(f"sites: {args.sites}, events per site: {len(week)}, stored: {total:,}")
+        print(f"ingest with verification: {total / elapsed:,.0f} events/s ({elapsed:.1f} s)")
+        print(
+            f"hashing alone (baseline, same run): {total / hash_only:,.0f} events/s; "
+            f"ingest costs {elapsed / hash_only:.1f}x hashing"
+        )
+        print(f"a site's newest log page at {total:,} stored events: p95 {p95 * 1000:.2f} ms")
+        print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+        db.dispose()
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
