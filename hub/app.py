@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,13 +28,18 @@ def create_app(
     db: HubDatabase,
     *,
     now: Callable[[], datetime] = utc_now,
+    secret_key: str | None = None,
     test_config: dict | None = None,
 ) -> Flask:
-    """The hub app on ``db``, timed by ``now`` (tests hand in a clock they move)."""
+    """The hub app on ``db``, timed by ``now`` (tests hand in a clock they move).
+
+    The session key is ``secret_key`` if given (a demo's, a test's), else read
+    from ``[hub_server] secret_key_file``.
+    """
     app = Flask(__name__)
     server = config.hub_server
     app.config.update(
-        SECRET_KEY=_secret_key(server.secret_key_file, testing=bool(test_config)),
+        SECRET_KEY=secret_key or _secret_key(server.secret_key_file),
         SESSION_COOKIE_NAME="hub_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -59,11 +63,9 @@ def create_app(
     return app
 
 
-def _secret_key(path: str, *, testing: bool) -> str:
+def _secret_key(path: str) -> str:
     if path and Path(path).exists():
         return Path(path).read_text(encoding="utf-8").strip()
-    if testing:
-        return secrets.token_hex(32)
     raise ConfigError(
         "hub_server.secret_key_file: missing; `locker hub init` writes one "
         "(the hub refuses to start without a real secret key)"

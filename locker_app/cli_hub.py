@@ -12,6 +12,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,10 +52,23 @@ def friendly(func):
     return wrapper
 
 
-def _hub_db(app):
+@contextmanager
+def _hub_db(app) -> Iterator:
+    """The hub's database for one command; its connections closed at the end."""
     from hub.db import HubDatabase
 
-    return HubDatabase(app.config.hub_server.database_url)
+    db = HubDatabase(app.config.hub_server.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def _hub_session(app) -> Iterator:
+    """One committed transaction on the hub's database."""
+    with _hub_db(app) as db, db.session() as session:
+        yield session
 
 
 def _now() -> datetime:
@@ -77,7 +92,8 @@ def hub_init(app) -> None:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32) + "\n")
         click.echo(f"wrote a new secret key to {key_file}")
-    _hub_db(app).migrate()
+    with _hub_db(app) as db:
+        db.migrate()
     click.echo("the hub's database is ready")
 
 
@@ -91,16 +107,16 @@ def hub_serve(app, host: str | None, port: int | None) -> None:
     from hub.app import create_app
     from web.server import serve
 
-    db = _hub_db(app)
-    db.require_current_schema()
-    server = app.config.hub_server
-    flask_app = create_app(app.config, db)
-    threading.Thread(
-        target=_sweep_forever, args=(db, server.offline_after_s), daemon=True, name="offline"
-    ).start()
-    host, port = host or server.host, port or server.port
-    click.echo(f"nursery group hub on http://{host}:{port}/")
-    serve(flask_app, host=host, port=port)
+    with _hub_db(app) as db:
+        db.require_current_schema()
+        server = app.config.hub_server
+        flask_app = create_app(app.config, db)
+        threading.Thread(
+            target=_sweep_forever, args=(db, server.offline_after_s), daemon=True, name="offline"
+        ).start()
+        host, port = host or server.host, port or server.port
+        click.echo(f"nursery group hub on http://{host}:{port}/")
+        serve(flask_app, host=host, port=port)
 
 
 def _sweep_forever(db, offline_after_s: int) -> None:
@@ -131,7 +147,7 @@ def hub_site_add(app, name: str) -> None:
     """Register site NAME and print its token (once: the hub keeps only its digest)."""
     from hub.accounts import add_site
 
-    with _hub_db(app).session() as session:
+    with _hub_session(app) as session:
         token = add_site(session, name, _now())
     click.echo(token)
 
@@ -155,7 +171,7 @@ def hub_user_add(app, name: str, role: str, sites: tuple[str, ...]) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    with _hub_db(app).session() as session:
+    with _hub_session(app) as session:
         add_account(session, name, role, password, list(sites), _now())
     seen = ", ".join(sites) if sites else "every site"
     click.echo(f"hub account {name} ({role}) added; sees {seen}")
@@ -174,7 +190,7 @@ def hub_token_create(app, name: str) -> None:
     """Create an API token for hub account NAME and print it (once)."""
     from hub.accounts import create_token
 
-    with _hub_db(app).session() as session:
+    with _hub_session(app) as session:
         token = create_token(session, name, _now())
     click.echo(token)
 
@@ -201,3 +217,54 @@ def hub_sync(app, url: str, token_file: str, once: bool) -> None:
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker.run_forever(time.sleep)
+
+
+@hub.command("demo")
+@click.option("--port", type=click.IntRange(1, 65535), default=8090, show_default=True)
+@click.option(
+    "--site-ports",
+    default="8081,8082",
+    show_default=True,
+    help="The two demo sites' panel ports.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the sites' data here (default: a new temporary directory).",
+)
+@friendly
+def hub_demo(port: int, site_ports: str, data_dir: Path | None) -> None:
+    """A group hub on a throwaway PostgreSQL and two demo nurseries shipping to it."""
+    import tempfile
+
+    from hub.app import create_app
+    from locker_app.hub_demo import HUB_PASSWORD, HUB_USER, HubDemo, hub_demo_config
+    from web.server import serve
+
+    try:
+        ports = tuple(int(p) for p in site_ports.split(","))
+    except ValueError:
+        ports = ()
+    if len(ports) != 2:
+        raise click.BadParameter("two port numbers, e.g. 8081,8082", param_hint="--site-ports")
+    data_dir = (data_dir or Path(tempfile.mkdtemp(prefix="locker-hub-demo-"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    demo = HubDemo(data_dir, port, ports)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo("\nnursery group hub demo")
+    try:
+        db = demo.start(click.echo)
+        config = hub_demo_config(str(db.engine.url))
+        flask_app = create_app(config, db, secret_key=secrets.token_hex(32))
+        threading.Thread(
+            target=_sweep_forever, args=(db, config.hub_server.offline_after_s), daemon=True
+        ).start()
+        click.echo(
+            f"  hub:      {demo.hub_url}/\n"
+            f"  login:    {HUB_USER} / {HUB_PASSWORD}\n"
+            f"  API token: {data_dir / 'hub-token'}\n"
+            f"  data:     {data_dir}\nStop with Ctrl-C.\n"
+        )
+        serve(flask_app, host="127.0.0.1", port=port)
+    finally:
+        demo.stop()

@@ -78,6 +78,7 @@ def hub_app(hub_db, clock):
         hub_config(str(hub_db.engine.url)),
         hub_db,
         now=clock.now,
+        secret_key="test " * 8,
         test_config={"TESTING": True},
     )
 

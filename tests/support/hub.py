@@ -66,9 +66,7 @@ class HubServer:
     """The hub app served by waitress on 127.0.0.1 in a thread; stop and start it again."""
 
     def __init__(self, db: HubDatabase, now, port: int = 0):
-        self.app = create_app(
-            hub_config(str(db.engine.url)), db, now=now, test_config={"SECRET_KEY": "test " * 8}
-        )
+        self.app = create_app(hub_config(str(db.engine.url)), db, now=now, secret_key="test " * 8)
         self.port = port
         self.server = None
         self.thread: threading.Thread | None = None
