@@ -1,6 +1,7 @@
 """Benchmark: the hub ingesting many sites' week-long backlogs, every hash verified.
 
-Starts a throwaway PostgreSQL cluster (Debian's server, as the tests do),
+Starts a throwaway PostgreSQL cluster (Debian's server, as the tests do, but
+with fsync and synchronous commits on, as a real hub runs),
 registers ``--sites`` sites, builds each one's week of chained events
 (``--per-day`` a day, hashed with the site's own :func:`locker.log.event_hash`)
 and feeds them through :func:`hub.ingest.take_batch` in batches of
@@ -57,7 +58,8 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=200)
     parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
-    cluster = ThrowawayCluster().start()
+    # Durable: every commit reaches the disk, as on a real hub.
+    cluster = ThrowawayCluster(durable=True).start()
     try:
         db = HubDatabase(cluster.create_database("bench"))
         db.migrate()

@@ -46,13 +46,15 @@ def server_bin() -> Path:
 class ThrowawayCluster:
     """A PostgreSQL cluster that lives in a temporary directory until :meth:`stop`."""
 
-    def __init__(self, *, base: str | None = None):
+    def __init__(self, *, base: str | None = None, durable: bool = False):
         self.bin = server_bin()
         self.dir = Path(tempfile.mkdtemp(prefix="hub-pg-", dir=base))
         self.data = self.dir / "data"
         self.socket_dir = self.dir
         self.as_root = os.geteuid() == 0
         self.user = CLUSTER_USER if self.as_root else _login_name()
+        #: Whether commits reach the disk (off for tests: a throwaway cluster needs no fsync).
+        self.durable = durable
         self.running = False
 
     def _run(self, *args: str) -> None:
@@ -68,10 +70,9 @@ class ThrowawayCluster:
         if self.as_root:
             shutil.chown(self.dir, user=CLUSTER_USER, group=CLUSTER_USER)
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
-        options = (
-            f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-c listen_addresses='' -k {self.socket_dir}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = self.dir / "server.log"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", options, "-w", "start")
         self.running = True

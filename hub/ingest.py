@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.alerts import open_alert, resolve_alerts
@@ -163,7 +163,7 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
             now,
         )
     if new:
-        session.execute(insert(SiteEvent), [_row(site.id, e) for e in new])
+        _copy_in(session, site.id, new)
         session.execute(
             update(Site)
             .where(Site.id == site.id)
@@ -188,19 +188,36 @@ def take_batch(db: HubDatabase, site_id: int, batch: Batch, now: datetime) -> In
         raise
 
 
-def _row(site_id: int, event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "site_id": site_id,
-        "seq": event["id"],
-        "ts": event["ts"],
-        "kind": event["kind"],
-        "actor": event["actor"],
-        "slot": event.get("slot"),
-        "person_id": event.get("person_id"),
-        "details": event.get("details"),
-        "prev_hash": event["prev_hash"],
-        "hash": event["hash"],
-    }
+_COPY_EVENTS = (
+    "COPY site_events (site_id, seq, ts, kind, actor, slot, person_id, details, prev_hash, hash)"
+    " FROM STDIN"
+)
+
+
+def _copy_in(session: Session, site_id: int, events: list[dict[str, Any]]) -> None:
+    """Store ``events`` with PostgreSQL's COPY, in the session's transaction.
+
+    COPY moves rows several times faster than an INSERT per row, and the
+    batch was checked already: a duplicate key here would be a bug, and
+    fails the whole transaction.
+    """
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(_COPY_EVENTS) as copy:
+        for e in events:
+            copy.write_row(
+                (
+                    site_id,
+                    e["id"],
+                    e["ts"],
+                    e["kind"],
+                    e["actor"],
+                    e.get("slot"),
+                    e.get("person_id"),
+                    e.get("details"),
+                    e["prev_hash"],
+                    e["hash"],
+                )
+            )
 
 
 def _problem(session: Session, site: Site, batch: Batch) -> str | None:
