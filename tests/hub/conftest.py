@@ -17,10 +17,9 @@ from hub.app import create_app
 from hub.cluster import PostgresMissing, ThrowawayCluster
 from hub.db import HubDatabase
 from locker.clock import SimulatedClock
-from tests.support.hub import Site, hub_config, utc
+from tests.support.hub import PASSWORD, Site, hub_config, utc
 
 _numbers = itertools.count()
-PASSWORD = "group-password-1"
 
 
 @pytest.fixture(scope="session")

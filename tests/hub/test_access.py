@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.hub.conftest import PASSWORD
+from tests.support.hub import PASSWORD
 
 
 def routes(app) -> list[tuple[str, str]]:

@@ -17,6 +17,8 @@ from locker.decisions import LogEntry
 from locker.log import append
 from web.server import create_server
 
+#: Every hub account's password in the tests.
+PASSWORD = "group-password-1"
 #: The kinds a simulated day of a site cycles through (each with a person).
 DAY_KINDS = ("badge.granted", "slot.unlocked", "door.opened", "deposit.confirmed", "slot.locked")
 
@@ -105,3 +107,12 @@ def utc(text: str) -> datetime:
     from datetime import UTC
 
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
