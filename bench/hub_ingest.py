@@ -21,6 +21,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func
+
 from hub.accounts import add_site
 from hub.cluster import ThrowawayCluster
 from hub.db import HubDatabase
@@ -30,6 +32,9 @@ from hub.overview import events_before
 from locker.log import GENESIS_HASH, canonical_details, event_hash, format_ts
 
 KINDS = ("badge.granted", "slot.unlocked", "door.opened", "deposit.confirmed", "slot.locked")
+#: Every this many filler events one is an override (the overrides page reads them).
+OVERRIDE_EVERY = 50
+PAGE_SAMPLES = 40
 
 
 def week_of_events(count: int, start: datetime) -> list[dict]:
@@ -57,6 +62,7 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--per-day", type=int, default=200)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--page-at", default="", help="stored-event totals to time pages at")
     args = parser.parse_args()
     # Durable: every commit reaches the disk, as on a real hub.
     cluster = ThrowawayCluster(durable=True).start()
@@ -101,9 +107,92 @@ def main() -> None:
         )
         print(f"a site's newest log page at {total:,} stored events: p95 {p95 * 1000:.2f} ms")
         print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+        for target in (int(t) for t in args.page_at.split(",") if t):
+            fill_to(db, ids, target, now)
+            time_pages(db, ids, target)
         db.dispose()
     finally:
         cluster.stop()
+
+
+def fill_to(db: HubDatabase, ids: dict[str, int], target: int, now: datetime) -> None:
+    """Add filler events, spread over every site, until ``target`` are stored."""
+    with db.session() as s:
+        heads = dict(s.query(Site.id, Site.head_seq).all())
+        stored = sum(heads.values())
+        per_site = max(0, (target - stored) // len(ids))
+        if per_site == 0:
+            return
+        cursor = s.connection().connection.driver_connection.cursor()
+        copy_sql = (
+            "COPY site_events (site_id, seq, ts, kind, actor, slot, person_id, details,"
+            " prev_hash, hash) FROM STDIN"
+        )
+        with cursor.copy(copy_sql) as copy:
+            for site_id, head in heads.items():
+                for seq in range(head + 1, head + per_site + 1):
+                    kind = "release.grant" if seq % OVERRIDE_EVERY == 0 else KINDS[seq % 5]
+                    ts = format_ts(now + timedelta(seconds=seq))
+                    digest = f"{site_id:032x}{seq:032x}"
+                    copy.write_row(
+                        (
+                            site_id,
+                            seq,
+                            ts,
+                            kind,
+                            "daemon",
+                            1,
+                            1,
+                            '{"reason":"shift"}',
+                            digest,
+                            digest,
+                        )
+                    )
+        s.execute(
+            Site.__table__.update().values(
+                head_seq=Site.head_seq + per_site, events=Site.events + per_site
+            )
+        )
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE site_events")
+
+
+def time_pages(db: HubDatabase, ids: dict[str, int], target: int) -> None:
+    """p95 of each page and API read, as a group admin, at ``target`` stored events."""
+    from hub.accounts import add_account, create_token
+    from hub.app import create_app
+    from locker.config import parse_config
+
+    now = datetime.now(UTC)
+    name = f"bench{target}"
+    with db.session() as s:
+        add_account(s, name, "group_admin", "bench-password", [], now)
+    with db.session() as s:
+        token = create_token(s, name, now)
+    config = parse_config({"hub_server": {"database_url": str(db.engine.url)}})
+    client = create_app(config, db, secret_key="bench " * 6).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    sites = sorted(ids)[:: max(1, len(ids) // PAGE_SAMPLES)][:PAGE_SAMPLES]
+    pages = {
+        "all sites (/)": lambda _site: "/",
+        "one site (/sites/NAME)": lambda site: f"/sites/{site}",
+        "overrides (/overrides)": lambda site: f"/overrides?site={site}",
+        "API events page": lambda site: f"/api/sites/{site}/events?after_id=700&limit=100",
+    }
+    with db.session() as s:
+        stored = s.query(func.sum(Site.events)).scalar()
+    print(f"pages at {stored:,} stored events (load {os.getloadavg()[0]:.2f}):")
+    for label, path in pages.items():
+        times = []
+        for site in sites:
+            t0 = time.perf_counter()
+            answer = client.get(path(site), headers=auth)
+            times.append(time.perf_counter() - t0)
+            assert answer.status_code == 200, answer.status_code
+        p95 = statistics.quantiles(times, n=20)[-1]
+        print(
+            f"  {label}: p95 {p95 * 1000:.1f} ms, median {statistics.median(times) * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":
