@@ -14,14 +14,19 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy import text
 
 from hub import accounts, overview
-from hub.security import SESSION_KEY, require_site
+from hub.security import SESSION_KEY, csrf, require_site
 from locker.errors import InvalidRequest
+from web import throttle
+from web.context import client_address
 from web.security import is_safe_next
 
 bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
+#: The advisory lock that serialises logins (any number; this one is the hub's logins).
+LOGIN_LOCK = 18_001
 
 
 def _db():
@@ -34,22 +39,28 @@ def _now():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The login form, and logging in."""
+    """The login form, and logging in (throttled as the panel's login is)."""
     error = None
     if request.method == "POST":
-        from hub.security import csrf
-
         csrf.protect()
-        name = request.form.get("name", "")
+        name = request.form.get("name", "")[:80]
         password = request.form.get("password", "")
+        now = _now()
         with _db().session() as s:
-            account = accounts.login(s, name, password)
+            # One login at a time: the throttle's counters are read, then written.
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK})
+            allowed = throttle.reserve(s, name, client_address(), now)
+            account = accounts.login(s, name, password) if allowed else None
             if account is not None:
+                throttle.succeeded(s, name, client_address(), now)
                 session.clear()
-                session[SESSION_KEY] = accounts.start_session(s, account, _now())
+                session[SESSION_KEY] = accounts.start_session(s, account, now)
         if account is not None:
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("pages.sites"))
+        if not allowed:
+            error = "too many wrong passwords from here: wait a few minutes and try again"
+            return render_template("login.html", error=error), 429
         error = "wrong name or password"
     return render_template("login.html", error=error), 401 if error else 200
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.hub import PASSWORD
+from tests.support.hub import PASSWORD, log_in
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -135,3 +135,25 @@ def test_login_by_the_page_with_its_csrf_token(hub_app, hub_accounts):
     assert 'data-site="oak"' in sites_page and 'data-site="elm"' not in sites_page
     forged = client.post("/logout")
     assert forged.status_code == 400
+
+
+def test_wrong_passwords_are_throttled_as_on_the_panel(hub_app, hub_accounts, clock):
+    client = hub_app.test_client()
+    for _ in range(5):
+        assert log_in(client, "arthur", "wrong").status_code == 401
+    waiting = log_in(client, "arthur", PASSWORD)
+    assert waiting.status_code == 429
+    assert "too many wrong passwords" in waiting.get_data(as_text=True)
+    clock.advance(31)
+    assert log_in(client, "arthur", PASSWORD).status_code == 302
+
+
+def test_an_idle_session_ends(hub_app, hub_accounts, clock):
+    client = hub_app.test_client()
+    assert log_in(client, "gina", PASSWORD).status_code == 302
+    clock.advance(29 * 60)
+    assert client.get("/").status_code == 200
+    clock.advance(29 * 60)
+    assert client.get("/").status_code == 200  # each request restarts the idle timer
+    clock.advance(31 * 60)
+    assert client.get("/").status_code == 302

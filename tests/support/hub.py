@@ -116,3 +116,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def log_in(client, name: str, password: str):
+    """Post the login form as a browser does, with the page's CSRF token."""
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token})

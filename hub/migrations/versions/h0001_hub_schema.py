@@ -1,4 +1,5 @@
-"""The hub's first schema: sites, shipped events, alerts, accounts, sessions, tokens.
+"""The hub's first schema: sites, shipped events, alerts, accounts, sessions, tokens,
+and the login throttle.
 
 Revision ID: h0001
 Revises:
@@ -89,9 +90,22 @@ def upgrade() -> None:
         sa.Column("revoked_at", TIME),
     )
 
+    # The panel's login throttle (web/throttle.py, locker.models.LoginThrottle), the
+    # same table on the hub so the same code counts the hub's wrong passwords.
+    op.create_table(
+        "login_throttles",
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("throttled_until", TIME),
+        sa.Column("updated_at", TIME, nullable=False, index=True),
+        sa.Column("logged_at", TIME),
+        sa.Column("unlogged", sa.Integer, nullable=False),
+    )
+
 
 def downgrade() -> None:
     for table in (
+        "login_throttles",
         "hub_tokens",
         "hub_sessions",
         "hub_account_sites",
