@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from hub import accounts, overview
 from hub.alerts import resolve_alerts
-from hub.ingest import parse_batch, take_batch
+from hub.ingest import check_reported_head, parse_batch, take_batch
 from hub.models import Site
 from hub.security import require_site
 from locker.errors import InvalidRequest
@@ -22,6 +22,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 #: The most a compressed batch may grow to (a week of a busy site is far less).
 MAX_INFLATED = 64 * 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+#: A snapshot is a few kilobytes; a bank of 32 slots with every alert open is under this.
+MAX_SNAPSHOT = 256 * 1024
 
 
 def _now():
@@ -82,8 +84,11 @@ def ingest_status():
     snapshot = read_json()
     if not isinstance(snapshot, dict):
         raise InvalidRequest("a status snapshot is a JSON object")
+    if len(json.dumps(snapshot)) > MAX_SNAPSHOT:
+        raise InvalidRequest(f"a status snapshot is at most {MAX_SNAPSHOT} bytes of JSON")
     now = _now()
     with _db().session() as s:
+        check_reported_head(s, g.site.id, snapshot.get("log_head"), now)
         s.execute(
             update(Site)
             .where(Site.id == g.site.id)

@@ -177,6 +177,30 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
     return IngestResult(len(new), len(batch.events) - len(new), site.head_seq, site.head_hash)
 
 
+def check_reported_head(session: Session, site_id: int, reported: Any, now: datetime) -> None:
+    """Compare the head a site's snapshot reports with the hub's copy of its log.
+
+    A site whose newest event is older than what it shipped, or differs from
+    the hub's copy of that event, has had its log cut back or rewritten: the
+    hub raises the same alert as for a refused batch.
+    """
+    if not isinstance(reported, dict):
+        return
+    seq, digest = reported.get("id"), reported.get("hash")
+    if not _is_int(seq) or not isinstance(digest, str):
+        raise InvalidRequest('log_head must be {"id": int, "hash": text}')
+    site = session.get(Site, site_id)
+    if seq > site.head_seq:
+        return  # not shipped yet: the next batch is checked in full
+    if seq < site.head_seq:
+        problem = f"the site's newest event is {seq}, but it had shipped up to {site.head_seq}"
+    elif digest != site.head_hash:
+        problem = f"event {seq} differs from the copy the hub stored"
+    else:
+        return
+    open_alert(session, site_id, "chain", f"{DOES_NOT_CONTINUE}: {problem}", now)
+
+
 def take_batch(db: HubDatabase, site_id: int, batch: Batch, now: datetime) -> IngestResult:
     """:func:`ingest` in its own transaction; a refusal commits its alert, nothing else."""
     try:

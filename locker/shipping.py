@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.live_status import parse_time
+from locker.log import EXPORT_FIELDS, head
 from locker.models import Alert, Checkpoint, Event, Person, Slot
 
 #: Details keys that hold a card number: an event carrying one is sealed.
@@ -37,17 +38,7 @@ SAFETY_ALERTS = frozenset(
 
 def shipped(event: Event) -> dict[str, Any]:
     """``event`` as the hub receives it (sealed if its details hold a card number)."""
-    row: dict[str, Any] = {
-        "id": event.id,
-        "ts": event.ts,
-        "kind": event.kind,
-        "actor": event.actor,
-        "slot": event.slot,
-        "person_id": event.person_id,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+    row: dict[str, Any] = {name: getattr(event, name) for name in EXPORT_FIELDS}
     if any(f'"{key}":' in event.details for key in CARD_KEYS):
         row["details"] = None
         row["sealed"] = True
@@ -102,7 +93,11 @@ def status_snapshot(session: Session, live: dict[str, Any] | None, at: datetime)
     ]
     live = live or {}
     heartbeat = parse_time(live.get("heartbeat_at"))
+    head_id, head_hash = head(session)
     return {
+        # The hub compares it with its copy: a log cut back below what was
+        # shipped (an old backup, a rewrite) is caught even before it grows again.
+        "log_head": {"id": head_id, "hash": head_hash},
         "taken_at": at.isoformat(),
         "heartbeat_at": heartbeat.isoformat() if heartbeat else None,
         "clock_trusted": bool(live.get("clock_synchronised", False)),

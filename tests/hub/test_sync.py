@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from hub.models import SiteEvent
+from hub.models import HubAlert, SiteEvent
+from locker.models import Event
 from locker_app.hub_sync import HubLink, HubUnreachable, SyncWorker
 from tests.support.hub import serving
 
@@ -25,8 +26,6 @@ def hub_copy(hub_db, site_token_name=None) -> list[tuple[int, str]]:
 
 
 def site_copy(site) -> list[tuple[int, str]]:
-    from locker.models import Event
-
     with site.db.read() as session:
         return [tuple(r) for r in session.execute(select(Event.id, Event.hash).order_by(Event.id))]
 
@@ -93,3 +92,23 @@ def test_a_snapshot_goes_every_minute(hub_db, sites, site_factory, clock, hub_ac
     assert oak["chain_ok"] is True
     elm = next(row for row in answer if row["name"] == "elm")
     assert (elm["online"], elm["last_seen"], elm["events"]) == (False, None, 0)
+
+
+def test_a_log_cut_back_below_what_was_shipped_is_alerted(hub_db, sites, site_factory, clock):
+    site = site_factory("oak")
+    site.log(10)
+    with serving(hub_db, clock.now) as hub:
+        worker = worker_for(site, hub.url, sites["oak"], clock)
+        worker.run_once()
+        # An old backup put back: the newest four events are gone.
+        with site.db.write() as session:
+            session.execute(delete(Event).where(Event.id > 6))
+            session.commit()
+        clock.advance(60)
+        worker.run_once()
+    with hub_db.session() as s:
+        messages = s.scalars(select(HubAlert.message)).all()
+    assert messages == [
+        "site's log does not continue its history: "
+        "the site's newest event is 6, but it had shipped up to 10"
+    ]
