@@ -106,7 +106,7 @@ def overrides():
             since=since.isoformat() if since else None,
             until=(until + timedelta(days=1)).isoformat() if until else None,
         )
-        names = [r.name for r in overview.site_rows(s, g.visible, _now(), timedelta(0))]
+        names = overview.site_names(s, g.visible)
     return render_template(
         "overrides.html",
         rows=rows,
