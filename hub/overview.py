@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.alerts import ALERT_KINDS, chain_broken_sites
@@ -179,12 +179,14 @@ def overrides(
     limit: int = 200,
 ) -> list[tuple[str, SiteEvent]]:
     """Override events across the visible sites, newest first, with their site's name."""
-    kinds = [kind] if kind in OVERRIDE_KINDS else list(OVERRIDE_KINDS)
+    kinds = [kind] if kind else list(OVERRIDE_KINDS)
+    # The kinds are written into the SQL, not bound, so that PostgreSQL sees they
+    # match the partial indexes' condition whatever plan it keeps.
     stmt = _only(
         select(Site.name, SiteEvent).join(Site, Site.id == SiteEvent.site_id),
         SiteEvent.site_id,
         visible,
-    ).where(SiteEvent.kind.in_(kinds))
+    ).where(SiteEvent.kind.in_(bindparam("kinds", kinds, expanding=True, literal_execute=True)))
     if site_id is not None:
         stmt = stmt.where(SiteEvent.site_id == site_id)
     if since:

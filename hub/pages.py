@@ -95,6 +95,8 @@ def overrides():
     """Overrides (grants, releases, on-the-spot approvals) across sites, with filters."""
     site_name = request.args.get("site") or None
     kind = request.args.get("kind") or None
+    if kind is not None and kind not in overview.OVERRIDE_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(overview.OVERRIDE_KINDS)}")
     since, until = _day_arg("since"), _day_arg("until")
     with _db().session() as s:
         site_id = require_site(accounts.find_site(s, site_name)).id if site_name else None

@@ -7,6 +7,10 @@ import json
 
 import pytest
 
+from locker.decisions import LogEntry
+from locker.log import append
+from locker.shipping import next_batch
+
 from tests.support.hub import PASSWORD, log_in
 
 
@@ -32,8 +36,6 @@ def fill(rule: str, site: str) -> str:
 @pytest.fixture
 def shipped(hub_app, sites, site_factory):
     """Both sites have shipped events and a snapshot whose alert names their site."""
-    from locker.shipping import next_batch
-
     client = hub_app.test_client()
     for name in ("oak", "elm"):
         site = site_factory(name)
@@ -157,3 +159,36 @@ def test_an_idle_session_ends(hub_app, hub_accounts, clock):
     assert client.get("/").status_code == 200  # each request restarts the idle timer
     clock.advance(31 * 60)
     assert client.get("/").status_code == 302
+
+
+def test_the_overrides_page_filters_by_site_kind_and_day(
+    hub_app, hub_accounts, sites, site_factory
+):
+    client = hub_app.test_client()
+    for name in ("oak", "elm"):
+        site = site_factory(name)
+        site.log(2)
+        with site.db.write() as session:
+            entry = LogEntry(
+                "release.grant", "manager", slot=1, person_id=7, details={"note": f"dentist-{name}"}
+            )
+            append(session, entry, site.clock.now())
+            session.commit()
+        with site.db.read() as session:
+            batch = next_batch(session, 0, 100)
+        auth = {"Authorization": f"Bearer {sites[name]}", "Content-Encoding": "gzip"}
+        body = gzip.compress(json.dumps(batch).encode())
+        assert client.post("/api/ingest/events", data=body, headers=auth).status_code == 200
+    admin = {"Authorization": f"Bearer {hub_accounts['gina']}"}
+    both = client.get("/overrides", headers=admin).get_data(as_text=True)
+    assert "dentist-oak" in both and "dentist-elm" in both
+    one = client.get("/overrides?site=elm&kind=release.grant", headers=admin).get_data(as_text=True)
+    assert "dentist-elm" in one and "dentist-oak" not in one
+    none = client.get("/overrides?kind=grant.created", headers=admin).get_data(as_text=True)
+    assert "dentist" not in none and "No overrides match." in none
+    later = client.get("/overrides?since=2026-03-03", headers=admin).get_data(as_text=True)
+    assert "dentist" not in later
+    bad = client.get("/overrides?kind=door.opened", headers=admin)
+    assert bad.status_code == 400 and "kind must be one of" in bad.get_data(as_text=True)
+    bad_day = client.get("/overrides?since=Tuesday", headers=admin)
+    assert bad_day.status_code == 400 and "since must be a date" in bad_day.get_data(as_text=True)
