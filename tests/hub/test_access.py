@@ -10,7 +10,6 @@ import pytest
 from locker.decisions import LogEntry
 from locker.log import append
 from locker.shipping import next_batch
-
 from tests.support.hub import PASSWORD, log_in
 
 
