@@ -44,6 +44,9 @@ class SiteRow:
     last_event: str
     last_event_at: str
     open_site_alerts: int
+    #: Staff on shift now (not on a break), and how many of them have their device in.
+    on_shift: int
+    devices_in: int
 
 
 def _only(stmt: Select, column: Any, visible: set[int] | None) -> Select:
@@ -74,6 +77,8 @@ def site_rows(
                 last_event=kind or "",
                 last_event_at=ts or "",
                 open_site_alerts=len(snapshot.get("alerts", [])),
+                on_shift=len(snapshot.get("on_shift", [])),
+                devices_in=sum(1 for p in snapshot.get("on_shift", []) if p.get("device_in")),
             )
         )
     return rows

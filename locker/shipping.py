@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from locker import events as ev
 from locker.live_status import parse_time
 from locker.log import EXPORT_FIELDS, head
 from locker.models import Alert, Checkpoint, Event, Person, Slot
+from locker.rota import shifts_on
 
 #: Details keys that hold a card number: an event carrying one is sealed.
 CARD_KEYS = frozenset({"uid", "last_uid"})
@@ -66,8 +68,15 @@ def next_batch(session: Session, after_id: int, limit: int) -> dict[str, Any]:
     return batch
 
 
-def status_snapshot(session: Session, live: dict[str, Any] | None, at: datetime) -> dict[str, Any]:
-    """The site's state in a few hundred bytes: slots, open alerts, clock trust, heartbeat."""
+def status_snapshot(
+    session: Session, live: dict[str, Any] | None, at: datetime, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The site's state in a few hundred bytes: slots, who is on shift and whether their
+    device is in, open alerts, clock trust, heartbeat.
+
+    "Now" is the controller's time as its live status says (a demo's simulated
+    clock runs apart from the real one), else ``at``.
+    """
     names = {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
     slots = [
         {
@@ -75,6 +84,7 @@ def status_snapshot(session: Session, live: dict[str, Any] | None, at: datetime)
             "kind": slot.kind,
             "state": slot.state,
             "person": names.get(slot.occupant_id) if slot.occupant_id else None,
+            "person_id": slot.occupant_id,
             "locked": slot.locked,
         }
         for slot in session.scalars(select(Slot).order_by(Slot.number))
@@ -93,6 +103,13 @@ def status_snapshot(session: Session, live: dict[str, Any] | None, at: datetime)
     ]
     live = live or {}
     heartbeat = parse_time(live.get("heartbeat_at"))
+    now = parse_time(live.get("controller_now")) or at
+    held = {s["person_id"] for s in slots if s["kind"] == "staff" and s["state"] == "held"}
+    on_shift = [
+        {"id": shift.person_id, "name": shift.person.name, "device_in": shift.person_id in held}
+        for shift in shifts_on(session, now.astimezone(tz).date())
+        if shift.start <= now < shift.end and not any(b.start <= now < b.end for b in shift.breaks)
+    ]
     head_id, head_hash = head(session)
     return {
         # The hub compares it with its copy: a log cut back below what was
@@ -104,5 +121,6 @@ def status_snapshot(session: Session, live: dict[str, Any] | None, at: datetime)
         "storage": live.get("storage", "unknown"),
         "slots": slots,
         "occupied": sum(1 for s in slots if s["person"]),
+        "on_shift": on_shift,
         "alerts": alerts,
     }

@@ -135,7 +135,7 @@ class SyncWorker:
         if self.last_snapshot is None or (now - self.last_snapshot).total_seconds() >= due:
             live = read_live_status(status_path(self.config.status_dir))
             with self.db.read() as session:
-                snapshot = status_snapshot(session, live, now)
+                snapshot = status_snapshot(session, live, now, self.config.tz)
             self.link.call("POST", "/api/ingest/status", snapshot)
             self.last_snapshot = now
             report.snapshot_sent = True
