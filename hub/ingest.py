@@ -20,6 +20,7 @@ Two things a site may ship that the hub cannot fully recompute:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +32,9 @@ from sqlalchemy.orm import Session
 from hub.alerts import open_alert, resolve_alerts
 from hub.db import HubDatabase
 from hub.models import Site, SiteEvent
+from locker import events as ev
 from locker.errors import Conflict, InvalidRequest
-from locker.log import event_hash
+from locker.log import GENESIS_HASH, event_hash
 
 #: The alert a refused batch raises (words fixed by the issue).
 DOES_NOT_CONTINUE = "site's log does not continue its history"
@@ -147,7 +149,7 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
     site = session.scalar(select(Site).where(Site.id == site_id).with_for_update())
     site.last_seen = now
     resolve_alerts(session, site.id, "offline", now)
-    problem = _problem(session, site, batch)
+    problem = _problem(session, site, batch) or _bad_reference(session, site, batch)
     if problem is not None:
         raise ChainRefused(f"{DOES_NOT_CONTINUE}: {problem}")
     new = [e for e in batch.events if e["id"] > site.head_seq]
@@ -278,7 +280,52 @@ def _problem(session: Session, site: Site, batch: Batch) -> str | None:
     return None
 
 
+#: Events that name an earlier event by id and hash: (id key, hash key) in their details.
+_REFERENCES = {
+    ev.LOG_CHECKPOINT: ("event_id", "hash"),
+    ev.LOG_PURGED: ("through_id", "through_hash"),
+}
+
+
+def _bad_reference(session: Session, site: Site, batch: Batch) -> str | None:
+    """A checkpoint or purge event naming an event with another hash than the chain's.
+
+    A daily checkpoint records the head it covered and a purge the last event it
+    removed; the hub checks both against its copy (or the batch), so a site
+    cannot claim to have checkpointed or purged a history other than the one it shipped.
+    """
+    named: dict[int, tuple[int, str]] = {}
+    for event in batch.events:
+        keys = _REFERENCES.get(event["kind"])
+        if keys is None or event.get("sealed"):
+            continue
+        try:
+            details = json.loads(event["details"])
+            named[event["id"]] = (int(details[keys[0]]), str(details[keys[1]]))
+        except (ValueError, KeyError, TypeError):
+            return f"event {event['id']} ({event['kind']}) does not name the event it covers"
+    if not named:
+        return None
+    known = {e["id"]: e["hash"] for e in batch.events}
+    if batch.purged_through is not None:
+        known[batch.purged_through[0]] = batch.purged_through[1]
+    known[0] = GENESIS_HASH
+    wanted = [seq for seq, _ in named.values() if seq not in known]
+    if wanted:
+        rows = session.execute(
+            select(SiteEvent.seq, SiteEvent.hash).where(
+                SiteEvent.site_id == site.id, SiteEvent.seq.in_(wanted)
+            )
+        )
+        known.update({seq: digest for seq, digest in rows})
+    for event_id, (seq, digest) in named.items():
+        if seq in known and known[seq] != digest:
+            return f"event {event_id} names event {seq} with another hash than the chain's"
+    return None
+
+
 def _stored_hashes(session: Session, site_id: int, low: int, high: int) -> dict[int, str]:
+    """The hub's stored hashes of the site's events ``low`` to ``high``."""
     if high < low:
         return {}
     rows = session.execute(

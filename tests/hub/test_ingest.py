@@ -8,7 +8,7 @@ import json
 from sqlalchemy import func, select, update
 
 from hub.models import HubAlert, SiteEvent
-from locker.log import hash_of
+from locker.log import event_hash, hash_of
 from locker.models import Event
 from locker.shipping import next_batch
 
@@ -170,3 +170,28 @@ def test_a_site_token_cannot_write_as_another_site(hub_app, hub_db, sites, site_
         s.execute(update(SiteEvent).values(actor="x").where(SiteEvent.seq == 0))
     head = client.get("/api/ingest/head", headers={"Authorization": f"Bearer {sites['oak']}"})
     assert head.json["id"] == 0  # oak's own chain is untouched: elm's token wrote to elm
+
+
+def test_checkpoints_and_purges_must_name_the_chains_own_events(
+    hub_app, hub_db, sites, site_factory, clock
+):
+    from locker.log import write_checkpoint
+
+    site = site_factory("oak")
+    site.log(6)
+    client = hub_app.test_client()
+    assert post(client, sites["oak"], batch_of(site)).status_code == 200
+    with site.db.write() as session:
+        write_checkpoint(session, clock.now())
+        session.commit()
+    honest = batch_of(site, after=6)
+    assert json.loads(honest["events"][0]["details"])["event_id"] == 6
+    # A checkpoint naming event 6 with another hash, rehashed so that it recomputes.
+    forged = json.loads(json.dumps(honest))
+    event = forged["events"][0]
+    event["details"] = json.dumps({"event_id": 6, "hash": "a" * 64}, separators=(",", ":"))
+    event["hash"] = event_hash(**{k: event[k] for k in event if k != "hash"})
+    refused = post(client, sites["oak"], forged)
+    assert refused.status_code == 409
+    assert "event 7 names event 6 with another hash than the chain's" in refused.json["error"]
+    assert post(client, sites["oak"], honest).status_code == 200
