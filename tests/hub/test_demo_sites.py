@@ -11,10 +11,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
+from locker_app.hub_demo import HUB_PASSWORD, HUB_USER
 from tests.support.hub import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 DEADLINE_S = 240
 
@@ -95,3 +108,30 @@ def test_two_demo_sites_ship_to_one_hub_and_its_pages_show_both(hub_demo):
     assert 'data-site="Acorns"' in page and 'data-site="Bluebells"' in page
     site_page = get(f"{hub}/sites/Acorns", token)
     assert "system.started" in site_page
+    in_a_browser(hub)
+
+
+def in_a_browser(hub: str) -> None:
+    """A group admin logs in with Debian's chromium and sees both sites, then one site."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(base_url=hub)
+            page.set_default_timeout(15_000)
+            page.goto("/")
+            page.fill("input[name=name]", HUB_USER)
+            page.fill("input[name=password]", HUB_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{hub}/")
+            rows = page.locator("[data-testid=sites] tbody tr")
+            assert rows.count() == 2
+            assert "online" in rows.nth(0).inner_text()
+            page.click("text=Bluebells")
+            page.wait_for_url(f"{hub}/sites/Bluebells")
+            assert page.locator("[data-testid=log] tbody tr").count() > 0
+            page.click("text=Log out")
+            page.wait_for_url(f"{hub}/login")
+        finally:
+            browser.close()
