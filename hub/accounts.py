@@ -64,6 +64,14 @@ def add_site(session: Session, name: str, at: datetime) -> str:
     return token
 
 
+def new_site_token(session: Session, name: str) -> str:
+    """A new token for site ``name`` (a Pi replaced or stolen); the old one stops working."""
+    site = find_site(session, name)
+    token = "hs_" + secrets.token_urlsafe(32)
+    site.token_digest = key_digest(token)
+    return token
+
+
 def site_by_token(session: Session, token: str) -> Site | None:
     """The site whose token ``token`` is, or ``None``."""
     return session.scalar(select(Site).where(Site.token_digest == key_digest(token)))

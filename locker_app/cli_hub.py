@@ -152,6 +152,19 @@ def hub_site_add(app, name: str) -> None:
     click.echo(token)
 
 
+@hub_site.command("new-token")
+@click.argument("name")
+@pass_app
+@friendly
+def hub_site_new_token(app, name: str) -> None:
+    """Give site NAME a new token and print it (once); its old token stops working."""
+    from hub.accounts import new_site_token
+
+    with _hub_session(app) as session:
+        token = new_site_token(session, name)
+    click.echo(token)
+
+
 @hub.group("user")
 def hub_user() -> None:
     """The hub's accounts: group admins and area managers."""

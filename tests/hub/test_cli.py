@@ -36,6 +36,8 @@ def test_init_site_user_and_token_make_a_working_hub(hub_cli, tmp_path):
     assert site.exit_code == 0 and site.output.startswith("hs_")
     twice = hub_cli("hub", "site", "add", "oak")
     assert twice.exit_code == 1 and "already a site called 'oak'" in twice.output
+    renewed = hub_cli("hub", "site", "new-token", "oak").output.strip()
+    assert renewed.startswith("hs_") and renewed != site.output.strip()
     added = hub_cli(
         "hub",
         "user",
@@ -65,8 +67,12 @@ def test_init_site_user_and_token_make_a_working_hub(hub_cli, tmp_path):
     token = hub_cli("hub", "token", "create", "arthur").output.strip()
     db = HubDatabase(hub_cli.url)
     app = create_app(__import__("locker.config").config.load_config(tmp_path / "hub.toml"), db)
-    answer = app.test_client().get("/api/sites", headers={"Authorization": f"Bearer {token}"})
+    client = app.test_client()
+    answer = client.get("/api/sites", headers={"Authorization": f"Bearer {token}"})
     assert [row["name"] for row in answer.json] == ["oak"]
+    for old, code in ((site.output.strip(), 401), (renewed, 200)):
+        head = client.get("/api/ingest/head", headers={"Authorization": f"Bearer {old}"})
+        assert head.status_code == code
     db.dispose()
 
 
