@@ -206,6 +206,44 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    """Where this site ships its log to (the group hub); empty ``url`` = no shipping.
+
+    The hub is never in the unlock path: shipping runs in its own process
+    (``locker hub sync``) and the site works for weeks without a link.
+    """
+
+    #: The hub's base URL, e.g. ``https://hub.example.org`` (behind TLS in production).
+    url: str = ""
+    #: File holding this site's token, as ``locker hub site add`` printed it.
+    token_file: str = ""
+    #: Events per batch sent to the hub.
+    batch_size: int = field(default=2000, metadata=_range(1, 50_000))
+    #: Seconds between two status snapshots.
+    snapshot_every_s: float = field(default=60.0, metadata=_range(1.0, 3600.0))
+    #: Longest wait between two attempts while the hub cannot be reached.
+    max_backoff_s: float = field(default=300.0, metadata=_range(1.0, 3600.0))
+
+
+@dataclass(frozen=True)
+class HubServerConfig:
+    """The group hub's own server (only on the machine that runs ``locker hub serve``)."""
+
+    #: PostgreSQL URL, e.g. ``postgresql+psycopg://hub@/hub?host=/run/postgresql``.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = field(default=8090, metadata=_range(1, 65535))
+    #: File holding the hub's session secret key; ``locker hub init`` writes one.
+    secret_key_file: str = ""
+    #: A site silent for longer than this is offline (and raises a hub alert).
+    offline_after_s: int = field(default=600, metadata=_range(60, 7 * 24 * 3600))
+    #: Minutes of inactivity after which a hub session ends.
+    session_idle_min: int = field(default=30, metadata=_range(1, 24 * 60))
+    #: Serve cookies only over HTTPS (and send HSTS): on behind the TLS proxy.
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the daemon, the panel and the CLI read from the config file."""
 
@@ -231,6 +269,8 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     web: WebConfig = field(default_factory=WebConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
+    hub_server: HubServerConfig = field(default_factory=HubServerConfig)
     slots: tuple[SlotConfig, ...] = ()
     #: MCP23017 I/O expanders whose lines slot pins may name.
     expanders: tuple[ExpanderConfig, ...] = ()
@@ -372,7 +412,9 @@ def _check_whole(config: Config) -> None:
         raise ConfigError("lock.unlock_pulse_s: longer than lock.max_energised_s")
     _check_fail_state(config.lock)
     check_notify(config.notify)
-    if not config.slots:
+    _check_hub(config)
+    if not config.slots and not config.hub_server.database_url:
+        # A hub's own config has no bank of slots.
         raise ConfigError("slots: at least one slot is needed")
     claims: list[tuple[Pin | None, str]] = [
         (config.reader.rst_pin, "reader.rst_pin"),
@@ -389,6 +431,19 @@ def _check_whole(config: Config) -> None:
         for name in ("lock_pin", "door_pin", "sensor_pin", "led_pin"):
             claims.append((getattr(slot, name), f"slots[{i}].{name}"))
     check_pins(claims, config.expanders, on_pi=config.hardware.backend == "gpio")
+
+
+def _check_hub(config: Config) -> None:
+    url = config.hub_server.database_url
+    if url and not url.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"hub_server.database_url: the hub stores in PostgreSQL "
+            f"(postgresql+psycopg://...), not {url.split(':')[0]!r}"
+        )
+    if config.hub.url and not config.hub.url.startswith(("https://", "http://")):
+        raise ConfigError(f"hub.url: expected an http(s):// address, not {config.hub.url!r}")
+    if config.hub.url and not config.hub.token_file:
+        raise ConfigError("hub.token_file: needed with hub.url (locker hub site add prints it)")
 
 
 def _check_fail_state(lock: LockConfig) -> None:

@@ -26,6 +26,7 @@ from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
 from locker_app import cli_notify
+from locker_app.cli_hub import hub as hub_commands
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -108,6 +109,9 @@ pass_app = click.make_pass_decorator(App)
 def main(ctx: click.Context, config_file: str | None) -> None:
     """nursery-locker: the phone locker controller for nurseries."""
     ctx.obj = App(config_file)
+
+
+main.add_command(hub_commands)
 
 
 # ----------------------------------------------------------------- init

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The product's packages, inner to outer; ``locker_app`` is the composition root.
-PACKAGES = ("locker", "hardware", "web", "locker_app")
+PACKAGES = ("locker", "hardware", "web", "hub", "locker_app")
 #: What the core (``locker/``) may never import: the outer layers and their libraries.
 FORBIDDEN_IN_CORE = (
     "hardware",
@@ -138,6 +138,20 @@ def test_the_checker_sees_a_lazy_import(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from hardware.backend import Backend\n    import gpiozero\n")
     assert {"hardware.backend", "gpiozero"} <= imported(sample)
+
+
+def test_the_hub_is_an_outer_layer_beside_the_panel():
+    """The hub may use the core and the panel's helpers; only the composition root uses it."""
+    found = []
+    for name, path in MODULES.items():
+        layer = name.split(".")[0]
+        for target in imported(path):
+            top = target.split(".")[0]
+            if layer == "hub" and top in ("locker_app", "hardware"):
+                found.append(f"{name} imports {target}")
+            if top == "hub" and layer not in ("hub", "locker_app"):
+                found.append(f"{name} imports {target}")
+    assert found == []
 
 
 #: Where modules must stay short: a module holding several things becomes a

@@ -1,0 +1,199 @@
+"""Benchmark: the hub ingesting many sites' week-long backlogs, every hash verified.
+
+Starts a throwaway PostgreSQL cluster (Debian's server, as the tests do, but
+with fsync and synchronous commits on, as a real hub runs),
+registers ``--sites`` sites, builds each one's week of chained events
+(``--per-day`` a day, hashed with the site's own :func:`locker.log.event_hash`)
+and feeds them through :func:`hub.ingest.take_batch` in batches of
+``--batch``: the same parse, verification and storage as the HTTP route,
+without HTTP. As the baseline, in the same run, it times hashing the same
+events alone (the least verification can cost). Then it times the busiest
+page query, a site's newest log page, against the stored events.
+
+    .venv/bin/python bench/hub_ingest.py [--sites N] [--per-day N] [--batch N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func
+
+from hub.accounts import add_site
+from hub.cluster import ThrowawayCluster
+from hub.db import HubDatabase
+from hub.ingest import parse_batch, recomputed, take_batch
+from hub.models import Site
+from hub.overview import events_before
+from locker.log import GENESIS_HASH, canonical_details, event_hash, format_ts
+
+KINDS = ("badge.granted", "slot.unlocked", "door.opened", "deposit.confirmed", "slot.locked")
+#: Every this many filler events one is an override (the overrides page reads them).
+OVERRIDE_EVERY = 50
+PAGE_SAMPLES = 40
+
+
+def week_of_events(count: int, start: datetime) -> list[dict]:
+    """``count`` chained events, a few minutes apart, as a site ships them."""
+    events, prev = [], GENESIS_HASH
+    step = timedelta(days=7) / count
+    for i in range(1, count + 1):
+        row = {
+            "id": i,
+            "ts": format_ts(start + step * i),
+            "kind": KINDS[i % len(KINDS)],
+            "actor": "daemon",
+            "slot": 1 + i % 4,
+            "person_id": 1 + i % 20,
+            "details": canonical_details({"reason": "shift"}),
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = event_hash(**row)
+        events.append(row)
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=1000)
+    parser.add_argument("--per-day", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--page-at", default="", help="stored-event totals to time pages at")
+    args = parser.parse_args()
+    # Durable: every commit reaches the disk, as on a real hub.
+    cluster = ThrowawayCluster(durable=True).start()
+    try:
+        db = HubDatabase(cluster.create_database("bench"))
+        db.migrate()
+        now = datetime.now(UTC)
+        ids = {}
+        with db.session() as s:
+            for n in range(args.sites):
+                add_site(s, f"site-{n:04d}", now)
+        with db.session() as s:
+            ids = dict(s.query(Site.name, Site.id).all())
+        week = week_of_events(args.per_day * 7, now - timedelta(days=7))
+        total = len(week) * args.sites
+        load_before = os.getloadavg()[0]
+
+        started = time.perf_counter()
+        for event in week:
+            recomputed(event)
+        hash_only = (time.perf_counter() - started) * args.sites
+
+        started = time.perf_counter()
+        for site_id in ids.values():
+            for low in range(0, len(week), args.batch):
+                batch = parse_batch({"events": week[low : low + args.batch]})
+                take_batch(db, site_id, batch, now)
+        elapsed = time.perf_counter() - started
+
+        times = []
+        with db.session() as s:
+            for site_id in list(ids.values())[:: max(1, len(ids) // 200)]:
+                t0 = time.perf_counter()
+                events_before(s, site_id, None, 100)
+                times.append(time.perf_counter() - t0)
+        p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+        print(f"sites: {args.sites}, events per site: {len(week)}, stored: {total:,}")
+        print(f"ingest with verification: {total / elapsed:,.0f} events/s ({elapsed:.1f} s)")
+        print(
+            f"hashing alone (baseline, same run): {total / hash_only:,.0f} events/s; "
+            f"ingest costs {elapsed / hash_only:.1f}x hashing"
+        )
+        print(f"a site's newest log page at {total:,} stored events: p95 {p95 * 1000:.2f} ms")
+        print(f"load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
+        for target in (int(t) for t in args.page_at.split(",") if t):
+            fill_to(db, ids, target, now)
+            time_pages(db, ids, target)
+        db.dispose()
+    finally:
+        cluster.stop()
+
+
+def fill_to(db: HubDatabase, ids: dict[str, int], target: int, now: datetime) -> None:
+    """Add filler events, spread over every site, until ``target`` are stored."""
+    with db.session() as s:
+        heads = dict(s.query(Site.id, Site.head_seq).all())
+        stored = sum(heads.values())
+        per_site = max(0, (target - stored) // len(ids))
+        if per_site == 0:
+            return
+        cursor = s.connection().connection.driver_connection.cursor()
+        copy_sql = (
+            "COPY site_events (site_id, seq, ts, kind, actor, slot, person_id, details,"
+            " prev_hash, hash) FROM STDIN"
+        )
+        with cursor.copy(copy_sql) as copy:
+            for site_id, head in heads.items():
+                for seq in range(head + 1, head + per_site + 1):
+                    kind = "release.grant" if seq % OVERRIDE_EVERY == 0 else KINDS[seq % 5]
+                    ts = format_ts(now + timedelta(seconds=seq))
+                    digest = f"{site_id:032x}{seq:032x}"
+                    copy.write_row(
+                        (
+                            site_id,
+                            seq,
+                            ts,
+                            kind,
+                            "daemon",
+                            1,
+                            1,
+                            '{"reason":"shift"}',
+                            digest,
+                            digest,
+                        )
+                    )
+        s.execute(
+            Site.__table__.update().values(
+                head_seq=Site.head_seq + per_site, events=Site.events + per_site
+            )
+        )
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE site_events")
+
+
+def time_pages(db: HubDatabase, ids: dict[str, int], target: int) -> None:
+    """p95 of each page and API read, as a group admin, at ``target`` stored events."""
+    from hub.accounts import add_account, create_token
+    from hub.app import create_app
+    from locker.config import parse_config
+
+    now = datetime.now(UTC)
+    name = f"bench{target}"
+    with db.session() as s:
+        add_account(s, name, "group_admin", "bench-password", [], now)
+    with db.session() as s:
+        token = create_token(s, name, now)
+    config = parse_config({"hub_server": {"database_url": str(db.engine.url)}})
+    client = create_app(config, db, secret_key="bench " * 6).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    sites = sorted(ids)[:: max(1, len(ids) // PAGE_SAMPLES)][:PAGE_SAMPLES]
+    pages = {
+        "all sites (/)": lambda _site: "/",
+        "one site (/sites/NAME)": lambda site: f"/sites/{site}",
+        "overrides (/overrides)": lambda site: f"/overrides?site={site}",
+        "API events page": lambda site: f"/api/sites/{site}/events?after_id=700&limit=100",
+    }
+    with db.session() as s:
+        stored = s.query(func.sum(Site.events)).scalar()
+    print(f"pages at {stored:,} stored events (load {os.getloadavg()[0]:.2f}):")
+    for label, path in pages.items():
+        times = []
+        for site in sites:
+            t0 = time.perf_counter()
+            answer = client.get(path(site), headers=auth)
+            times.append(time.perf_counter() - t0)
+            assert answer.status_code == 200, answer.status_code
+        p95 = statistics.quantiles(times, n=20)[-1]
+        print(
+            f"  {label}: p95 {p95 * 1000:.1f} ms, median {statistics.median(times) * 1000:.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

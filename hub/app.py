@@ -1,0 +1,72 @@
+"""The hub's Flask application: ``create_app`` wires the database, clock and blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import Flask, g
+
+from hub import api, pages, security
+from hub.db import HubDatabase
+from locker.config import Config
+from locker.errors import ConfigError
+from web import errors
+
+#: The largest request body: a compressed batch of a week's events is well under.
+MAX_BODY = 16 * 1024 * 1024
+
+
+def utc_now() -> datetime:
+    """The hub's real clock."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    config: Config,
+    db: HubDatabase,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    secret_key: str | None = None,
+    test_config: dict | None = None,
+) -> Flask:
+    """The hub app on ``db``, timed by ``now`` (tests hand in a clock they move).
+
+    The session key is ``secret_key`` if given (a demo's, a test's), else read
+    from ``[hub_server] secret_key_file``.
+    """
+    app = Flask(__name__)
+    server = config.hub_server
+    app.config.update(
+        SECRET_KEY=secret_key or _secret_key(server.secret_key_file),
+        SESSION_COOKIE_NAME="hub_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=server.secure_cookies,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        HUB_DB=db,
+        HUB_NOW=now,
+        HUB_IDLE_MIN=server.session_idle_min,
+        HUB_OFFLINE_AFTER=timedelta(seconds=server.offline_after_s),
+    )
+    app.config.update(test_config or {})
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.context_processor
+    def hub_globals() -> dict:
+        return {"account": g.get("account")}
+
+    return app
+
+
+def _secret_key(path: str) -> str:
+    if path and Path(path).exists():
+        return Path(path).read_text(encoding="utf-8").strip()
+    raise ConfigError(
+        "hub_server.secret_key_file: missing; `locker hub init` writes one "
+        "(the hub refuses to start without a real secret key)"
+    )

@@ -1,0 +1,148 @@
+"""The group's pages: log in, all sites, open alerts, overrides, one site read-only."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import text
+
+from hub import accounts, overview
+from hub.security import SESSION_KEY, csrf, require_site
+from locker.errors import InvalidRequest
+from web import throttle
+from web.context import client_address
+from web.security import is_safe_next
+
+bp = Blueprint("pages", __name__)
+LOG_PAGE = 100
+#: The advisory lock that serialises logins (any number; this one is the hub's logins).
+LOGIN_LOCK = 18_001
+
+
+def _db():
+    return current_app.config["HUB_DB"]
+
+
+def _now():
+    return current_app.config["HUB_NOW"]()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form, and logging in (throttled as the panel's login is)."""
+    error = None
+    if request.method == "POST":
+        csrf.protect()
+        name = request.form.get("name", "")[:80]
+        password = request.form.get("password", "")
+        now = _now()
+        with _db().session() as s:
+            # One login at a time: the throttle's counters are read, then written.
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOGIN_LOCK})
+            allowed = throttle.reserve(s, name, client_address(), now)
+            account = accounts.login(s, name, password) if allowed else None
+            if account is not None:
+                throttle.succeeded(s, name, client_address(), now)
+                session.clear()
+                session[SESSION_KEY] = accounts.start_session(s, account, now)
+        if account is not None:
+            target = request.args.get("next")
+            return redirect(target if is_safe_next(target) else url_for("pages.sites"))
+        if not allowed:
+            error = "too many wrong passwords from here: wait a few minutes and try again"
+            return render_template("login.html", error=error), 429
+        error = "wrong name or password"
+    return render_template("login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    """End this session."""
+    with _db().session() as s:
+        accounts.end_session(s, session.get(SESSION_KEY, ""), _now())
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+@bp.get("/")
+def sites():
+    """Every site: online or offline, clock trust, last event, the chain."""
+    with _db().session() as s:
+        rows = overview.site_rows(s, g.visible, _now(), current_app.config["HUB_OFFLINE_AFTER"])
+    return render_template("sites.html", rows=rows)
+
+
+@bp.get("/alerts")
+def alerts():
+    """Open alerts across the sites: the hub's own and the sites' safety alerts."""
+    with _db().session() as s:
+        rows = overview.open_alerts(s, g.visible)
+    return render_template("alerts.html", rows=rows)
+
+
+@bp.get("/overrides")
+def overrides():
+    """Overrides (grants, releases, on-the-spot approvals) across sites, with filters."""
+    site_name = request.args.get("site") or None
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in overview.OVERRIDE_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(overview.OVERRIDE_KINDS)}")
+    since, until = _day_arg("since"), _day_arg("until")
+    with _db().session() as s:
+        site_id = require_site(accounts.find_site(s, site_name)).id if site_name else None
+        rows = overview.overrides(
+            s,
+            g.visible,
+            site_id=site_id,
+            kind=kind,
+            since=since.isoformat() if since else None,
+            until=(until + timedelta(days=1)).isoformat() if until else None,
+        )
+        names = overview.site_names(s, g.visible)
+    return render_template(
+        "overrides.html",
+        rows=rows,
+        names=names,
+        kinds=overview.OVERRIDE_KINDS,
+        chosen={"site": site_name, "kind": kind, "since": since, "until": until},
+    )
+
+
+def _day_arg(name: str) -> date | None:
+    raw = request.args.get(name) or ""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a date as YYYY-MM-DD, not {raw!r}") from None
+
+
+@bp.get("/sites/<name>")
+def site(name: str):
+    """One site, read-only: its last status snapshot and its shipped log, newest first."""
+    before = request.args.get("before")
+    try:
+        before_id = int(before) if before else None
+    except ValueError:
+        raise InvalidRequest(f"before must be an event id, not {before!r}") from None
+    with _db().session() as s:
+        row = require_site(accounts.find_site(s, name))
+        events = overview.events_before(s, row.id, before_id, LOG_PAGE)
+    return render_template(
+        "site.html",
+        site=row,
+        snapshot=row.snapshot or {},
+        events=[overview.event_json(e) for e in events],
+        older=events[-1].seq if len(events) == LOG_PAGE else None,
+    )

@@ -1,0 +1,77 @@
+"""The status snapshot a site ships: who is on shift and whether their device is in."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+
+from locker.models import Badge, Break, Person, Shift, Slot
+from locker.shipping import status_snapshot
+
+
+def staff_day(site, now):
+    """Ann (device in), Bob (on shift, nothing in), Cy (on a break), Di (shift later)."""
+    tz = site.config.tz
+    day = now.astimezone(tz).date()
+    with site.db.write() as session:
+        people = [Person(name=n, created_at=now) for n in ("Ann", "Bob", "Cy", "Di")]
+        session.add_all(people)
+        session.flush()
+        session.add(Badge(uid="04A1B2C3D4", person_id=people[0].id, created_at=now))
+        for person in people[:3]:
+            session.add(
+                Shift(
+                    person_id=person.id,
+                    day=day,
+                    start=now - timedelta(hours=1),
+                    end=now + timedelta(hours=6),
+                )
+            )
+        session.add(
+            Shift(
+                person_id=people[3].id,
+                day=day,
+                start=now + timedelta(hours=2),
+                end=now + timedelta(hours=8),
+            )
+        )
+        session.flush()
+        cy_shift = session.query(Shift).filter(Shift.person_id == people[2].id).one()
+        session.add(
+            Break(
+                shift_id=cy_shift.id,
+                start=now - timedelta(minutes=5),
+                end=now + timedelta(minutes=25),
+            )
+        )
+        slot = session.get(Slot, 1) or Slot(number=1, kind="staff", since=now)
+        slot.state, slot.occupant_id = "held", people[0].id
+        session.add(slot)
+        session.commit()
+
+
+def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers(
+    site_factory, clock, hub_app, sites, hub_accounts
+):
+    site = site_factory("oak")
+    now = clock.now()
+    staff_day(site, now)
+    with site.db.read() as session:
+        snapshot = status_snapshot(
+            session, {"controller_now": now.isoformat()}, now, site.config.tz
+        )
+    assert snapshot["on_shift"] == [
+        {"id": 1, "name": "Ann", "device_in": True},
+        {"id": 2, "name": "Bob", "device_in": False},
+    ]
+    assert "04A1B2C3D4" not in json.dumps(snapshot)
+    client = hub_app.test_client()
+    headers = {"Authorization": f"Bearer {sites['oak']}", "Content-Encoding": "gzip"}
+    body = gzip.compress(json.dumps(snapshot).encode())
+    assert client.post("/api/ingest/status", data=body, headers=headers).status_code == 204
+    admin = {"Authorization": f"Bearer {hub_accounts['gina']}"}
+    page = client.get("/", headers=admin).get_data(as_text=True)
+    assert "1 of 2 (50 %)" in page
+    one = client.get("/sites/oak", headers=admin).get_data(as_text=True)
+    assert "Bob (#2): no device deposited" in one
