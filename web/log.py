@@ -34,7 +34,7 @@ from locker.rota import day_bounds, day_problem
 from web import uids
 from web.api import query_int
 from web.context import MAX_ID, get_config, get_db
-from web.status import ALERT_WORDS, SLOT_REASON_WORDS
+from web.words import DETAIL_WORDS, OVERRIDE_WHAT, alert_words, event_words, reason_words
 
 bp = Blueprint("log", __name__)
 
@@ -43,77 +43,7 @@ PAGE_SIZE = 50
 #: Events read per batch while an export streams.
 EXPORT_BATCH = 1000
 
-#: Every event kind in words (a kind added later shows as its code).
-KIND_WORDS = {
-    ev.BADGE_GRANTED: "Badge accepted",
-    ev.BADGE_REFUSED: "Badge refused",
-    ev.BADGE_UNKNOWN: "Unknown badge",
-    ev.SLOT_UNLOCKED: "Slot unlocked",
-    ev.SLOT_LOCKED: "Slot locked",
-    ev.DOOR_OPENED: "Door opened",
-    ev.DOOR_CLOSED: "Door closed",
-    ev.DEVICE_DETECTED: "Device detected in the slot",
-    ev.DEVICE_REMOVED: "Device taken out of the slot",
-    ev.DEPOSIT_CONFIRMED: "Device deposited",
-    ev.DEPOSIT_EMPTY: "No device deposited",
-    ev.RELEASE_BREAK: "Released for a break",
-    ev.RELEASE_GRANT: "Released on a manager's grant",
-    ev.RELEASE_SHIFT_END: "Released at the end of the shift",
-    ev.RELEASE_MANAGER: "Released by a manager",
-    ev.RELEASE_ALL: "Release all (evacuation)",
-    ev.RELEASE_CLOSING: "Released at closing time",
-    ev.RELEASE_TIMEOUT: "Release not collected, slot relocked",
-    ev.GRANT_CREATED: "Release granted by a manager",
-    ev.GRANT_USED: "Grant used",
-    ev.GRANT_EXPIRED: "Grant expired unused",
-    ev.APPROVAL_ON_THE_SPOT: "Approved on the spot by a manager's badge",
-    ev.ALERT_RAISED: "Alert raised",
-    ev.ALERT_ACKNOWLEDGED: "Alert acknowledged",
-    ev.VISITOR_SIGNED_IN: "Visitor signed in",
-    ev.VISITOR_SIGNED_OUT: "Visitor signed out",
-    ev.SETTING_CHECKED_OUT: "Setting's device checked out",
-    ev.SETTING_RETURNED: "Setting's device returned",
-    ev.SHIFT_CHANGED: "Shift changed",
-    ev.BREAK_STARTED: "Break started now",
-    ev.AUTH_LOGIN: "Panel login",
-    ev.AUTH_FAILED: "Panel login failed",
-    ev.AUTH_LOGOUT: "Panel logout",
-    ev.CONFIG_CHANGED: "Settings changed",
-    ev.SYSTEM_STARTED: "Controller started",
-    ev.SYSTEM_STOPPED: "Controller stopped",
-    ev.CLOCK_UNSYNCHRONISED: "Clock not synchronised",
-    ev.CLOCK_SYNCHRONISED: "Clock synchronised",
-    ev.CLOCK_JUMP: "Clock jumped",
-    ev.LOG_CHECKPOINT: "Daily checkpoint of the log",
-    ev.LOG_PURGED: "Old events removed (retention)",
-    ev.LOG_VERIFIED: "Whole log verified",
-    ev.COMMAND_EXPIRED: "Request too old, not carried out",
-    ev.STORAGE_RECOVERED: "Storage working again",
-}
 
-#: Reason codes of grants and of the controller, in words.
-REASON_WORDS = {
-    **SLOT_REASON_WORDS,
-    "emergency": "emergency",
-    "outing": "outing",
-    "home_visit": "home visit",
-    "training": "training (online course)",
-    "other": "other",
-    "release": "release",
-    "already_open": "slot already open",
-    "checkout": "setting's device checkout",
-    "on_shift": "on shift, not on a break",
-    "not_collected": "device not taken",
-    "door_closed": "door closed",
-    "empty": "no device put in",
-    "timeout": "door not opened in time",
-    "restart": "controller restarted",
-    "inactive": "person no longer active",
-    "revoked": "badge revoked",
-    "clock_unsynchronised": "clock not synchronised",
-    "slot_not_free": "their slot is not free",
-    "no_free_slot": "no free slot",
-}
 #: Kinds whose ``reason`` is one of the codes above, not a manager's own words.
 CODED_REASON_KINDS = frozenset(
     {
@@ -127,39 +57,6 @@ CODED_REASON_KINDS = frozenset(
         ev.APPROVAL_ON_THE_SPOT,
     }
 )
-#: Detail keys in words; ``None`` shows the value alone.
-DETAIL_WORDS: dict[str, str | None] = {
-    "uid": "badge",
-    "action": "for",
-    "explanation": None,
-    "message": None,
-    "what": None,
-    "alert": None,
-    "note": "note",
-    "client": "from address",
-    "return_due": "due back",
-    "return_minutes": "back within",
-    "valid_until": "valid until",
-    "break_start": "break from",
-    "break_end": "break until",
-    "grant_id": "grant",
-    "alert_id": "alert",
-    "manager": "approved by",
-    "person": "for",
-    "forced": "forced open",
-    "returned": "coming back",
-    "automatic": "automatic",
-    "while_down": "while the controller was down",
-    "no_shift_today": "no shift today",
-    "device_out": "device was out",
-    "declared_empty": "said they had no device",
-    "event_id": "event",
-    "through_id": "through event",
-    "through_hash": "hash",
-    "clock_synchronised": "clock synchronised",
-    "due": "due back",
-    "cutoff": "older than",
-}
 _ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
 
 
@@ -387,7 +284,7 @@ def people_choices(session: Session) -> list[tuple[int, str]]:
 
 def kind_text(kind: str) -> str:
     """An event kind in words."""
-    return KIND_WORDS.get(kind, kind)
+    return event_words(kind)
 
 
 def parse_details(stored: str) -> dict[str, Any] | None:
@@ -439,9 +336,9 @@ def _value(key: str, value: Any, kind: str, tz: ZoneInfo, day: date | None) -> s
     if key == "uid":
         return str(uids.shown(value))
     if key == "alert" and isinstance(value, str):
-        return ALERT_WORDS.get(value, value.replace("_", " "))
+        return alert_words(value)
     if key in ("reason", "action") and kind in CODED_REASON_KINDS and isinstance(value, str):
-        return REASON_WORDS.get(value, value.replace("_", " "))
+        return reason_words(value)
     if key == "return_minutes":
         return f"{value} min"
     moment = _iso_moment(value)
@@ -517,14 +414,6 @@ def _name(person_id: int | None, names: dict[int, str]) -> str:
 
 # ------------------------------------------------------------ override log
 
-OVERRIDE_WHAT = {
-    ev.GRANT_CREATED: "Release granted",
-    ev.RELEASE_GRANT: "Grant used: slot opened",
-    ev.APPROVAL_ON_THE_SPOT: "Approved on the spot (manager's badge)",
-    ev.RELEASE_MANAGER: "Slot released by a manager",
-    ev.RELEASE_ALL: "Release all (evacuation)",
-}
-
 
 def grants_of(session: Session, events: Sequence[Event]) -> dict[int, Grant]:
     """The grants the override events on a page name, by id."""
@@ -564,7 +453,7 @@ def override_row(
         "client": _text(details.get("client")),
     }
     if event.kind in CODED_REASON_KINDS and row["reason"]:
-        row["reason"] = REASON_WORDS.get(row["reason"], row["reason"].replace("_", " "))
+        row["reason"] = reason_words(row["reason"])
     if event.kind == ev.GRANT_CREATED:
         row["how"] = "Opens at once" if details.get("open_now") else "On their next badge"
         grant_id = details.get("grant_id")

@@ -55,7 +55,7 @@ from web.log import (
     parse_day,
     parse_details,
 )
-from web.status import ALERT_WORDS
+from web.words import ALERT_WORDS, RELEASE_WORDS, SEGMENT_LABELS, SEGMENT_WORDS
 
 bp = Blueprint("report", __name__)
 
@@ -68,32 +68,6 @@ LATE = "late"
 OVERDUE = "overdue"
 TAMPER = "tamper"
 
-#: What each kind of segment means, for the legend and the text beside the picture.
-SEGMENT_WORDS = {
-    HELD: "Device in the locker",
-    BREAK: "Out on a break",
-    RELEASE: "Out on an approved release",
-    LATE: "Late back, within the grace period",
-    OVERDUE: "Overdue (alert raised)",
-    TAMPER: "Taken out while locked",
-}
-#: Short labels written on the bars when they are wide enough.
-SEGMENT_LABELS = {
-    HELD: "In locker",
-    BREAK: "Break",
-    RELEASE: "Release",
-    LATE: "Late",
-    OVERDUE: "Overdue",
-    TAMPER: "Taken",
-}
-RELEASE_WORDS = {
-    "break": "break",
-    "grant": "manager's grant",
-    "on_the_spot": "approved on the spot",
-    "manager": "released by a manager",
-    "all": "release all",
-    "tamper": "taken while locked",
-}
 #: The kinds :func:`timeline` reads.
 TIMELINE_KINDS = frozenset(
     {

@@ -28,7 +28,7 @@ from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
 from web.manager import only, slot_number
 from web.rota import parse_time
-from web.status import KIND_WORDS, STATE_WORDS
+from web.words import STATE_WORDS, slot_kind_words
 
 bp = Blueprint("sim", __name__)
 
@@ -103,7 +103,7 @@ def sim_state(session: Session) -> dict[str, Any]:
                 "number": cfg.number,
                 "label": cfg.label or str(cfg.number),
                 "kind": cfg.kind,
-                "kind_text": KIND_WORDS.get(cfg.kind, cfg.kind),
+                "kind_text": slot_kind_words(cfg.kind),
                 "state": slot.state if slot else "unknown",
                 "state_text": STATE_WORDS.get(slot.state if slot else "unknown", ""),
                 "occupant": occupant,

@@ -106,7 +106,7 @@ def test_the_log_lists_events_newest_first_in_local_time_and_words(client, viewe
 def test_every_kind_of_the_spec_has_words(client):
     for kind in ALL_KINDS:
         assert log_pages.kind_text(kind) != kind, kind
-    assert log_pages.kind_text("brand.new") == "brand.new"
+    assert log_pages.kind_text("brand.new") == "Brand new"
 
 
 def test_details_read_as_words():
