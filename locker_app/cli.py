@@ -409,7 +409,7 @@ def rota() -> None:
 @friendly
 def rota_import(app: App, file: Path) -> None:
     """Import shifts and breaks from a CSV file (date,name,start,end,breaks)."""
-    from locker.rota import import_rota
+    from locker.rota_file import import_rota
 
     try:
         text = file.read_text(encoding="utf-8-sig")
