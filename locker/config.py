@@ -8,6 +8,7 @@ always names the key (``slots[3].door_pin``) so an installer can fix it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -286,7 +287,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"{_key(where, unknown[0])}: unknown key")
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1, cutoff=0.6)
+        hint = f" (did you mean {_key(where, close[0])!r}?)" if close else ""
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key{hint}")
     values = {}
     for name, f in fields.items():
         key = _key(where, name)

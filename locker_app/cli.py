@@ -26,6 +26,7 @@ from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_conf
 from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
+from locker_app.cli_group import EXIT_USAGE, LockerGroup
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -36,6 +37,9 @@ class App:
 
     def __init__(self, config_file: str | None):
         self.path = config_path(config_file)
+        #: Whether the config path was given (``--config`` or ``$LOCKER_CONFIG``),
+        #: not the system-wide default.
+        self.path_given = bool(config_file or os.environ.get("LOCKER_CONFIG"))
         self.clock = SystemClock()
         self._config: Config | None = None
         self._db: Database | None = None
@@ -96,7 +100,7 @@ def friendly(func):
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("locker", cls=LockerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
@@ -114,11 +118,19 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--system",
+    is_flag=True,
+    help=f"Use the system-wide places ({DEFAULT_CONFIG_PATH}, /var/lib/nursery-locker) "
+    "without asking.",
+)
 @pass_app
 @friendly
-def init(app: App) -> None:
+def init(app: App, system: bool) -> None:
     """Write a default config if there is none, then create or migrate the database."""
     path = app.path
+    if not app.path_given and not system:
+        _confirm_system_init(path)
     if not path.exists():
         data_dir = (
             "/var/lib/nursery-locker"
@@ -143,6 +155,33 @@ def init(app: App) -> None:
     db = Database(config.db_url)
     migrate(db.engine)
     click.echo(f"database ready: {config.db_url}")
+
+
+def stdin_is_a_terminal() -> bool:
+    """Whether a person can be asked a question (not a script's pipe)."""
+    return sys.stdin.isatty()
+
+
+def _confirm_system_init(path: Path) -> None:
+    """Say where ``locker init`` will write when no config path was given, and ask.
+
+    Without a terminal to ask on, refuse: an installer's script says ``--system``
+    (or gives ``--config``) so nothing lands in /etc by surprise.
+    """
+    where = (
+        f"the config {path} (already there: kept as it is)"
+        if path.exists()
+        else f"a new config {path} and the data in /var/lib/nursery-locker"
+    )
+    message = (
+        f"no --config PATH given: locker init would use {where}. "
+        "Give --config PATH for another place, or --system for these"
+    )
+    if not stdin_is_a_terminal():
+        fail(message, EXIT_USAGE)
+    click.echo(message + ".", err=True)
+    if not click.confirm("Use the system-wide places?", default=False, err=True):
+        fail("nothing was written", EXIT_ERROR)
 
 
 #: New directories and files of the locker: the owner and its group, nobody else
