@@ -19,13 +19,19 @@ grid, so a card waits on average half an interval for the next poll.
 The moment the pin changed is the one gpiozero's mock pin records in its
 ``states`` history, so how the benchmark notices it does not count.
 
-    .venv/bin/python bench/badge_to_lock.py [--cycles N] [--card-cycles N] [--json PATH]
+With ``--history DB`` each part's bank starts from a copy of that database,
+whose log already holds many events (``bench/pi_class.py`` makes one with a
+million), so the appends continue a long chain.
+
+    .venv/bin/python bench/badge_to_lock.py [--cycles N] [--card-cycles N] [--history DB]
+                                            [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -49,6 +55,7 @@ from sqlalchemy import event
 from hardware.backend import Backend
 from hardware.pins import SimulatedPinFactory
 from locker.clock import DemoClock, SimulatedClock
+from locker.config import load_config
 from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.decisions import BadgeRead
@@ -104,11 +111,19 @@ def commit_baseline(path: Path, count: int) -> list[float]:
     return times
 
 
-def processing(cycles: int, tmp: Path, rng: random.Random) -> dict:
-    """Part (a): emit + step until the pin rises, ``cycles`` times."""
+def bank(tmp: Path, history: Path | None):
+    """A 24-slot simulated bank in ``tmp``, its log continuing ``history``'s when given."""
     start = local(MONDAY, "07:00")
     config_file = write_bank_config(tmp, staff_slots=24, start=start)
-    seeded = seed_bank(config_file, people=PEOPLE, at=start)
+    if history is not None:
+        db_path = Path(load_config(config_file).db_url.removeprefix("sqlite:///"))
+        shutil.copyfile(history, db_path)
+    return start, seed_bank(config_file, people=PEOPLE, at=start)
+
+
+def processing(cycles: int, tmp: Path, rng: random.Random, history: Path | None = None) -> dict:
+    """Part (a): emit + step until the pin rises, ``cycles`` times."""
+    start, seeded = bank(tmp, history)
     config, db = seeded.config, seeded.db
     clock = SimulatedClock(start)
     pins = SimulatedPinFactory()
@@ -196,11 +211,9 @@ def processing(cycles: int, tmp: Path, rng: random.Random) -> dict:
     }
 
 
-def card_to_lock(cycles: int, tmp: Path, rng: random.Random) -> dict:
+def card_to_lock(cycles: int, tmp: Path, rng: random.Random, history: Path | None = None) -> dict:
     """Part (b): a card into the field until the pin rises, daemon and reader in threads."""
-    start = local(MONDAY, "07:00")
-    config_file = write_bank_config(tmp, staff_slots=24, start=start)
-    seeded = seed_bank(config_file, people=PEOPLE, at=start)
+    start, seeded = bank(tmp, history)
     config, db = seeded.config, seeded.db
     clock = DemoClock(start)
     pins = SimulatedPinFactory()
@@ -263,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=500, help="badges for part (a)")
     parser.add_argument("--card-cycles", type=int, default=200, help="cards for part (b)")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--history", type=Path, help="start from a copy of this database")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -271,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-badge-") as tmp:
         print(f"database on {filesystem_of(Path(tmp))} ({tmp})")
-        a = processing(args.cycles, Path(tmp) / "a", rng)
+        a = processing(args.cycles, Path(tmp) / "a", rng, args.history)
         print("\n(a) badge handed to the daemon -> lock pin high (emit + step, SQLite file)")
         print(line_ms("  badge -> lock pin", a["to_pin"]))
         print(line_ms("    of which: decide + log + commit", a["decided"]))
@@ -285,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  badge->pin / commit: median {pa['median'] / pc['median']:.1f}x, "
             f"p99 {pa['p99'] / pc['p99']:.1f}x; missed {a['missed']}"
         )
-        b = card_to_lock(args.card_cycles, Path(tmp) / "b", rng)
+        b = card_to_lock(args.card_cycles, Path(tmp) / "b", rng, args.history)
     interval_ms = b["interval"] * 1000
     pb = stats_ms(b["latencies"])
     print("\n(b) card into the reader's field -> lock pin high (reader + daemon threads)")

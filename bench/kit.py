@@ -163,9 +163,10 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def stats_ms(values_s: Sequence[float]) -> dict[str, float]:
-    """Median, p95, p99 and max of durations in seconds, in milliseconds."""
+    """Min, median, p95, p99 and max of durations in seconds, in milliseconds."""
     return {
         "n": len(values_s),
+        "min": min(values_s) * 1000 if values_s else math.nan,
         "median": percentile(values_s, 50) * 1000,
         "p95": percentile(values_s, 95) * 1000,
         "p99": percentile(values_s, 99) * 1000,

@@ -43,6 +43,10 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         ["--events", "200000", "--repeat", "30", "--report-budget", "15"],
     ),
     "footprint": (["--rounds", "30"], ["--rounds", "10"]),
+    "pi_class": (
+        ["--events", "1000000", "--cycles", "200", "--card-cycles", "60"],
+        ["--events", "200000", "--cycles", "60", "--card-cycles", "20"],
+    ),
 }
 MILLION = 1_000_000
 
@@ -190,6 +194,27 @@ def rows(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str,
             "-",
             None,
         )
+    pi = results.get("pi_class")
+    if pi:
+        at = f" [{pi['events']:,} events]" if pi["events"] < MILLION else ", 1M events"
+        for run in pi["runs"]:
+            if run["quota_percent"] is None:
+                continue
+            p, c = run["processing"], run["card_to_lock"]
+            add(
+                f"Pi-class: badge -> lock, {run['run']}{at}",
+                f"p99 {p['p99']:.1f} ms ({run['processing_p99_ratio']:.1f}x free),"
+                f" median {p['median']:.1f} ms",
+                "- (no target)",
+                None,
+            )
+            add(
+                f"Pi-class: card -> lock, {run['run']}{at}",
+                f"p99 {c['p99']:.0f} ms ({run['card_p99_ratio']:.1f}x free),"
+                f" median {c['median']:.0f} ms",
+                "p99 < 250 ms (feels instant)",
+                c["p99"] < 250,
+            )
     return table
 
 

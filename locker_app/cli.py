@@ -6,7 +6,6 @@ one-line ``error: ...`` on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
@@ -533,11 +532,9 @@ def _verify_as_json(app: App) -> None:
 
     from locker.log import verify
     from locker.storage import quick_check
+    from locker_app.log_check import lower_priority
 
-    with contextlib.suppress(OSError):
-        # The daemon's unit forbids changing priorities (SystemCallFilter); elsewhere
-        # this check gives way to the reader and the locks.
-        os.nice(19)
+    lower_priority()
     integrity = quick_check(app.db.engine)
     with app.db.read() as session:
         report = verify(session)

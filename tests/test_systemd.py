@@ -180,6 +180,20 @@ def test_daemon_unit(daemon):
     assert daemon["DeviceAllow"] == ["char-gpiochip rw", "char-*gpiomem* rw", "char-spi rw"]
 
 
+def test_daemon_may_lower_its_childrens_priority_and_nothing_more(daemon):
+    # The allow-list, then what it takes away (priorities, limits, identities),
+    # then the two calls the nightly log check needs to lower its own CPU and
+    # I/O priority given back. Order matters: systemd applies them in turn.
+    assert daemon["SystemCallFilter"] == [
+        "@system-service",
+        "~@privileged @resources",
+        "setpriority ioprio_set",
+    ]
+    # Lowering is all it can do: raising a priority needs CAP_SYS_NICE.
+    assert one(daemon, "CapabilityBoundingSet") == ""
+    assert one(daemon, "NoNewPrivileges") == "yes"
+
+
 def test_web_unit(web):
     assert one(web, "ExecStart") == f"{LOCKER} web"
     assert one(web, "User") == "locker-web"
