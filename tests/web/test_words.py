@@ -65,3 +65,11 @@ def test_the_log_query_and_the_timeline_need_no_flask(module):
             imported.add(node.module or "")
     assert any(m.startswith(("locker", "web")) for m in imported)
     assert not {m for m in imported if m.split(".")[0] in {"flask", "flask_login", "werkzeug"}}
+
+
+def test_docs_events_names_every_event_and_alert_kind_in_words():
+    text = (WEB.parent / "docs" / "events.md").read_text()
+    for kind in ev.ALL_KINDS:
+        assert f"| `{kind}` | {words.EVENT_WORDS[kind]} |" in text, kind
+    for alert in ev.ALERT_KINDS:
+        assert f"| `{alert}` | {words.ALERT_WORDS[alert]} |" in text, alert
