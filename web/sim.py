@@ -128,13 +128,14 @@ def sim_state(session: Session) -> dict[str, Any]:
 def _badges(session: Session) -> list[dict[str, Any]]:
     """Every badge still in use, by its holder's name, for the reader's list."""
     query = (
-        select(Badge.uid, Person.name, Person.active)
+        select(Badge.uid, Person.name, Person.active, Person.role)
         .join(Person, Badge.person_id == Person.id)
         .where(Badge.revoked_at.is_(None))
         .order_by(Person.name, Badge.uid)
     )
     return [
-        {"uid": uid, "name": name, "active": active} for uid, name, active in session.execute(query)
+        {"uid": uid, "name": name, "active": active, "manager": role == "manager"}
+        for uid, name, active, role in session.execute(query)
     ]
 
 
