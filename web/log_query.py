@@ -210,3 +210,14 @@ def moment_of(ts: str) -> datetime | None:
         return parse_ts(ts)
     except (TypeError, ValueError):
         return None
+
+
+def logged_moment(value: Any) -> datetime | None:
+    """A time the controller logged in details with ``isoformat()``, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from locker import events as ev
 from locker.models import Event, Grant, Person
 from web import uids
-from web.log_query import moment_of, parse_details
+from web.log_query import logged_moment, moment_of, parse_details
 from web.words import DETAIL_WORDS, OVERRIDE_WHAT, alert_words, event_words, reason_words
 
 #: Kinds whose ``reason`` is one of the codes above, not a manager's own words.
@@ -78,11 +78,7 @@ def full_time(moment: datetime | None, tz: ZoneInfo) -> str:
 def _iso_moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not _ISO_MOMENT.match(value):
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    return logged_moment(value)
 
 
 def _value(key: str, value: Any, kind: str, tz: ZoneInfo, day: date | None) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from locker import events as ev
 from locker.custody import FINAL_REASONS, TEMPORARY_REASONS
 from locker.log import parse_ts
-from web.log_query import parse_details
+from web.log_query import logged_moment, parse_details
 
 HELD = "held"
 BREAK = "break"
@@ -103,10 +103,10 @@ def timeline(
         if kind == ev.DEPOSIT_CONFIRMED:
             change = (HELD, None, None)
         elif kind == ev.RELEASE_BREAK:
-            due_for[slot] = _moment(details.get("break_end"))
+            due_for[slot] = logged_moment(details.get("break_end"))
             continue
         elif kind == ev.RELEASE_GRANT:
-            due_for[slot] = _moment(details.get("return_due"))
+            due_for[slot] = logged_moment(details.get("return_due"))
             continue
         elif kind == ev.SLOT_UNLOCKED:
             reason = details.get("reason")
@@ -185,14 +185,3 @@ def _details(stored: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(stored, dict):
         return stored
     return parse_details(stored) or {}
-
-
-def _moment(value: Any) -> datetime | None:
-    """A time the controller logged with ``isoformat()``, or ``None``."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
