@@ -14,16 +14,20 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 from werkzeug.exceptions import BadRequest
 
+from locker import events as ev
 from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import export_chunks
 from locker.rota import day_bounds, day_problem
 from web import uids
 from web.api import query_int
-from web.context import MAX_ID, get_config, get_db
+from web.context import MAX_ID, daemon_state, get_config, get_db
 from web.log_query import LogFilter, Page, fetch_page
 from web.log_rows import event_row, grants_of, kind_text, names_of, override_row, people_choices
 
 bp = Blueprint("log", __name__)
+
+#: Events the panel stamps with real time, whatever the controller's clock says.
+REAL_TIME_KINDS = frozenset({ev.AUTH_LOGIN, ev.AUTH_FAILED, ev.AUTH_LOGOUT})
 
 #: Events read per batch while an export streams.
 EXPORT_BATCH = 1000
@@ -76,8 +80,14 @@ def index():
         names = names_of(session, (e.person_id for e in page.events))
         people = people_choices(session)
     rows = [event_row(e, names, tz) for e in page.events]
+    simulated = daemon_state().simulated
+    for row in rows:
+        # In the demo the panel's own events (logins) are stamped with real time,
+        # everything else with the simulated clock: say which is which.
+        row["real_time"] = simulated and row["kind"] in REAL_TIME_KINDS
     return render_template(
         "log.html",
+        simulated=simulated,
         rows=_with_person_links(rows, "log.index", flt),
         links=_links("log.index", flt, page, before_id or after_id, "all"),
         flt=flt,

@@ -582,3 +582,19 @@ def test_the_export_is_sent_a_batch_at_a_time(client, viewer, db, people, monkey
     # The header, then one chunk per batch of three events.
     assert len(chunks) == 1 + math.ceil(total / 3)
     assert sum(chunk.count(b"\r\n") for chunk in chunks) == total + 1
+
+
+def test_the_demo_log_marks_the_events_timed_by_real_time(client, viewer, daemon, db):
+    login = log(db, ev.AUTH_LOGIN, at("09:00"), actor="viewer")
+    door = log(db, ev.DOOR_OPENED, at("09:01"), slot=1)
+    text = client.get("/log").get_data(as_text=True)
+    assert 'data-testid="log-simulated"' in text
+    assert f'data-testid="event-{login}-real-time"' in text
+    assert f'data-testid="event-{door}-real-time"' not in text
+
+
+def test_a_real_bank_marks_nothing(client, viewer, db):
+    login = log(db, ev.AUTH_LOGIN, at("09:00"), actor="viewer")
+    text = client.get("/log").get_data(as_text=True)
+    assert 'data-testid="log-simulated"' not in text
+    assert f'data-testid="event-{login}-real-time"' not in text
