@@ -225,6 +225,7 @@ def summary(runs: list[tuple[str, float | None, dict[str, Any]]]) -> list[dict[s
                 "throttled_s": f["throttled_s"],
                 "wall_s": f["wall_s"],
                 "missed": f["missed"],
+                "log_check_s": f["log_check_s"],
                 "load_after": f["load_after"],
             }
         )
@@ -247,7 +248,8 @@ def print_table(rows: list[dict[str, Any]], events: int) -> None:
             )
         print(
             f"{'':<14} throttled {row['throttled_s']:.1f} s of {row['wall_s']:.0f} s wall;"
-            f" missed {row['missed']}; load after {row['load_after']}"
+            f" start-up log check {row['log_check_s']:.1f} s; missed {row['missed']};"
+            f" load after {row['load_after']}"
         )
 
 

@@ -4,13 +4,12 @@ Each input is decided by :class:`~locker.custody.CustodyRules`, every log
 entry, alert and slot change of the decision is committed in one write
 transaction, and only then are the outputs (:class:`Unlock`, :class:`Lock`,
 :class:`Signal`, :class:`SlowReader`) handed back for the daemon to drive. If the commit fails,
-nothing is driven and the rules are reloaded from what is stored.
+nothing is driven and the rules are reloaded from what is stored. Loading and
+saving the rules' state is :mod:`locker.rules_store`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -23,38 +22,35 @@ from locker import events as ev
 from locker.clock import Clock, Instant
 from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
 from locker.config import Config
-from locker.custody import CustodyRules, SlotView
+from locker.custody import CustodyRules
 from locker.db import Database
 from locker.decisions import (
-    CustodyEnded,
-    CustodyStarted,
     GrantCreated,
-    GrantExpired,
     GrantInfo,
-    GrantUsed,
-    Lock,
     LogEntry,
     Outcome,
     RaiseAlert,
     ReleaseAll,
     ReleaseSlot,
     SensorReading,
-    Signal,
     SignInVisitor,
     SignOutVisitor,
-    SlowReader,
     StockSettingSlot,
     Tick,
-    Unlock,
 )
 from locker.errors import InvalidRequest, LockerError, NotFound
 from locker.events import GRANT_REASONS
-from locker.log import append, format_ts, parse_ts
-from locker.models import Alert, Command, Custody, Event, Grant, Person, Slot
+from locker.log import append, format_ts
+from locker.models import Command, Grant, Person
 from locker.people import load_roster
-from locker.states import SlotState
-
-Output = Unlock | Lock | Signal | SlowReader
+from locker.rules_store import (
+    Output,
+    load_rules,
+    persist,
+    stopped_cleanly,
+    store_alert,
+    sync_slots,
+)
 
 
 class Controller:
@@ -79,10 +75,10 @@ class Controller:
         """
         now = self.clock.read()
         with self.db.write() as session:
-            self._sync_slots(session, now.wall)
+            sync_slots(session, self.config, now.wall)
             self.rules = self._load_rules(session, now)
-            outcome = self.rules.start(sensors, now, clean_stop=_stopped_cleanly(session))
-            outputs = self._persist(session, outcome, now)
+            outcome = self.rules.start(sensors, now, clean_stop=stopped_cleanly(session))
+            outputs = persist(session, self.rules, outcome, now, late=self.late)
             session.commit()
         return outputs
 
@@ -361,7 +357,7 @@ class Controller:
         try:
             with self.db.write() as session:
                 outcome = decide(session, self.rules, now)
-                outputs = self._persist(session, outcome, now)
+                outputs = persist(session, self.rules, outcome, now, late=self.late)
                 session.commit()
         except (InvalidRequest, NotFound):
             raise
@@ -379,224 +375,14 @@ class Controller:
         with self.db.read() as session:
             rules = self._load_rules(session, now)
         if self.rules is not None:
-            rules.last_instant = self.rules.last_instant
-            rules.clock_trusted = self.rules.clock_trusted
-            rules.schedule_from = self.rules.schedule_from
+            rules.keep_clock_of(self.rules)
         self.rules = rules
 
-    def _persist(self, session: Session, outcome: Outcome, now: Instant) -> list[Output]:
-        outputs: list[Output] = []
-        for effect in outcome.effects:
-            if self.late and isinstance(effect, LogEntry | RaiseAlert):
-                effect = dataclasses.replace(
-                    effect, details={**effect.details, "recorded_late": True}
-                )
-            if isinstance(effect, LogEntry):
-                append(session, effect, now.wall)
-            elif isinstance(effect, RaiseAlert):
-                store_alert(session, effect, now.wall)
-            elif isinstance(effect, CustodyStarted):
-                session.add(
-                    Custody(
-                        slot_number=effect.slot,
-                        person_id=effect.person_id,
-                        visitor_name=effect.visitor_name,
-                        deposited_at=now.wall,
-                    )
-                )
-            elif isinstance(effect, CustodyEnded):
-                stay = session.scalar(
-                    select(Custody)
-                    .where(Custody.slot_number == effect.slot, Custody.ended_at.is_(None))
-                    .order_by(Custody.id.desc())
-                    .limit(1)
-                )
-                if stay is not None:
-                    stay.ended_at = now.wall
-                    stay.end_reason = effect.reason
-            elif isinstance(effect, GrantUsed):
-                grant = session.get(Grant, effect.grant_id)
-                grant.used_at = now.wall
-                grant.return_due = effect.return_due
-            elif isinstance(effect, GrantExpired):
-                session.get(Grant, effect.grant_id).expired_at = now.wall
-            else:
-                outputs.append(effect)
-        self._save_slots(session, now.wall)
-        return outputs
-
-    def _save_slots(self, session: Session, at: datetime) -> None:
-        rules = self.rules
-        for number in sorted(rules.dirty):
-            view = rules.slots[number]
-            row = session.get(Slot, number)
-            row.state = view.state.value
-            row.occupant_id = view.owner
-            row.visitor_name = view.visitor_name
-            row.since = view.since or at
-            row.locked = view.locked
-            row.door_open = view.door_open
-            row.device_present = view.device_present
-            row.reason = view.reason
-            row.return_due = view.return_due
-        rules.dirty.clear()
-
-    def _sync_slots(self, session: Session, at: datetime) -> None:
-        """Make the ``slots`` table match the config; log what changed."""
-        rows = {s.number: s for s in session.scalars(select(Slot))}
-        changes = []
-        for slot in self.config.slots:
-            label = slot.label or str(slot.number)
-            row = rows.get(slot.number)
-            if row is None:
-                session.add(
-                    Slot(number=slot.number, kind=slot.kind, label=label, state="free", since=at)
-                )
-                changes.append(f"slot {slot.number} added ({slot.kind})")
-            elif (row.kind, row.label) != (slot.kind, label):
-                changes.append(f"slot {slot.number} is now {slot.kind} {label!r}")
-                row.kind, row.label = slot.kind, label
-        configured = {s.number for s in self.config.slots}
-        for number in sorted(set(rows) - configured):
-            changes.append(f"slot {number} is no longer configured ({rows[number].state})")
-        if changes:
-            session.flush()
-            append(
-                session,
-                LogEntry(
-                    ev.CONFIG_CHANGED, "daemon", details={"what": "slots", "changes": changes}
-                ),
-                at,
-            )
-
     def _load_rules(self, session: Session, now: Instant) -> CustodyRules:
-        configured = {s.number for s in self.config.slots}
-        views = [
-            SlotView(
-                number=row.number,
-                kind=row.kind,
-                label=row.label,
-                state=SlotState(row.state),
-                owner=row.occupant_id,
-                visitor_name=row.visitor_name,
-                since=row.since,
-                locked=row.locked,
-                door_open=row.door_open,
-                device_present=row.device_present,
-                reason=row.reason,
-                return_due=row.return_due,
-            )
-            for row in session.scalars(select(Slot).order_by(Slot.number))
-            if row.number in configured
-        ]
-        grants = [
-            GrantInfo(
-                g.id,
-                g.person_id,
-                g.reason,
-                g.note,
-                g.open_now,
-                g.return_minutes,
-                g.created_by,
-                g.valid_until,
-                g.client,
-            )
-            for g in session.scalars(
-                select(Grant).where(Grant.used_at.is_(None), Grant.expired_at.is_(None))
-            )
-        ]
-        self._remember_alerts(session, views)
-        roster = load_roster(session, self.config.tz, now.wall)
+        """The rules as stored, and the local day their roster is for."""
+        rules = load_rules(session, self.config, now)
         self.roster_day = now.wall.astimezone(self.config.tz).date()
-        rules = CustodyRules(
-            self.config,
-            roster,
-            views,
-            grants=grants,
-            started=now,
-            jumped_at=self._unresolved_jump(session, now),
-        )
-        self._remember_today(session, rules, now.wall)
         return rules
-
-    @staticmethod
-    def _remember_alerts(session: Session, views: list[SlotView]) -> None:
-        """Mark the slot alerts already raised for what is still going on, so a restart
-        does not raise them again: ``overdue`` since the device went out, and
-        ``door_left_open`` since the door last opened."""
-        for view in views:
-            if view.state is SlotState.OUT and view.since is not None:
-                view.overdue_alerted = _alert_since(
-                    session, ev.ALERT_OVERDUE, view.number, view.since
-                )
-            if view.door_open:
-                opened = session.scalar(
-                    select(Event.ts)
-                    .where(Event.kind == ev.DOOR_OPENED, Event.slot == view.number)
-                    .order_by(Event.id.desc())
-                    .limit(1)
-                )
-                if opened is not None:
-                    view.door_alerted = _alert_since(
-                        session, ev.ALERT_DOOR_LEFT_OPEN, view.number, parse_ts(opened)
-                    )
-
-    @staticmethod
-    def _unresolved_jump(session: Session, now: Instant) -> float | None:
-        """The monotonic time of a logged clock jump no synchronisation has followed.
-
-        Only meaningful within one boot: a jump "later" than now on the monotonic
-        clock was before a reboot, and a rebooted Pi waits for a sync anyway.
-        """
-        last = session.execute(
-            select(Event.kind, Event.details)
-            .where(Event.kind.in_((ev.CLOCK_JUMP, ev.CLOCK_SYNCHRONISED)))
-            .order_by(Event.id.desc())
-            .limit(1)
-        ).first()
-        if last is None or last.kind != ev.CLOCK_JUMP:
-            return None
-        mono = json.loads(last.details).get("mono")
-        return mono if isinstance(mono, int | float) and mono <= now.mono else None
-
-    def _remember_today(self, session: Session, rules: CustodyRules, at: datetime) -> None:
-        """Seed the rules' memory of today from the log, so a restart repeats no alert."""
-        day = rules.local_day(at)
-        midnight = datetime.combine(day, datetime.min.time(), tzinfo=self.config.tz)
-        since = format_ts(midnight)
-        for alert in session.scalars(
-            select(Alert).where(Alert.alert == ev.ALERT_NO_DEPOSIT, Alert.raised_at >= midnight)
-        ):
-            if alert.person_id is not None:
-                rules.no_deposit_alerted.add((alert.person_id, day))
-        for person_id in session.scalars(
-            select(Event.person_id).where(Event.kind == ev.DEPOSIT_EMPTY, Event.ts >= since)
-        ):
-            if person_id is not None:
-                rules.declared_empty.add((person_id, day))
-
-
-def _stopped_cleanly(session: Session) -> bool:
-    """Whether the log's last start or stop is a stop (no previous run counts as clean)."""
-    last = session.scalar(
-        select(Event.kind)
-        .where(Event.kind.in_((ev.SYSTEM_STARTED, ev.SYSTEM_STOPPED)))
-        .order_by(Event.id.desc())
-        .limit(1)
-    )
-    return last != ev.SYSTEM_STARTED
-
-
-def _alert_since(session: Session, alert: str, slot: int, since: datetime) -> bool:
-    """Whether an ``alert`` for ``slot`` was raised at or after ``since``."""
-    return (
-        session.scalar(
-            select(Alert.id)
-            .where(Alert.alert == alert, Alert.slot == slot, Alert.raised_at >= since)
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def _int(payload: dict, key: str) -> int:
@@ -619,24 +405,3 @@ def _text(payload: dict, key: str) -> str:
     if len(value) > 500:
         raise InvalidRequest(f"{key} is too long (at most 500 characters)")
     return value.strip()
-
-
-def store_alert(session: Session, effect: RaiseAlert, at: datetime) -> Alert:
-    """Store the alert ``effect`` raises and log its ``alert.raised``; the caller commits."""
-    row = Alert(
-        alert=effect.alert,
-        slot=effect.slot,
-        person_id=effect.person_id,
-        details={"message": effect.message, **effect.details},
-        raised_at=at,
-    )
-    session.add(row)
-    session.flush()
-    details = {
-        "alert": effect.alert,
-        "alert_id": row.id,
-        "message": effect.message,
-        **effect.details,
-    }
-    append(session, LogEntry(ev.ALERT_RAISED, "daemon", effect.slot, effect.person_id, details), at)
-    return row

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from locker import events as ev
 from locker.clock import Clock, Instant, SystemClock
 from locker.commands import SIMULATOR_KINDS, CommandKind, CommandStatus
-from locker.controller import Controller, Output, store_alert
+from locker.controller import Controller
 from locker.db import Database
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
 from locker.errors import InvalidRequest, LockerError, NotFound
@@ -50,6 +50,7 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Command, Event
+from locker.rules_store import Output, store_alert
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from hardware import mfrc522_card as iso
 from hardware import mfrc522_emulator as emu
 from hardware.mfrc522_emulator import (
     EmulatedCard,
@@ -153,7 +154,7 @@ def test_status1_shows_crc_ok_for_data_followed_by_its_crc(bus):
 
 def test_empty_field_transceive_ends_only_with_timer_irq(bus):
     init_like_the_driver(bus)
-    start_transceive(bus, [emu.REQA], last_bits=7)
+    start_transceive(bus, [iso.REQA], last_bits=7)
     seen = [read(bus, emu.COM_IRQ_REG) for _ in range(3000)]
     assert seen[0] & emu.TX_IRQ and not seen[0] & emu.TIMER_IRQ
     first_timer = next(i for i, irq in enumerate(seen) if irq & emu.TIMER_IRQ)
@@ -176,7 +177,7 @@ def test_a_transfer_takes_its_bits_and_the_spidev_overhead(chip):
 def test_the_timer_fires_after_its_programmed_time_while_the_host_waits(bus):
     init_like_the_driver(bus)
     write(bus, emu.T_RELOAD_REG_L, 1)  # two ticks of 0.5 ms
-    start_transceive(bus, [emu.REQA], last_bits=7)
+    start_transceive(bus, [iso.REQA], last_bits=7)
     bus.elapse(0.9e-3)
     assert not read(bus, emu.COM_IRQ_REG) & emu.TIMER_IRQ
     bus.elapse(0.1e-3)
@@ -186,7 +187,7 @@ def test_the_timer_fires_after_its_programmed_time_while_the_host_waits(bus):
 def test_tauto_starts_the_timer_after_a_transmit_too(bus):
     init_like_the_driver(bus)
     write(bus, emu.COM_IRQ_REG, 0x7F)
-    write(bus, emu.FIFO_DATA_REG, emu.HLTA)
+    write(bus, emu.FIFO_DATA_REG, iso.HLTA)
     write(bus, emu.COMMAND_REG, emu.CMD_TRANSMIT)
     bus.elapse(16e-3)
     assert read(bus, emu.COM_IRQ_REG) & emu.TIMER_IRQ
@@ -198,7 +199,7 @@ def test_the_irq_pin_goes_low_while_an_enabled_interrupt_is_pending(bus):
     init_like_the_driver(bus)
     write(bus, emu.COM_IEN_REG, emu.IRQ_INV | emu.TIMER_IRQ | emu.RX_IRQ)
     write(bus, emu.T_RELOAD_REG_L, 1)
-    start_transceive(bus, [emu.REQA], last_bits=7)  # TxIRq rises: not enabled
+    start_transceive(bus, [iso.REQA], last_bits=7)  # TxIRq rises: not enabled
     assert bus.irq_level
     bus.elapse(1.1e-3)
     assert not bus.irq_level
@@ -212,21 +213,21 @@ def test_irq_inv_cleared_makes_the_pin_active_high(bus):
     init_like_the_driver(bus)
     write(bus, emu.COM_IEN_REG, emu.RX_IRQ)
     assert not bus.irq_level
-    start_transceive(bus, [emu.REQA], last_bits=7)
+    start_transceive(bus, [iso.REQA], last_bits=7)
     assert bus.irq_level
 
 
 def test_without_tauto_the_timer_never_fires(bus):
     init_like_the_driver(bus)
     write(bus, emu.T_MODE_REG, 0x0D)
-    start_transceive(bus, [emu.REQA], last_bits=7)
+    start_transceive(bus, [iso.REQA], last_bits=7)
     assert not any(read(bus, emu.COM_IRQ_REG) & emu.TIMER_IRQ for _ in range(3000))
 
 
 def test_a_card_answer_raises_rx_irq_and_fills_the_fifo(bus):
     init_like_the_driver(bus)
     bus.present(CARD_4)
-    start_transceive(bus, [emu.REQA], last_bits=7)
+    start_transceive(bus, [iso.REQA], last_bits=7)
     irq = read(bus, emu.COM_IRQ_REG)
     assert irq & emu.RX_IRQ and not irq & emu.TIMER_IRQ
     assert [read(bus, emu.FIFO_DATA_REG) for _ in range(read(bus, emu.FIFO_LEVEL_REG))] == [4, 0]

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from hardware import mfrc522_card as iso
 from hardware import mfrc522_emulator as emu
 from hardware.mfrc522_emulator import COM_IRQ_REG, VERSION_REG, EmulatedCard, MFRC522Emulator
 from hardware.reader import (
@@ -379,8 +380,8 @@ def answers(chip, short_frame: int) -> bool:
 def test_a_card_read_is_halted_and_answers_only_wupa(reader, chip, uid):
     present(chip, uid)
     assert reader.poll() == [CardPresented(uid)]
-    assert not answers(chip, emu.REQA)
-    assert answers(chip, emu.WUPA)
+    assert not answers(chip, iso.REQA)
+    assert answers(chip, iso.WUPA)
 
 
 def test_a_card_lifted_briefly_while_resting_is_not_a_new_badge(reader, chip, clock):

@@ -101,7 +101,8 @@ def test_a_failed_commit_drives_nothing_and_keeps_the_stored_state(controller, d
     def broken_append(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("locker.controller.append", broken_append)
+    # The decision's entries are appended where the rules' state is stored.
+    monkeypatch.setattr("locker.rules_store.append", broken_append)
     with pytest.raises(RuntimeError):
         controller.handle(BadgeRead("A1A1A1A1"))
     monkeypatch.undo()

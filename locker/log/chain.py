@@ -1,0 +1,123 @@
+"""The chain itself: the canonical encoding of an event, its SHA-256 hash, and
+appending an event after the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker.decisions import LogEntry
+from locker.events import ALL_KINDS
+from locker.models import Checkpoint, Event
+
+GENESIS_HASH = "0" * 64
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds and ``Z``: the one spelling that is hashed."""
+    if moment.tzinfo is None:
+        raise ValueError("event times must be aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """The inverse of :func:`format_ts`; anything else raises ``ValueError``."""
+    # fromisoformat is some forty times quicker than strptime, and a report
+    # reads hundreds of times; the shape check keeps it to format_ts's spelling.
+    if TS_SHAPE.fullmatch(text) is None:
+        raise ValueError(f"{text!r} is not a UTC time as the log writes it")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+
+
+def canonical_details(details: dict[str, Any]) -> str:
+    """Details as canonical JSON: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    id: int,
+    ts: str,
+    kind: str,
+    actor: str,
+    slot: int | None,
+    person_id: int | None,
+    details: str,
+) -> str:
+    """SHA-256 over the canonical encoding of one event and the hash before it."""
+    encoded = json.dumps(
+        [prev_hash, id, ts, kind, actor, slot, person_id, details],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def head(session: Session) -> tuple[int, str]:
+    """``(id, hash)`` of the newest event, or ``(0, GENESIS_HASH)`` on an empty log.
+
+    After a retention purge the newest event may be gone only if every event
+    was purged; the purge checkpoint then stands in for it.
+    """
+    row = session.execute(select(Event.id, Event.hash).order_by(Event.id.desc()).limit(1)).first()
+    if row is not None:
+        return row.id, row.hash
+    cp = session.execute(
+        select(Checkpoint.event_id, Checkpoint.hash)
+        .where(Checkpoint.kind == "purge")
+        .order_by(Checkpoint.event_id.desc())
+        .limit(1)
+    ).first()
+    return (cp.event_id, cp.hash) if cp is not None else (0, GENESIS_HASH)
+
+
+def append(session: Session, entry: LogEntry, at: datetime) -> Event:
+    """Add ``entry`` at time ``at`` to the chain, in ``session``'s transaction.
+
+    The caller commits; the session must be a writing one (``Database.write``)
+    so the head read here cannot change before the commit.
+    """
+    if entry.kind not in ALL_KINDS:
+        raise ValueError(f"unknown event kind {entry.kind!r}")
+    last_id, last_hash = head(session)
+    event = Event(
+        id=last_id + 1,
+        ts=format_ts(at),
+        kind=entry.kind,
+        actor=entry.actor,
+        slot=entry.slot,
+        person_id=entry.person_id,
+        details=canonical_details(entry.details),
+        prev_hash=last_hash,
+    )
+    event.hash = hash_of(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def hash_of(event: Event) -> str:
+    """The hash ``event`` should carry, recomputed from its fields."""
+    return event_hash(
+        prev_hash=event.prev_hash,
+        id=event.id,
+        ts=event.ts,
+        kind=event.kind,
+        actor=event.actor,
+        slot=event.slot,
+        person_id=event.person_id,
+        details=event.details,
+    )
+
+
+# The one spelling format_ts writes. Checked with a regex and fromisoformat
+# because strptime alone would take seconds over a year of events.
+TS_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")

@@ -1,0 +1,181 @@
+"""Verifying the log: the whole chain, a slice of it, against a printed
+checkpoint, and the record of a whole-log verification (``log.verified``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker.decisions import LogEntry
+from locker.errors import ChainBroken
+from locker.events import LOG_VERIFIED
+from locker.log.chain import format_ts, parse_ts
+from locker.log.walk import VerifyReport, load_anchors, walk_chain
+from locker.models import Event
+
+
+def verify(session: Session, *, batch: int = 5000) -> VerifyReport:
+    """Walk the whole chain and name its first bad event, if any.
+
+    Each event must follow the one before (id + 1), carry its hash as
+    ``prev_hash``, hash to its own ``hash`` and have a valid time (times may go
+    backwards: clock jumps happen and are logged). The chain starts from the
+    newest purge checkpoint, which a ``log.purged`` event must record; every
+    daily checkpoint must match its event and be followed by its
+    ``log.checkpoint`` event, so deleting the newest events up to a checkpoint,
+    or rewriting the chain below one, shows. A rewrite of the checkpoints as
+    well can only be caught against a printed daily report's head hash.
+
+    Rows are read as plain columns in keyset batches of ``batch``, in the
+    session's one transaction, so memory stays flat and a concurrent append
+    is not half-seen.
+    """
+    return walk_chain(session, batch)
+
+
+def verify_range(
+    session: Session, first_id: int, last_id: int | None = None, *, batch: int = 5000
+) -> VerifyReport:
+    """Verify the slice of the chain from event ``first_id`` through ``last_id``.
+
+    The checks are :func:`verify`'s, on the slice only: each event follows the
+    one before and hashes to its ``hash``, the first one follows on from the
+    stored hash of event ``first_id - 1`` (or from the genesis or the purge
+    checkpoint, when the slice starts the chain), and every daily checkpoint
+    inside the slice matches its event and is followed by its
+    ``log.checkpoint`` record. Every event through ``last_id`` must be there;
+    with no ``last_id`` the slice runs to the head, which must reach as far as
+    the daily checkpoints say. A slice that starts before the purge
+    checkpoint starts at it.
+
+    What a slice cannot see is a rewrite of the chain that starts inside it
+    and runs on past its end, unless a daily checkpoint inside the slice
+    contradicts it: slice a day through the checkpoint taken after it (the
+    one printed on the next day's report) and that is covered too.
+    """
+    report = walk_chain(session, batch, first_id=max(first_id, 1), stop_id=last_id)
+    if report.ok and last_id is not None and report.head_id < last_id:
+        missing = report.head_id + 1
+        return dataclasses.replace(
+            report,
+            ok=False,
+            first_bad_id=missing,
+            reason=f"event {missing} is missing: the slice ends at event {report.head_id}, "
+            f"not {last_id}",
+        )
+    return report
+
+
+def verify_or_raise(session: Session, *, batch: int = 5000) -> VerifyReport:
+    """:func:`verify`, raising :class:`ChainBroken` at the first bad event."""
+    report = verify(session, batch=batch)
+    if not report.ok:
+        raise ChainBroken(report.first_bad_id, report.reason)
+    return report
+
+
+def paper_mismatch(session: Session, event_id: int, digest: str) -> str | None:
+    """Why event ``event_id`` no longer carries ``digest``, or ``None`` if it does.
+
+    ``(event_id, digest)`` is a checkpoint as printed on a daily report. A
+    chain rewritten below it, its checkpoints included, agrees with itself and
+    passes :func:`verify`, but can no longer reach that hash. An event
+    removed by a retention purge can be checked only if the purge checkpoint
+    names it.
+    """
+    printed = digest.strip().lower()
+    stored = session.scalar(select(Event.hash).where(Event.id == event_id))
+    if stored is None:
+        anchors = load_anchors(session)
+        if event_id > anchors.start_id or not anchors.purges:
+            return f"event {event_id} is not in the log"
+        kept = anchors.purges.get(event_id)
+        if not kept:
+            return (
+                f"event {event_id} was removed by a retention purge: it can no longer be "
+                "held against paper"
+            )
+        stored = kept[0]
+    if stored != printed:
+        return f"event {event_id} carries hash {stored}, but the paper says {printed}"
+    return None
+
+
+@dataclass(frozen=True)
+class WholeLogCheck:
+    """A verification of the whole chain, as its ``log.verified`` event records it."""
+
+    #: The ``log.verified`` event, and when it was logged (the check had just ended;
+    #: ``None`` if its time is unreadable).
+    event_id: int
+    at: datetime | None
+    #: What the check found; ``None`` when the record itself is unreadable.
+    report: VerifyReport | None
+    #: When the check began, if recorded.
+    started: datetime | None = None
+
+
+def verified_entry(report: VerifyReport, started: datetime) -> LogEntry:
+    """The ``log.verified`` entry recording ``report``, a check of the whole chain."""
+    return LogEntry(
+        LOG_VERIFIED,
+        actor="system",
+        details={
+            "ok": report.ok,
+            "checked": report.checked,
+            "through_id": report.head_id,
+            "head_hash": report.head_hash,
+            "first_bad_id": report.first_bad_id,
+            "reason": report.reason,
+            "started": format_ts(started),
+        },
+    )
+
+
+def last_whole_check(session: Session) -> WholeLogCheck | None:
+    """The newest ``log.verified`` record (one read of the kind index), or ``None``."""
+    row = session.execute(
+        select(Event.id, Event.ts, Event.details)
+        .where(Event.kind == LOG_VERIFIED)
+        .order_by(Event.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    try:
+        at = parse_ts(row.ts)
+    except (TypeError, ValueError):
+        return WholeLogCheck(row.id, None, None)
+    return WholeLogCheck(row.id, at, *_whole_check_record(row.details))
+
+
+def _whole_check_record(details: str) -> tuple[VerifyReport | None, datetime | None]:
+    try:
+        record = json.loads(details)
+        report = VerifyReport(
+            ok=record["ok"],
+            checked=record["checked"],
+            first_bad_id=record["first_bad_id"],
+            reason=record["reason"],
+            head_id=record["through_id"],
+            head_hash=record["head_hash"],
+        )
+        started = parse_ts(record["started"])
+    except (TypeError, ValueError, KeyError):
+        return None, None
+    if (
+        type(report.ok) is not bool
+        or type(report.checked) is not int
+        or type(report.head_id) is not int
+        or not (report.first_bad_id is None or type(report.first_bad_id) is int)
+        or not isinstance(report.reason, str)
+        or not isinstance(report.head_hash, str)
+    ):
+        return None, None
+    return report, started
