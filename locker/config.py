@@ -8,6 +8,7 @@ always names the key (``slots[3].door_pin``) so an installer can fix it.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -84,7 +85,9 @@ class CommandsConfig:
 class ReaderConfig:
     """The MFRC522 badge reader on SPI."""
 
+    #: SPI bus of the reader (0 is the header's SPI0).
     spi_bus: int = field(default=0, metadata=_range(0, 6))
+    #: Chip select of the reader on that bus (0 is CE0, header pin 24).
     spi_device: int = field(default=0, metadata=_range(0, 1))
     #: BCM pin wired to the reader's RST.
     rst_pin: int = field(default=25, metadata=_range(0, 27))
@@ -103,8 +106,11 @@ class ReaderConfig:
 class BankConfig:
     """The bank-level status outputs."""
 
+    #: BCM pin of the bank's green status LED.
     green_led_pin: int = field(default=24, metadata=_range(0, 27))
+    #: BCM pin of the bank's red status LED.
     red_led_pin: int = field(default=26, metadata=_range(0, 27))
+    #: BCM pin of the buzzer.
     buzzer_pin: int = field(default=18, metadata=_range(0, 27))
 
 
@@ -133,6 +139,7 @@ class RulesConfig:
     forgotten_after_min: int = field(default=10, metadata=_range(1, 240))
     #: Unknown badges within ``unknown_badge_window_s`` that raise an alert.
     unknown_badge_limit: int = field(default=5, metadata=_range(2, 100))
+    #: The window, in seconds, those unknown badges are counted over.
     unknown_badge_window_s: float = field(default=60.0, metadata=_range(5, 3600))
     #: After that alert, for ``unknown_badge_window_s``, the reader answers at
     #: most one card every this many seconds, so trying UIDs gets slow (0: never).
@@ -155,7 +162,9 @@ class RulesConfig:
 class SlotConfig:
     """One slot of the bank."""
 
+    #: The slot's number, as written on its door and shown on the panel.
     number: int = field(metadata=_range(1, 999))
+    #: ``staff`` (personal devices), ``visitor`` or ``setting`` (the setting's own devices).
     kind: SlotKind
     #: Output driving the lock.
     lock_pin: Pin = field(metadata={"pin": True})
@@ -191,7 +200,9 @@ class HardwareConfig:
 class WebConfig:
     """The panel server."""
 
+    #: Address the panel listens on: 127.0.0.1 unless a reverse proxy is set up (docs/hardware.md).
     host: str = "127.0.0.1"
+    #: Port the panel listens on.
     port: int = field(default=8080, metadata=_range(1, 65535))
     #: File holding the session secret key; production refuses to start without one.
     secret_key_file: str = ""
@@ -247,6 +258,7 @@ class HubServerConfig:
 class Config:
     """Everything the daemon, the panel and the CLI read from the config file."""
 
+    #: The nursery's name, at the top of every page and on the report.
     site_name: str = "Our Nursery"
     #: IANA time zone the rota and the panel use.
     timezone: str = "Europe/London"
@@ -334,7 +346,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"{_key(where, unknown[0])}: unknown key")
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1, cutoff=0.6)
+        hint = f" (did you mean {_key(where, close[0])!r}?)" if close else ""
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key{hint}")
     values = {}
     for name, f in fields.items():
         key = _key(where, name)

@@ -17,7 +17,7 @@ from locker.config import Config, default_config_text, parse_config
 from locker.db import Database, migrate
 from locker.models import Slot
 from locker.people import add_person
-from locker.rota import import_rota
+from locker.rota_file import import_rota
 
 DEMO_USER = "manager"
 DEMO_PASSWORD = "manager-demo"

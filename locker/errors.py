@@ -22,7 +22,8 @@ class RotaError(LockerError, ValueError):
     def __init__(self, problems: list[tuple[int, str]]):
         self.problems = problems
         lines = "; ".join(f"line {n}: {why}" for n, why in problems)
-        super().__init__(f"rota rejected, nothing changed ({len(problems)} bad rows): {lines}")
+        count = f"{len(problems)} bad row{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"rota rejected, nothing changed ({count}): {lines}")
 
 
 class NotFound(LockerError, LookupError):

@@ -1,6 +1,7 @@
 """The rota: who works when, as shifts and break windows per person per local day.
 
-A rota arrives as a CSV file (``locker rota import``) or as edits in the panel.
+A rota arrives as a CSV file (``locker rota import``, read by
+:mod:`locker.rota_file`) or as edits in the panel.
 Times in the file are local to the site; everything stored is UTC. Converting
 a local time on a daylight-saving day follows two rules:
 
@@ -16,11 +17,8 @@ nothing. There are no overnight shifts: a shift lies within one local day.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,56 +27,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from locker import events
 from locker.decisions import LogEntry
-from locker.errors import InvalidRequest, NotFound, RotaError
+from locker.errors import InvalidRequest, NotFound
 from locker.log import append
 from locker.models import Break, Person, Shift
 
-#: The header row every rota file starts with, exactly.
-HEADER = ("date", "name", "start", "end", "breaks")
-_WANTED = ",".join(HEADER)
-
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# One- or two-digit hours: spreadsheets often write 8:00 for 08:00.
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
-_BREAK = re.compile(r"([^-]*)-([^-]*)")
-
 Window = tuple[datetime, datetime]
 
 #: The days the product takes. A typed day outside them is a mistake, and one
 #: near ``date.min`` or ``date.max`` overflows as soon as a day is added to it.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
-
-
-@dataclass(frozen=True)
-class ShiftPlan:
-    """One valid row of a rota file: a person's shift on a local day, in UTC."""
-
-    person_id: int
-    day: date
-    start: datetime
-    end: datetime
-    breaks: tuple[Window, ...] = ()
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import did: shifts added, changed and left as they were.
-
-    ``first_day`` and ``last_day`` span the file's rows (``None`` for a file
-    with a header and no rows).
-    """
-
-    added: int
-    changed: int
-    unchanged: int
-    first_day: date | None
-    last_day: date | None
-
-    @property
-    def changed_anything(self) -> bool:
-        """True when the import wrote to the database."""
-        return bool(self.added or self.changed)
 
 
 class NonexistentTime(InvalidRequest):
@@ -152,153 +111,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> Window:
     return start, end
 
 
-# --- Parsing ----------------------------------------------------------------
-
-
-def parse_rota(text: str, *, people_by_name: dict[str, int], tz: ZoneInfo) -> list[ShiftPlan]:
-    """The shifts a rota file asks for, in file order.
-
-    ``text`` is the CSV (a UTF-8 byte-order mark, CRLF line endings and
-    spaces around cells are fine; rows whose cells are all empty are skipped,
-    as spreadsheets write them). ``people_by_name`` maps exact stored names to
-    person ids. Raises :class:`RotaError` naming every bad row by its line
-    number (the header is line 1) when any row is bad.
-    """
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        raise RotaError([(1, f"the file is empty; it must start with the header {_WANTED}")])
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    problems: list[tuple[int, str]] = []
-    plans: list[ShiftPlan] = []
-    first_line_of: dict[tuple[int, date], int] = {}
-    header_seen = False
-    line = 0
-    try:
-        for row in reader:
-            # A quoted cell may span lines; report a row by its first line.
-            row_line, line = line + 1, reader.line_num
-            cells = [cell.strip() for cell in row]
-            if not header_seen:
-                header_seen = True
-                if tuple(cells) != HEADER:
-                    raise RotaError([(1, _header_problem(cells))])
-                continue
-            if not any(cells):
-                continue
-            plan, reasons = _parse_row(cells, people_by_name, tz)
-            if plan is not None:
-                key = (plan.person_id, plan.day)
-                if key in first_line_of:
-                    reasons.append(
-                        f"{cells[1]} is already on {plan.day.isoformat()} "
-                        f"at line {first_line_of[key]}"
-                    )
-                else:
-                    first_line_of[key] = row_line
-            if reasons:
-                problems.append((row_line, "; ".join(reasons)))
-            elif plan is not None:
-                plans.append(plan)
-    except csv.Error as exc:
-        problems.append((max(reader.line_num, 1), f"not readable as CSV: {exc}"))
-    if problems:
-        raise RotaError(problems)
-    return plans
-
-
-def _header_problem(cells: list[str]) -> str:
-    if not any(cells):
-        return f"the first line is blank; it must be the header {_WANTED}"
-    return f"the first line must be the header {_WANTED}, not {','.join(cells)}"
-
-
-def _parse_row(
-    cells: list[str], people_by_name: dict[str, int], tz: ZoneInfo
-) -> tuple[ShiftPlan | None, list[str]]:
-    """A plan for one row, or ``None`` and every reason the row is bad."""
-    if len(cells) != len(HEADER):
-        return None, [
-            f"expected {len(HEADER)} columns ({_WANTED}), found {len(cells)} "
-            "(keep the last comma when there are no breaks)"
-        ]
-    day_text, name, start_text, end_text, breaks_text = cells
-    reasons: list[str] = []
-
-    day = _parse_date(day_text, reasons)
-    person_id = people_by_name.get(name)
-    if not name:
-        reasons.append("the name is empty")
-    elif person_id is None:
-        reasons.append(f"no active person is named {name!r}")
-    start_at = _parse_time(start_text, "start", reasons)
-    end_at = _parse_time(end_text, "end", reasons)
-    break_times = _parse_breaks(breaks_text, reasons)
-
-    if day is None:
-        return None, reasons
-    start = _to_utc(day, start_at, tz, reasons)
-    end = _to_utc(day, end_at, tz, reasons)
-    windows: list[Window] = []
-    for break_start, break_end in break_times:
-        window_start = _to_utc(day, break_start, tz, reasons)
-        window_end = _to_utc(day, break_end, tz, reasons)
-        if window_start is not None and window_end is not None:
-            windows.append((window_start, window_end))
-    if reasons or start is None or end is None:
-        return None, reasons
-
-    def show(moment: datetime) -> str:
-        return f"{moment.astimezone(tz):%H:%M}"
-
-    reasons.extend(_shift_problems(start, end, windows, show))
-    if reasons or person_id is None:
-        return None, reasons
-    return ShiftPlan(person_id, day, start, end, tuple(sorted(windows))), reasons
-
-
-def _parse_date(text: str, reasons: list[str]) -> date | None:
-    day, why = day_problem(text, "date")
-    if day is None:
-        reasons.append(why)
-    return day
-
-
-def _parse_time(text: str, what: str, reasons: list[str]) -> time | None:
-    match = _TIME.fullmatch(text)
-    if match and int(match[1]) < 24 and int(match[2]) < 60:
-        return time(int(match[1]), int(match[2]))
-    reasons.append(f"{what} {text!r} is not a time of day as HH:MM (00:00 to 23:59)")
-    return None
-
-
-def _parse_breaks(text: str, reasons: list[str]) -> list[tuple[time, time]]:
-    """Break times from ``HH:MM-HH:MM;HH:MM-HH:MM``; nothing for an empty cell."""
-    if not text:
-        return []
-    found: list[tuple[time, time]] = []
-    for piece in (part.strip() for part in text.split(";")):
-        match = _BREAK.fullmatch(piece)
-        if match is None:
-            reasons.append(f"break {piece!r} is not HH:MM-HH:MM (separate breaks with ;)")
-            continue
-        start = _parse_time(match[1].strip(), f"break {piece!r} start", reasons)
-        end = _parse_time(match[2].strip(), f"break {piece!r} end", reasons)
-        if start is not None and end is not None:
-            found.append((start, end))
-    return found
-
-
-def _to_utc(day: date, at: time | None, tz: ZoneInfo, reasons: list[str]) -> datetime | None:
-    if at is None:
-        return None
-    try:
-        return local_to_utc(day, at, tz)
-    except NonexistentTime as exc:
-        reasons.append(str(exc))
-        return None
-
-
-def _shift_problems(
+def shift_problems(
     start: datetime, end: datetime, breaks: Sequence[Window], show: Callable[[datetime], str]
 ) -> list[str]:
     """Why a shift and its breaks do not fit together; empty when they do."""
@@ -324,88 +137,19 @@ def _shift_problems(
     return problems
 
 
-# --- Import -----------------------------------------------------------------
-
-
-def import_rota(
-    session: Session, text: str, *, tz: ZoneInfo, at: datetime, actor: str
-) -> ImportResult:
-    """Store the shifts of rota file ``text``, one ``config.changed`` event if anything changed.
-
-    Shifts are matched by person and day: an identical one is left alone, a
-    different one is replaced with its breaks; shifts of other days and people
-    are not touched. Names are those of active people. On :class:`RotaError`
-    nothing has been written. ``session`` comes from ``Database.write()``; the
-    caller commits.
-    """
-    people = session.execute(select(Person.name, Person.id).where(Person.active)).all()
-    plans = parse_rota(text, people_by_name={p.name: p.id for p in people}, tz=tz)
-    if not plans:
-        return ImportResult(0, 0, 0, None, None)
-
-    first_day = min(plan.day for plan in plans)
-    last_day = max(plan.day for plan in plans)
-    stored = {
-        (shift.person_id, shift.day): shift
-        for shift in session.scalars(
-            select(Shift)
-            .where(Shift.day >= first_day, Shift.day <= last_day)
-            .options(selectinload(Shift.breaks))
-        )
-    }
-    added = changed = unchanged = 0
-    for plan in plans:
-        shift = stored.get((plan.person_id, plan.day))
-        if shift is None:
-            session.add(
-                Shift(
-                    person_id=plan.person_id,
-                    day=plan.day,
-                    start=plan.start,
-                    end=plan.end,
-                    breaks=_break_rows(plan.breaks),
-                )
-            )
-            added += 1
-        elif _windows(shift) == (plan.start, plan.end, plan.breaks):
-            unchanged += 1
-        else:
-            shift.start, shift.end = plan.start, plan.end
-            if _break_windows(shift) != plan.breaks:
-                shift.breaks = _break_rows(plan.breaks)
-            changed += 1
-
-    result = ImportResult(added, changed, unchanged, first_day, last_day)
-    if result.changed_anything:
-        session.flush()
-        append(
-            session,
-            LogEntry(
-                kind=events.CONFIG_CHANGED,
-                actor=actor,
-                details={
-                    "what": "rota",
-                    "added": added,
-                    "changed": changed,
-                    "unchanged": unchanged,
-                    "days": [first_day.isoformat(), last_day.isoformat()],
-                },
-            ),
-            at,
-        )
-    return result
-
-
-def _break_rows(windows: Sequence[Window]) -> list[Break]:
+def break_rows(windows: Sequence[Window]) -> list[Break]:
+    """New break rows for ``windows``."""
     return [Break(start=start, end=end) for start, end in windows]
 
 
-def _break_windows(shift: Shift) -> tuple[Window, ...]:
+def break_windows(shift: Shift) -> tuple[Window, ...]:
+    """A stored shift's breaks as sorted ``(start, end)`` windows."""
     return tuple(sorted((b.start, b.end) for b in shift.breaks))
 
 
-def _windows(shift: Shift) -> tuple[datetime, datetime, tuple[Window, ...]]:
-    return shift.start, shift.end, _break_windows(shift)
+def shift_windows(shift: Shift) -> tuple[datetime, datetime, tuple[Window, ...]]:
+    """A stored shift as ``(start, end, breaks)``, to compare with a plan."""
+    return shift.start, shift.end, break_windows(shift)
 
 
 # --- Reading shifts -----------------------------------------------------------
@@ -468,7 +212,7 @@ def set_shift(
         _require_aware(moment, InvalidRequest)
     start, end = start_utc.astimezone(UTC), end_utc.astimezone(UTC)
     windows = tuple(sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in breaks))
-    problems = _shift_problems(start, end, windows, _iso)
+    problems = shift_problems(start, end, windows, _iso)
     if problems:
         raise InvalidRequest("; ".join(problems))
 
@@ -477,10 +221,10 @@ def set_shift(
     if shift is None:
         shift = Shift(person_id=person_id, day=day, start=start, end=end)
         session.add(shift)
-    elif _windows(shift) == (start, end, windows):
+    elif shift_windows(shift) == (start, end, windows):
         return shift
     shift.start, shift.end = start, end
-    shift.breaks = _break_rows(windows)
+    shift.breaks = break_rows(windows)
     _log_shift(session, events.SHIFT_CHANGED, shift, old, at, actor, client, action="set")
     return shift
 
@@ -610,7 +354,7 @@ def _snapshot(shift: Shift | None) -> dict[str, object] | None:
     return {
         "start": _iso(shift.start),
         "end": _iso(shift.end),
-        "breaks": [[_iso(start), _iso(end)] for start, end in _break_windows(shift)],
+        "breaks": [[_iso(start), _iso(end)] for start, end in break_windows(shift)],
     }
 
 

@@ -26,6 +26,7 @@ from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
 from locker_app import cli_notify
+from locker_app.cli_group import EXIT_USAGE, LockerGroup
 from locker_app.cli_hub import hub as hub_commands
 
 EXIT_ERROR = 1
@@ -37,6 +38,9 @@ class App:
 
     def __init__(self, config_file: str | None):
         self.path = config_path(config_file)
+        #: Whether the config path was given (``--config`` or ``$LOCKER_CONFIG``),
+        #: not the system-wide default.
+        self.path_given = bool(config_file or os.environ.get("LOCKER_CONFIG"))
         self.clock = SystemClock()
         self._config: Config | None = None
         self._db: Database | None = None
@@ -97,7 +101,7 @@ def friendly(func):
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("locker", cls=LockerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
@@ -118,11 +122,19 @@ main.add_command(hub_commands)
 
 
 @main.command()
+@click.option(
+    "--system",
+    is_flag=True,
+    help=f"Use the system-wide places ({DEFAULT_CONFIG_PATH}, /var/lib/nursery-locker) "
+    "without asking.",
+)
 @pass_app
 @friendly
-def init(app: App) -> None:
+def init(app: App, system: bool) -> None:
     """Write a default config if there is none, then create or migrate the database."""
     path = app.path
+    if not app.path_given and not system:
+        _confirm_system_init(path)
     if not path.exists():
         data_dir = (
             "/var/lib/nursery-locker"
@@ -147,6 +159,33 @@ def init(app: App) -> None:
     db = Database(config.db_url)
     migrate(db.engine)
     click.echo(f"database ready: {config.db_url}")
+
+
+def stdin_is_a_terminal() -> bool:
+    """Whether a person can be asked a question (not a script's pipe)."""
+    return sys.stdin.isatty()
+
+
+def _confirm_system_init(path: Path) -> None:
+    """Say where ``locker init`` will write when no config path was given, and ask.
+
+    Without a terminal to ask on, refuse: an installer's script says ``--system``
+    (or gives ``--config``) so nothing lands in /etc by surprise.
+    """
+    where = (
+        f"the config {path} (already there: kept as it is)"
+        if path.exists()
+        else f"a new config {path} and the data in /var/lib/nursery-locker"
+    )
+    message = (
+        f"no --config PATH given: locker init would use {where}. "
+        "Give --config PATH for another place, or --system for these"
+    )
+    if not stdin_is_a_terminal():
+        fail(message, EXIT_USAGE)
+    click.echo(message + ".", err=True)
+    if not click.confirm("Use the system-wide places?", default=False, err=True):
+        fail("nothing was written", EXIT_ERROR)
 
 
 #: New directories and files of the locker: the owner and its group, nobody else
@@ -413,7 +452,7 @@ def rota() -> None:
 @friendly
 def rota_import(app: App, file: Path) -> None:
     """Import shifts and breaks from a CSV file (date,name,start,end,breaks)."""
-    from locker.rota import import_rota
+    from locker.rota_file import import_rota
 
     try:
         text = file.read_text(encoding="utf-8-sig")

@@ -32,6 +32,7 @@ from locker.models import Person, Slot
 from web import manager, reauth
 from web.commands import describe
 from web.context import client_address, get_config, get_db
+from web.words import GRANT_REASON_WORDS, alert_words, in_words, state_words
 
 bp = Blueprint("actions", __name__)
 
@@ -50,7 +51,7 @@ class GrantForm(FlaskForm):
     person_id = SelectField("Person", coerce=int, validators=[InputRequired()])
     reason = RadioField(
         "Reason",
-        choices=[SelectChoice(code, words) for code, words in manager.GRANT_REASON_WORDS.items()],
+        choices=[SelectChoice(code, words) for code, words in GRANT_REASON_WORDS.items()],
         validators=[InputRequired()],
     )
     note = TextAreaField("Note", validators=[Optional(), Length(max=manager.MAX_TEXT)])
@@ -142,7 +143,7 @@ def _slot_choice(number: int, row: Slot | None, names: dict[int, str]) -> str:
     if row is None:
         return f"Slot {number}"
     who = names.get(row.occupant_id) or row.visitor_name or "nobody"
-    return f"Slot {row.label or number}: {who} ({row.state.replace('_', ' ')})"
+    return f"Slot {row.label or number}: {who} ({state_words(row.state).lower()})"
 
 
 def _again(forms: dict[str, FlaskForm]):
@@ -154,7 +155,7 @@ def _carry_out(action: Callable[[], manager.Requested], forms: dict[str, FlaskFo
     try:
         requested = action()
     except (InvalidRequest, NotFound, Conflict) as exc:
-        flash(str(exc), "error")
+        flash(in_words(str(exc)), "error")
         return _again(forms)
     except ControllerDown as exc:
         flash(str(exc), "error")
@@ -261,5 +262,6 @@ def acknowledge(alert_id: int):
     except (NotFound, Conflict) as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Alert {alert.id} acknowledged.", "success")
+        where = f" at slot {alert.slot}" if alert.slot is not None else ""
+        flash(f"Alert acknowledged: {alert_words(alert.alert).lower()}{where}.", "success")
     return redirect(url_for("status.index"))

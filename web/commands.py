@@ -19,6 +19,7 @@ from locker.doorbell import ring
 from locker.errors import ControllerDown
 from locker.models import Command
 from web.context import controller_now, daemon_state, get_config, get_db, real_now
+from web.words import in_words
 
 #: Seconds a view waits for the daemon's answer (app config ``LOCKER_COMMAND_WAIT_S``).
 WAIT_S = 3.0
@@ -95,7 +96,7 @@ def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> st
     if outcome.status == CommandStatus.PENDING:
         return NOT_YET if outcome.daemon_running else NOT_RUNNING
     if outcome.status == CommandStatus.FAILED:
-        return f"The controller refused: {outcome.error}."
+        return f"The controller refused: {in_words(str(outcome.error))}."
     if outcome.status == CommandStatus.EXPIRED:
         return f"Not carried out: {outcome.error}."
     result, names = outcome.result, names or {}
@@ -108,6 +109,8 @@ def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> st
             return f"Release granted for {who}: it opens at their next badge."
         return f"Release granted for {who}: slot {slot} is open."
     if outcome.kind == CommandKind.RELEASE_SLOT:
+        if who:
+            return f"{who}'s device is released from slot {slot}: the slot is open."
         return f"Slot {slot} is open for its device to be taken."
     if outcome.kind == CommandKind.RELEASE_ALL:
         opened = result.get("slots") or []
@@ -119,5 +122,6 @@ def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> st
     if outcome.kind == CommandKind.VISITOR_IN:
         return f"Slot {slot} is open for {names.get('visitor', 'the visitor')}'s phone."
     if outcome.kind == CommandKind.VISITOR_OUT:
-        return f"Slot {slot} is open: the visitor can take their phone."
+        visitor = names.get("visitor", "the visitor")
+        return f"Slot {slot} is open: {visitor} can take their phone."
     return "Done."

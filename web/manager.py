@@ -20,22 +20,13 @@ from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.events import GRANT_REASONS
 from locker.log import append
-from locker.models import Alert, Person
+from locker.models import Alert, Person, Slot
 from web.commands import CommandOutcome, send_command
 from web.context import MAX_ID, controller_now, daemon_state, get_config, get_db
 
 MAX_TEXT = 500
 MAX_NAME = 120
 MAX_RETURN_MINUTES = 24 * 60
-
-#: Codes for a grant's reason, in the manager's words.
-GRANT_REASON_WORDS = {
-    "emergency": "Emergency",
-    "outing": "Outing",
-    "home_visit": "Home visit",
-    "training": "Training (online course)",
-    "other": "Other (say why in the note)",
-}
 
 
 @dataclass(frozen=True)
@@ -162,7 +153,8 @@ def release_slot(number: Any, data: Mapping[str, Any], who: Actor) -> Requested:
     """Open one slot so its device can be taken."""
     only(data, {"reason", "password"})
     payload = {"slot": slot_number(number), "reason": text(data.get("reason"), "reason")}
-    return Requested(send_command(CommandKind.RELEASE_SLOT, payload, **_who(who)), {})
+    names = {"person": name} if (name := _occupant(payload["slot"])) else {}
+    return Requested(send_command(CommandKind.RELEASE_SLOT, payload, **_who(who)), names)
 
 
 def release_all(data: Mapping[str, Any], who: Actor) -> Requested:
@@ -189,7 +181,18 @@ def sign_out_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
     """Open a visitor's slot so they can take their phone."""
     only(data, {"slot"})
     payload = {"slot": slot_of_kind(data.get("slot"), "visitor")}
-    return Requested(send_command(CommandKind.VISITOR_OUT, payload, **_who(who)), {})
+    names = {"visitor": name} if (name := _occupant(payload["slot"])) else {}
+    return Requested(send_command(CommandKind.VISITOR_OUT, payload, **_who(who)), names)
+
+
+def _occupant(number: int) -> str | None:
+    """Whose device (a person's or a visitor's) slot ``number`` holds, for the message."""
+    with get_db().read() as session:
+        slot = session.get(Slot, number)
+        if slot is None:
+            return None
+        person = session.get(Person, slot.occupant_id) if slot.occupant_id else None
+        return person.name if person is not None else slot.visitor_name
 
 
 def acknowledge_alert(alert_id: int, who: Actor) -> Alert:

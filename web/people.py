@@ -45,11 +45,10 @@ from web.context import (
     local_text,
 )
 from web.manager import MAX_NAME, text
-from web.status import KIND_WORDS
+from web.words import CHANGE_WORDS, role_words, slot_kind_words
 
 bp = Blueprint("people", __name__)
 
-ROLE_WORDS = {"staff": "Staff", "manager": "Manager or deputy", "visitor": "Visitor"}
 #: Longest UID a person may type, separators included (10 bytes as ``de:ad:...``).
 MAX_UID_TEXT = 40
 
@@ -77,7 +76,7 @@ class PersonDetailsForm(FlaskForm):
 class PersonForm(PersonDetailsForm):
     """Add a person: name, role, their own slot and first badge if any."""
 
-    badge = StringField("Badge UID (optional)", validators=[Optional(), Length(max=MAX_UID_TEXT)])
+    badge = StringField("Card number (optional)", validators=[Optional(), Length(max=MAX_UID_TEXT)])
 
 
 # ---------------------------------------------------------------- helpers
@@ -138,7 +137,7 @@ def _row(person: Person) -> dict[str, Any]:
         "id": person.id,
         "name": person.name,
         "role": person.role,
-        "role_text": ROLE_WORDS.get(person.role, person.role),
+        "role_text": role_words(person.role),
         "slot": person.slot_number,
         "badges": [uids.shown(b.uid) for b in person.badges if b.revoked_at is None],
         "revoked": len([b for b in person.badges if b.revoked_at is not None]),
@@ -159,7 +158,7 @@ def _page(form: PersonForm, status: int = 200):
         {
             "number": cfg.number,
             "label": cfg.label or str(cfg.number),
-            "kind_text": KIND_WORDS.get(cfg.kind, cfg.kind),
+            "kind_text": slot_kind_words(cfg.kind),
             "owner": owners.get(cfg.number),
         }
         for cfg in get_config().slots
@@ -333,15 +332,6 @@ def save(person_id: int):
     return redirect(url_for(".index"))
 
 
-#: How a changed field is named to the manager.
-CHANGE_WORDS = {
-    "name": "the name",
-    "role": "the role",
-    "slot": "the own slot",
-    "setting_authorised": "the setting's devices permission",
-}
-
-
 def _since_arg(value: str | None) -> datetime | None:
     """The enrol page's start moment from the query string, or ``None``."""
     if not value or len(value) > 40:
@@ -430,7 +420,7 @@ def give_badge(person_id: int):
         name = person.name
         try:
             if len(raw) > MAX_UID_TEXT:
-                raise InvalidRequest(f"a badge UID is at most {MAX_UID_TEXT} characters")
+                raise InvalidRequest(f"a card number is at most {MAX_UID_TEXT} characters")
             badge = add_badge(
                 session,
                 person.id,
@@ -450,7 +440,7 @@ def give_badge(person_id: int):
             with get_db().read() as session:
                 since = controller_now(daemon_state(session))
         return _enrol_page(person_id, since, error=error, typed=raw[:MAX_UID_TEXT])
-    flash_done(f"Badge {uid} now belongs to {name}.", reload_roster())
+    flash_done(f"The card {uid} is now {name}'s badge.", reload_roster())
     return redirect(url_for(".index"))
 
 
@@ -496,5 +486,5 @@ def revoke(uid: str):
             return redirect(url_for(".index"))
         uid = badge.uid
         session.commit()
-    flash_done(f"Badge {uid} ({name}) is revoked.", reload_roster())
+    flash_done(f"{name}'s card {uid} is revoked: it opens nothing now.", reload_roster())
     return redirect(url_for(".index"))

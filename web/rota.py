@@ -23,13 +23,13 @@ from locker.models import Person, Shift
 from locker.rota import (
     end_shift_now,
     extend_shift,
-    import_rota,
     local_to_utc,
     parse_day,
     set_shift,
     shifts_on,
     start_break_now,
 )
+from locker.rota_file import import_rota
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, local_day
 from web.people import flash_done, person_or_404, reload_roster
 

@@ -28,7 +28,7 @@ from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
 from web.manager import only, slot_number
 from web.rota import parse_time
-from web.status import KIND_WORDS, STATE_WORDS
+from web.words import STATE_WORDS, slot_kind_words
 
 bp = Blueprint("sim", __name__)
 
@@ -105,7 +105,7 @@ def sim_state(session: Session) -> dict[str, Any]:
                 "number": cfg.number,
                 "label": cfg.label or str(cfg.number),
                 "kind": cfg.kind,
-                "kind_text": KIND_WORDS.get(cfg.kind, cfg.kind),
+                "kind_text": slot_kind_words(cfg.kind),
                 "state": slot.state if slot else "unknown",
                 "state_text": STATE_WORDS.get(slot.state if slot else "unknown", ""),
                 "occupant": occupant,
@@ -130,13 +130,14 @@ def sim_state(session: Session) -> dict[str, Any]:
 def _badges(session: Session) -> list[dict[str, Any]]:
     """Every badge still in use, by its holder's name, for the reader's list."""
     query = (
-        select(Badge.uid, Person.name, Person.active)
+        select(Badge.uid, Person.name, Person.active, Person.role)
         .join(Person, Badge.person_id == Person.id)
         .where(Badge.revoked_at.is_(None))
         .order_by(Person.name, Badge.uid)
     )
     return [
-        {"uid": uid, "name": name, "active": active} for uid, name, active in session.execute(query)
+        {"uid": uid, "name": name, "active": active, "manager": role == "manager"}
+        for uid, name, active, role in session.execute(query)
     ]
 
 

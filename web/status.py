@@ -28,49 +28,9 @@ from web.context import (
     local_day,
     local_text,
 )
+from web.words import REQUEST_WORDS, SLOT_REASON_WORDS, alert_words, slot_kind_words, state_words
 
 bp = Blueprint("status", __name__)
-
-STATE_WORDS = {
-    "free": "Free",
-    "open_for_deposit": "Open for a device to go in",
-    "held": "Device locked in",
-    "open_for_release": "Open for the device to be taken",
-    "out": "Device out",
-    "unknown": "Not seen by the controller yet",
-}
-KIND_WORDS = {"staff": "Staff", "visitor": "Visitor", "setting": "Setting's devices"}
-SLOT_REASON_WORDS = {
-    "deposit": "deposit",
-    "return": "coming back",
-    "setting_return": "coming back",
-    "break": "on a break",
-    "grant": "approved release",
-    "on_the_spot": "approved on the spot",
-    "manager": "released by a manager",
-    "all": "release all",
-    "shift_end": "shift ended",
-    "closing": "closing time",
-    "visitor": "visitor",
-    "visitor_sign_out": "visitor signing out",
-    "stock": "stocking",
-    "tamper": "taken while locked",
-    "return_empty": "came back empty",
-}
-ALERT_WORDS = {
-    "door_forced": "Door forced open",
-    "tamper": "Device removed while locked",
-    "door_left_open": "Door left open",
-    "overdue": "Device overdue",
-    "no_deposit": "On shift, no device deposited",
-    "forgotten_device": "Device forgotten after closing",
-    "unknown_badges": "Repeated unknown badges",
-    "hardware_fault": "Reader or sensor fault",
-    "clock": "Clock not synchronised",
-    "log_broken": "Event log found broken",
-    "storage": "Storage fault (database)",
-    "controller_offline": "Controller not running",
-}
 
 
 @bp.get("/")
@@ -134,18 +94,6 @@ def _expired_requests(session: Session, now: datetime, today: date) -> list[dict
     ]
 
 
-#: Unlocking requests, as the manager would name them.
-REQUEST_WORDS = {
-    "grant": "An open-now release",
-    "release_slot": "A slot release",
-    "release_all": "Release all",
-    "visitor_in": "A visitor sign-in",
-    "visitor_out": "A visitor sign-out",
-    "stock": "Stocking a setting slot",
-    "sim_badge": "A simulated badge",
-}
-
-
 def _daemon(state: DaemonState, today: date) -> dict[str, Any]:
     return {
         "running": state.running,
@@ -169,9 +117,9 @@ def _slot(
         "number": row.number,
         "label": row.label or str(row.number),
         "kind": row.kind,
-        "kind_text": KIND_WORDS.get(row.kind, row.kind),
+        "kind_text": slot_kind_words(row.kind),
         "state": row.state,
-        "state_text": STATE_WORDS.get(row.state, row.state),
+        "state_text": state_words(row.state),
         "locked": row.locked,
         "door_open": row.door_open,
         "device_present": row.device_present,
@@ -254,7 +202,7 @@ def describe_alert(alert: Alert, people: dict[int, Person], today: date) -> dict
     return {
         "id": alert.id,
         "alert": alert.alert,
-        "alert_text": ALERT_WORDS.get(alert.alert, alert.alert.replace("_", " ")),
+        "alert_text": alert_words(alert.alert),
         "message": str((alert.details or {}).get("message", "")),
         "slot": alert.slot,
         "person_id": alert.person_id,

@@ -24,7 +24,7 @@ from locker.log import append
 from locker.models import Alert, NotifyMessage, Person
 from locker.notify_policy import Destination
 from locker_app.notify.channel import AppriseChannel, SendError
-from web.status import ALERT_WORDS
+from web.words import ALERT_WORDS
 
 #: Seconds before the 1st, 2nd, ... retry; after the last, every last one.
 BACKOFF_S = (30, 60, 120, 300, 600)

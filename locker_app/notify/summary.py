@@ -14,8 +14,8 @@ from locker.config import Config
 from locker.log import format_ts, parse_ts
 from locker.models import Alert, Event, NotifyMessage, Person
 from locker.rota import shifts_on
-from web.log import kind_text
-from web.status import ALERT_WORDS
+from web.log_rows import kind_text
+from web.words import ALERT_WORDS
 
 TOPIC = "summary"
 

@@ -16,21 +16,18 @@ from locker.db import Database, migrate
 from locker.errors import InvalidRequest, NotFound, RotaError
 from locker.models import Break, Event, Person, Shift
 from locker.rota import (
-    HEADER,
     NonexistentTime,
-    ShiftPlan,
     day_bounds,
     end_shift_now,
     extend_shift,
-    import_rota,
     local_day,
     local_to_utc,
-    parse_rota,
     set_shift,
     shift_for,
     shifts_on,
     start_break_now,
 )
+from locker.rota_file import HEADER, ShiftPlan, import_rota, parse_rota
 
 TZ = ZoneInfo("Europe/London")
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -160,7 +157,7 @@ def test_a_file_with_only_the_header_has_no_shifts():
         ("\ufeff", "the file is empty"),
         ("  \r\n\r\n", "the file is empty"),
         ("date,name,start,end\n", "must be the header date,name,start,end,breaks"),
-        ("Date,Name,Start,End,Breaks\n", "not Date,Name,Start,End,Breaks"),
+        ("Day,Name,Start,End,Breaks\n", "not Day,Name,Start,End,Breaks"),
         ("2026-06-01,Alice Smith,08:00,16:00,\n", "must be the header"),
         ("\n" + HEADER_LINE + "\n", "the first line is blank"),
     ],
@@ -178,9 +175,12 @@ def test_a_missing_or_wrong_header_is_line_1(text, expected):
         ("2026-06-01,Alice Smith,08:00,16:00,,x", "found 6"),
         ("2026-13-01,Alice Smith,08:00,16:00,", "date '2026-13-01' is not a date"),
         ("2026-02-30,Alice Smith,08:00,16:00,", "date '2026-02-30' is not a date"),
-        ("01/06/2026,Alice Smith,08:00,16:00,", "date '01/06/2026' is not a date as YYYY-MM-DD"),
+        (
+            "1 June 2026,Alice Smith,08:00,16:00,",
+            "date '1 June 2026' is not a date as YYYY-MM-DD or DD",
+        ),
         ("20260601,Alice Smith,08:00,16:00,", "date '20260601' is not a date"),
-        ("2026-06-01,alice smith,08:00,16:00,", "no active person is named 'alice smith'"),
+        ("2026-06-01,Alice Smyth,08:00,16:00,", "no active person is named 'Alice Smyth'"),
         ("2026-06-01,Alice,08:00,16:00,", "no active person is named 'Alice'"),
         ("2026-06-01,,08:00,16:00,", "the name is empty"),
         ("2026-06-01,Alice Smith,8am,16:00,", "start '8am' is not a time of day as HH:MM"),
@@ -251,13 +251,13 @@ def test_every_bad_row_is_listed_with_its_line_number_and_every_reason():
 
 
 def test_a_quoted_cell_over_two_lines_keeps_later_line_numbers_right():
-    text = rota('2026-06-01,"Alice\nSmith",08:00,16:00,', "2026-06-02,Nobody,08:00,16:00,")
+    text = rota('2026-06-01,"Alice\nSmyth",08:00,16:00,', "2026-06-02,Nobody,08:00,16:00,")
     found = problems_of(text)
     assert [line for line, _ in found] == [2, 4]
 
 
 def test_the_error_message_says_nothing_changed():
-    with pytest.raises(RotaError, match=r"rota rejected, nothing changed \(1 bad rows\): line 2"):
+    with pytest.raises(RotaError, match=r"rota rejected, nothing changed \(1 bad row\): line 2"):
         parse(rota("2026-06-01,Nobody,08:00,16:00,"))
 
 

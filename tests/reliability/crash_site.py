@@ -49,7 +49,7 @@ from locker.live_status import read_live_status, status_path
 from locker.log import verify
 from locker.models import Command
 from locker.people import add_person
-from locker.rota import import_rota
+from locker.rota_file import import_rota
 
 LOCKER = str(Path(sys.executable).parent / "locker")
 ZYGOTE = Path(__file__).with_name("zygote.py")

@@ -33,7 +33,7 @@ from locker.log import append, export, verify
 from locker.models import Base, Event
 from locker.people import add_person
 from locker.roster import normalise_uid
-from locker.rota import import_rota, parse_rota
+from locker.rota_file import import_rota, parse_rota
 from locker_app.cli import main as cli_main
 from tests.locker.kit import MONDAY, at, make_config
 from tests.reliability.tamper_kit import write_config

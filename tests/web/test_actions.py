@@ -13,7 +13,7 @@ from locker.events import GRANT_REASONS
 from locker.models import Alert, Slot
 from tests.web.kit import commands, events, raise_alert
 from web.commands import NOT_RUNNING
-from web.manager import GRANT_REASON_WORDS
+from web.words import GRANT_REASON_WORDS
 
 ALICE = 1
 
@@ -115,7 +115,7 @@ def test_releasing_a_slot_needs_the_password_again(client, manager, daemon, db):
         {**fields, "release-slot-password": "manager-password"},
         follow_redirects=True,
     )
-    assert "Slot 1 is open for its device to be taken." in page(right)
+    assert "Alice's device is released from slot 1: the slot is open." in page(right)
     assert slot_state(db, 1) == "open_for_release"
     (released,) = events(db, ev.RELEASE_MANAGER)
     assert released.actor == "manager"
@@ -168,7 +168,7 @@ def test_a_visitor_signs_in_and_out(client, manager, daemon, db):
     response = manager.post(
         "/actions/visitor-out", {"visitor-out-slot": "4"}, follow_redirects=True
     )
-    assert "Slot 4 is open: the visitor can take their phone." in page(response)
+    assert "Slot 4 is open: Ofsted inspector can take their phone." in page(response)
     assert slot_state(db, 4) == "open_for_release"
 
 
@@ -182,7 +182,7 @@ def test_acknowledging_an_alert_from_the_status_page(client, manager, daemon, db
     alert_id = raise_alert(db, daemon.clock.now())
     assert f'data-testid="ack-{alert_id}"' in page(client.get("/"))
     response = manager.post(f"/alerts/{alert_id}/ack", follow_redirects=True)
-    assert f"Alert {alert_id} acknowledged." in page(response)
+    assert "Alert acknowledged: door forced open at slot 1." in page(response)
     assert f'data-testid="alert-{alert_id}"' not in page(response)
     with db.read() as session:
         assert (

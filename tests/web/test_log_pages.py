@@ -22,6 +22,7 @@ from locker.models import Event
 from locker.people import add_person
 from tests.web.kit import LONDON, MONDAY, at
 from web import log as log_pages
+from web import log_query, log_rows
 
 ALICE, BOB, MARY = 1, 2, 3
 #: A Monday in summer: local time is BST, an hour ahead of UTC.
@@ -105,8 +106,8 @@ def test_the_log_lists_events_newest_first_in_local_time_and_words(client, viewe
 
 def test_every_kind_of_the_spec_has_words(client):
     for kind in ALL_KINDS:
-        assert log_pages.kind_text(kind) != kind, kind
-    assert log_pages.kind_text("brand.new") == "brand.new"
+        assert log_rows.kind_text(kind) != kind, kind
+    assert log_rows.kind_text("brand.new") == "Brand new"
 
 
 def test_details_read_as_words():
@@ -120,7 +121,7 @@ def test_details_read_as_words():
         "client": "10.0.0.9",
         "unused": None,
     }
-    text = log_pages.summarise(ev.GRANT_CREATED, details, LONDON, JUNE_MONDAY)
+    text = log_rows.summarise(ev.GRANT_CREATED, details, LONDON, JUNE_MONDAY)
     assert text == (
         "grant: 4; reason: emergency; note: child ill; on their next badge; "
         "back within: 15 min; valid until: 11:00; from address: 10.0.0.9"
@@ -215,7 +216,7 @@ def walk(client, path: str, row=EVENT_ROW) -> tuple[list[list[int]], str | None]
 def test_keyset_pages_cover_the_log_without_repeats_or_gaps(
     client, viewer, db, people, monkeypatch
 ):
-    monkeypatch.setattr(log_pages, "PAGE_SIZE", 3)
+    monkeypatch.setattr(log_query, "PAGE_SIZE", 3)
     for minute in range(10):
         log(db, ev.DOOR_OPENED, at(f"09:{minute:02d}"), slot=1)
     pages, last_text = walk(client, "/log")
@@ -233,7 +234,7 @@ def test_keyset_pages_cover_the_log_without_repeats_or_gaps(
 
 
 def test_a_page_boundary_holds_while_events_arrive(client, viewer, db, people, monkeypatch):
-    monkeypatch.setattr(log_pages, "PAGE_SIZE", 4)
+    monkeypatch.setattr(log_query, "PAGE_SIZE", 4)
     for minute in range(9):
         log(db, ev.DOOR_CLOSED, at(f"09:{minute:02d}"), slot=2)
     before = all_ids(db)
@@ -248,7 +249,7 @@ def test_a_page_boundary_holds_while_events_arrive(client, viewer, db, people, m
 
 
 def test_filtered_pages_with_several_kinds_merge_in_order(client, viewer, db, people, monkeypatch):
-    monkeypatch.setattr(log_pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(log_query, "PAGE_SIZE", 2)
     kinds = sorted(OVERRIDE_KINDS)
     wanted = []
     for n in range(7):
@@ -320,8 +321,8 @@ def test_a_day_page_reads_ranges_not_the_whole_table(client, viewer, db, people,
 
 
 def test_the_compiled_page_statements_use_keyset_limits():
-    flt = log_pages.LogFilter(person_id=1, day=MONDAY, scope=OVERRIDE_KINDS)
-    stmts = log_pages.statements(flt, LONDON, lower=10, upper=500_000, newest_first=True, limit=51)
+    flt = log_query.LogFilter(person_id=1, day=MONDAY, scope=OVERRIDE_KINDS)
+    stmts = log_query.statements(flt, LONDON, lower=10, upper=500_000, newest_first=True, limit=51)
     assert len(stmts) == len(OVERRIDE_KINDS)
     for stmt in stmts:
         # The generic compiler writes OFFSET only when the statement has one.
@@ -581,3 +582,19 @@ def test_the_export_is_sent_a_batch_at_a_time(client, viewer, db, people, monkey
     # The header, then one chunk per batch of three events.
     assert len(chunks) == 1 + math.ceil(total / 3)
     assert sum(chunk.count(b"\r\n") for chunk in chunks) == total + 1
+
+
+def test_the_demo_log_marks_the_events_timed_by_real_time(client, viewer, daemon, db):
+    login = log(db, ev.AUTH_LOGIN, at("09:00"), actor="viewer")
+    door = log(db, ev.DOOR_OPENED, at("09:01"), slot=1)
+    text = client.get("/log").get_data(as_text=True)
+    assert 'data-testid="log-simulated"' in text
+    assert f'data-testid="event-{login}-real-time"' in text
+    assert f'data-testid="event-{door}-real-time"' not in text
+
+
+def test_a_real_bank_marks_nothing(client, viewer, db):
+    login = log(db, ev.AUTH_LOGIN, at("09:00"), actor="viewer")
+    text = client.get("/log").get_data(as_text=True)
+    assert 'data-testid="log-simulated"' not in text
+    assert f'data-testid="event-{login}-real-time"' not in text

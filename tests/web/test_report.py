@@ -26,7 +26,8 @@ from locker.people import add_person
 from locker.rota import day_bounds, set_shift
 from tests.web.kit import LONDON, MONDAY, at
 from web import report as report_page
-from web.report import BREAK, HELD, LATE, OVERDUE, RELEASE, TAMPER, Segment, axis_for, timeline
+from web.timeline import BREAK, HELD, LATE, OVERDUE, RELEASE, TAMPER, Segment, timeline
+from web.timeline_picture import axis_for
 
 ALICE, BOB, MARY = 1, 2, 3
 DAY_START, DAY_END = day_bounds(MONDAY, LONDON)

@@ -365,3 +365,9 @@ def test_moving_the_clock_on(client, manager, world, clock):
     assert response.json["message"] == "Clock moved on to 07:45: it is now Mon 05 Jan, 07:45:00."
     queued = json.loads(json.dumps([c.payload for c in commands(world.db)]))
     assert queued == [{"advance_s": 90}, {"advance_s": 810.0}]
+
+
+def test_the_card_list_marks_the_managers(client, manager, daemon, people):
+    text = page(client.get("/sim"))
+    assert "Mary – manager (can approve on the spot) (4D4D4D4D)" in text
+    assert "Alice (A1A1A1A1)" in text

@@ -51,7 +51,7 @@ def test_a_viewer_never_sees_a_whole_uid(client, auth, logged):
     assert "****4D4D" in texts[0]
     unknown = client.get("/api/events?kind=badge.unknown").json["events"]
     assert unknown[0]["details"]["uid"] == "****CAFE"
-    assert "badge: ****CAFE" in texts[1]
+    assert "card number: ****CAFE" in texts[1]
     assert '""uid"":""****CAFE""' in texts[5]
     assert '"uid": "****CAFE"' in texts[6]
     assert '"uid":"****CAFE"' in texts[7].replace(" ", "")

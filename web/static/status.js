@@ -103,8 +103,26 @@
       id: "shift-" + p.id, "data-testid": "shift-" + p.id,
       class: "device-" + p.device + (p.on_shift_now ? " now" : ""),
     },
-      el("td", {}, p.name), el("td", {}, p.hours_local), el("td", {}, p.breaks_local || "—"),
-      el("td", { "data-testid": "shift-" + p.id + "-device" }, p.device_text));
+      el("td", { "data-label": "Name" }, p.name),
+      el("td", { "data-label": "Hours" }, p.hours_local),
+      el("td", { "data-label": "Breaks" }, p.breaks_local || "—"),
+      el("td", { "data-label": "Device", "data-testid": "shift-" + p.id + "-device" }, p.device_text));
+  }
+
+  // A screen reader hears what changed (the live region in base.html), not the whole grid.
+  const lastState = {};
+  function announceChanges(slots) {
+    const said = [];
+    for (const s of slots) {
+      const before = lastState[s.number];
+      lastState[s.number] = s.state;
+      if (before !== undefined && before !== s.state) {
+        said.push("Slot " + s.label + ": " + s.state_text + (s.occupant_text ? ", " + s.occupant_text : "") + ".");
+      }
+    }
+    if (said.length) {
+      document.getElementById("live-status").textContent = said.join(" ");
+    }
   }
 
   // Redraw a part only when its data changed, so a button is not replaced under a finger.
@@ -137,6 +155,7 @@
       list.hidden = requests.length === 0;
     });
     redraw("slots", status.slots, (slots) => {
+      announceChanges(slots);
       document.getElementById("slot-grid").replaceChildren(...slots.map(slotCell));
     });
     redraw("alerts", status.alert_groups, (groups) => {
