@@ -242,7 +242,9 @@ class HubServerConfig:
 
     #: PostgreSQL URL, e.g. ``postgresql+psycopg://hub@/hub?host=/run/postgresql``.
     database_url: str = ""
+    #: Address ``locker hub serve`` listens on (the TLS proxy in front reaches it there).
     host: str = "127.0.0.1"
+    #: Port ``locker hub serve`` listens on.
     port: int = field(default=8090, metadata=_range(1, 65535))
     #: File holding the hub's session secret key; ``locker hub init`` writes one.
     secret_key_file: str = ""
