@@ -26,7 +26,7 @@ from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
 from locker_app import cli_notify
-from locker_app.cli_group import EXIT_USAGE, LockerGroup
+from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
 
 EXIT_ERROR = 1
@@ -241,7 +241,7 @@ def user_add(app: App, name: str, role: str) -> None:
     """Add a panel account; the password is prompted for, or read from stdin."""
     from locker.accounts import add_account
 
-    password = _read_password()
+    password = read_password()
     with app.db.write() as session:
         add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
         session.commit()
@@ -257,7 +257,7 @@ def user_passwd(app: App, name: str) -> None:
     every session started with the old one ends and its API tokens are revoked."""
     from locker.accounts import set_password
 
-    password = _read_password()
+    password = read_password()
     with app.db.write() as session:
         set_password(session, name, password, at=app.clock.now(), actor=app.actor)
         session.commit()
@@ -291,13 +291,6 @@ def user_activate(app: App, name: str) -> None:
         set_active(session, name, True, at=app.clock.now(), actor=app.actor)
         session.commit()
     click.echo(f"account {name} can log in again")
-
-
-def _read_password() -> str:
-    """A password typed twice at a terminal, or the first line of stdin."""
-    if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return sys.stdin.readline().rstrip("\n")
 
 
 @main.group()

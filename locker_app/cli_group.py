@@ -101,3 +101,10 @@ class LockerGroup(click.Group):
         # Standalone, click ends the process here too: ``--help`` and ``--version``
         # come back as their exit status, a command that ran as ``None``.
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def read_password() -> str:
+    """A password typed twice at a terminal, or the first line of stdin (scripts, tests)."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")

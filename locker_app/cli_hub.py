@@ -21,6 +21,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from locker.errors import LockerError
+from locker_app.cli_group import read_password
 
 # The App object comes from the main group as click's context object; this
 # module does not import locker_app.cli, which imports it to register it.
@@ -180,10 +181,7 @@ def hub_user_add(app, name: str, role: str, sites: tuple[str, ...]) -> None:
     """Add a hub account; the password is prompted for, or read from stdin."""
     from hub.accounts import add_account
 
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
+    password = read_password()
     with _hub_session(app) as session:
         add_account(session, name, role, password, list(sites), _now())
     seen = ", ".join(sites) if sites else "every site"

@@ -48,22 +48,24 @@ def lower_priority() -> dict[str, bool]:
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, 19)
         done["nice"] = os.getpriority(os.PRIO_PROCESS, 0) == 19
-    numbers = IOPRIO_SYSCALLS.get(platform.machine())
-    if numbers is not None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        value = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT
-        if libc.syscall(numbers[0], IOPRIO_WHO_PROCESS, 0, value) == 0:
-            done["io_idle"] = io_priority_class() == IOPRIO_CLASS_IDLE
+    value = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT
+    if _ioprio(0, IOPRIO_WHO_PROCESS, 0, value) == 0:
+        done["io_idle"] = io_priority_class() == IOPRIO_CLASS_IDLE
     return done
 
 
 def io_priority_class(pid: int = 0) -> int | None:
     """The I/O scheduling class of ``pid`` (0: this process), or None where unknown."""
+    value = _ioprio(1, IOPRIO_WHO_PROCESS, pid)
+    return None if value is None or value < 0 else value >> IOPRIO_CLASS_SHIFT
+
+
+def _ioprio(which: int, *args: int) -> int | None:
+    """``ioprio_set`` (``which`` 0) or ``ioprio_get`` (1); None on a machine not in the table."""
     numbers = IOPRIO_SYSCALLS.get(platform.machine())
     if numbers is None:
         return None
-    value = ctypes.CDLL(None, use_errno=True).syscall(numbers[1], IOPRIO_WHO_PROCESS, pid)
-    return None if value < 0 else value >> IOPRIO_CLASS_SHIFT
+    return ctypes.CDLL(None, use_errno=True).syscall(numbers[which], *args)
 
 
 class ProcessLogCheck:
