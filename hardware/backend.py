@@ -23,7 +23,13 @@ from hardware.expander_sim import SimulatedExpanders
 from hardware.expanders import with_expanders
 from hardware.flap import FlapGuard, door_guard, sensor_guard
 from hardware.pins import make_pin_factory
-from hardware.reader import BadgeReader, CardPresented, Mfrc522Factory, ReaderFault
+from hardware.reader import (
+    BadgeReader,
+    CardPresented,
+    Mfrc522Factory,
+    ReaderFault,
+    ReaderRecovered,
+)
 from hardware.sim_reader import SimulatedReaderBench
 from hardware.sim_world import SimulatedWorld
 from locker.clock import Clock, SystemClock
@@ -31,6 +37,7 @@ from locker.config import Config
 from locker.decisions import (
     BadgeRead,
     Fault,
+    HardwareRecovered,
     Lock,
     SensorReading,
     Signal,
@@ -155,7 +162,7 @@ class Backend:
         (or comes back reset) is a ``Fault`` (a ``hardware_fault`` alert).
         """
         if self.expanders is not None:
-            self.expanders.on_fault = lambda message: emit(Fault("expander", message))
+            self._report_expanders(emit)
         for number, slot in self.bank.slots.items():
             door, sensor = self.door_guards[number], self.sensor_guards[number]
             door.start(emit)
@@ -176,6 +183,19 @@ class Backend:
                 daemon=True,
             )
             self.reader_thread.start()
+
+    def _report_expanders(self, emit: Callable[[object], None]) -> None:
+        """An expander that stops answering is a ``Fault`` naming the slots it serves
+        (their doors are unknown to the rules meanwhile); one that answers again is
+        a ``HardwareRecovered``; one that came back reset, a ``Fault`` of its own."""
+        served = expander_slots(self.config)
+
+        def silent(name: str, message: str) -> None:
+            emit(Fault("expander", message, unit=name, slots=served.get(name, ())))
+
+        self.expanders.on_fault = lambda message: emit(Fault("expander", message))
+        self.expanders.on_silent = silent
+        self.expanders.on_recovered = lambda name: emit(HardwareRecovered("expander", name))
 
     def poll_reader(self) -> list[object]:
         """One poll of the reader, as core inputs (what the reader thread does each interval)."""
@@ -333,9 +353,22 @@ class Backend:
 
 
 def _reader_input(event: object) -> object | None:
-    """The core input for a reader event (a recovery needs none: faults are alerts)."""
+    """The core input for a reader event (a recovery resolves the fault's alert)."""
     if isinstance(event, CardPresented):
         return BadgeRead(event.uid)
     if isinstance(event, ReaderFault):
         return Fault("reader", event.reason)
+    if isinstance(event, ReaderRecovered):
+        return HardwareRecovered("reader")
     return None
+
+
+def expander_slots(config: Config) -> dict[str, tuple[int, ...]]:
+    """The slots each expander serves (a lock, door or sensor line on it)."""
+    served: dict[str, list[int]] = {}
+    for slot in config.slots:
+        for pin in (slot.lock_pin, slot.door_pin, slot.sensor_pin):
+            name = str(pin).partition(":")[0] if ":" in str(pin) else None
+            if name is not None and slot.number not in served.setdefault(name, []):
+                served[name].append(slot.number)
+    return {name: tuple(numbers) for name, numbers in served.items()}

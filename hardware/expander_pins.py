@@ -49,6 +49,10 @@ MAX_SERVICES = 8
 
 #: Called with a message when an expander stops answering or comes back reset.
 FaultListener = Callable[[str], None]
+#: Called with the expander's name and a message when it stops answering.
+SilenceListener = Callable[[str, str], None]
+#: Called with the expander's name when it answers again (re-initialised).
+RecoveryListener = Callable[[str], None]
 
 
 def expander_pin_info(name: str, line: int) -> PinInfo:
@@ -216,6 +220,9 @@ class ExpanderPinFactory(Factory):
         self.expanders = dict(expanders)
         self.check_s = check_s
         self.on_fault: FaultListener | None = None
+        #: When set, told of a silent expander by name, in place of ``on_fault``.
+        self.on_silent: SilenceListener | None = None
+        self.on_recovered: RecoveryListener | None = None
         self._monotonic = monotonic
         self._pins: dict[str, ExpanderPin] = {}
         self._owners: dict[str, list[ref]] = {}
@@ -353,6 +360,8 @@ class ExpanderPinFactory(Factory):
                 if chip.name in self._failed:
                     self._failed.discard(chip.name)
                     log.warning("expander %s answers again; re-initialised", chip.name)
+                    if self.on_recovered is not None:
+                        self.on_recovered(chip.name)
                 elif not intact:
                     self._report(f"expander {chip.name} had lost its settings; re-initialised")
             self._apply(chip, changes)
@@ -384,10 +393,15 @@ class ExpanderPinFactory(Factory):
             if chip.name in self._failed:
                 return
             self._failed.add(chip.name)
-        self._report(
+        message = (
             f"expander {chip.name} at {chip.address:#04x} does not answer "
             f"({exc.strerror or exc}); its doors and sensors are unknown"
         )
+        if self.on_silent is None:
+            self._report(message)
+            return
+        log.error("%s", message)
+        self.on_silent(chip.name, message)
 
     def _report(self, message: str) -> None:
         log.error("%s", message)

@@ -1,154 +1,86 @@
-"""Alerts that resolve themselves: each kind's condition, checked after every decision.
+"""Alerts that resolve themselves: each kind's condition, looked at when it can have ended.
 
 When the condition an alert was raised for has ended (the door is shut, the
 device is back, the person deposited or their shift ended, the unknown-badge
-window passed, the clock is trusted again, storage recovered), the alert is
-resolved: ``alert.resolved`` with why, off the open list, still in history.
+window passed, the clock is trusted again, storage recovered, the reader or an
+expander answers again, the log verifies again), the alert is resolved:
+``alert.resolved`` with why, off the open list, still in history.
 Acknowledging is separate: a safety alert stays on the panel until a person
 has acknowledged it (see :func:`locker.alerts.on_panel`).
 
-This sits beside the custody rules rather than in them (the rules are being
-split into a package); the controller calls :func:`resolve_ended` in the same
-transaction as the decision's effects.
+The conditions themselves are pure (:mod:`locker.alert_conditions`); this
+module finds the open alerts a decision can have ended and stores their
+resolution in the caller's transaction. Only what the decision touched is
+looked at (its slots, the people depositing in them, the clock's kind on a
+synchronisation), so a badge costs the same with 200 alerts open as with none;
+alerts that end with time are looked at on quiet ticks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alert_conditions import SLOT_CONDITIONS, TIMED_CONDITIONS, World, why_ended
 from locker.alerts import resolve_alert
-from locker.models import Alert, Shift, Slot
-
-
-@dataclass(frozen=True)
-class World:
-    """What the conditions look at: the slots as just saved, and the controller's state."""
-
-    slots: dict[int, Slot]
-    now: datetime
-    clock_trusted: bool
-    unknown_badge_window_s: float
-    shift_ended: Callable[[int], bool]
-
-
-def _door_shut(alert: Alert, world: World) -> str | None:
-    slot = world.slots.get(alert.slot)
-    return "the door was shut" if slot is not None and not slot.door_open else None
-
-
-def _device_back(alert: Alert, world: World) -> str | None:
-    slot = world.slots.get(alert.slot)
-    if slot is None:
-        return None
-    if slot.state == "held" and slot.device_present:
-        return "the device is back in its slot"
-    if slot.state == "free":
-        return "the slot was emptied and freed"
-    return None
-
-
-def _tamper_ended(alert: Alert, world: World) -> str | None:
-    # Only "device removed while locked" ends by itself (the device is back); a device
-    # that appeared behind a locked door stays until a person has looked at it.
-    if "removed" not in str((alert.details or {}).get("message", "")):
-        return None
-    slot = world.slots.get(alert.slot)
-    if slot is not None and slot.device_present and slot.state == "held":
-        return "a device is in the slot again"
-    return None
-
-
-def _collected(alert: Alert, world: World) -> str | None:
-    slot = world.slots.get(alert.slot)
-    return "the device was collected" if slot is not None and not slot.device_present else None
-
-
-def _deposited_or_shift_over(alert: Alert, world: World) -> str | None:
-    person = alert.person_id
-    if person is None:
-        return None
-    if any(s.occupant_id == person and s.state == "held" for s in world.slots.values()):
-        return "they deposited their device"
-    return "their shift ended" if world.shift_ended(person) else None
-
-
-def _window_passed(alert: Alert, world: World) -> str | None:
-    if world.now - alert.raised_at >= timedelta(seconds=world.unknown_badge_window_s):
-        return "no more unknown badges: the window passed"
-    return None
-
-
-def _clock_trusted(alert: Alert, world: World) -> str | None:
-    return "the clock is synchronised" if world.clock_trusted else None
-
-
-#: Each alert kind the controller can see end, and its condition's test (the reason
-#: it ended, or None while it goes on). ``storage`` resolves when storage recovers;
-#: ``controller_offline`` in the panel's watch; ``log_broken`` and ``hardware_fault``
-#: only by a person (a broken log does not mend itself; see the report).
-CONDITIONS: dict[str, Callable[[Alert, World], str | None]] = {
-    ev.ALERT_DOOR_FORCED: _door_shut,
-    ev.ALERT_DOOR_LEFT_OPEN: _door_shut,
-    ev.ALERT_TAMPER: _tamper_ended,
-    ev.ALERT_OVERDUE: _device_back,
-    ev.ALERT_FORGOTTEN_DEVICE: _collected,
-    ev.ALERT_NO_DEPOSIT: _deposited_or_shift_over,
-    ev.ALERT_UNKNOWN_BADGES: _window_passed,
-    ev.ALERT_CLOCK: _clock_trusted,
-}
-
+from locker.models import Alert
+from locker.states import SlotState
 
 #: Seconds between two looks, on quiet ticks, for alerts whose condition ends with time
 #: (a shift's end, the unknown-badge window, the clock's trust).
 TIMED_CHECK_S = 30.0
+#: Every kind that ends with time.
+TIMED_KINDS = tuple(TIMED_CONDITIONS)
+#: Every kind the rules' state ends (for a start, when anything may have changed).
+ALL_KINDS = (*SLOT_CONDITIONS, *TIMED_CONDITIONS)
 
 
 def resolve_ended(
     session: Session,
+    world: World,
     *,
-    now: datetime,
-    clock_trusted: bool,
-    unknown_badge_window_s: float,
+    slots: Collection[int] = (),
+    kinds: Collection[str] = (),
     apply: bool = True,
 ) -> int:
-    """Resolve every open alert whose condition has ended; how many. The caller commits.
+    """Resolve the open alerts whose condition has ended; how many. The caller commits.
 
-    With ``apply`` false it only counts them (a read, for a quiet tick)."""
-    alerts = session.scalars(
-        select(Alert)
-        .where(Alert.resolved_at.is_(None), Alert.alert.in_(tuple(CONDITIONS)))
-        .order_by(Alert.id)
-    ).all()
-    if not alerts:
+    Looked at: the slot alerts of ``slots`` (the slots a decision changed), the
+    ``no_deposit`` alerts of whoever now holds one of them, and every open alert
+    of ``kinds``. With nothing touched there is no query at all. With ``apply``
+    false it only counts them (a read, for a quiet tick).
+    """
+    wanted = []
+    if slots:
+        wanted.append(Alert.alert.in_(tuple(SLOT_CONDITIONS)) & Alert.slot.in_(tuple(slots)))
+        depositors = {
+            view.owner
+            for number in slots
+            if (view := world.slots.get(number)) is not None
+            and view.state is SlotState.HELD
+            and view.owner is not None
+        }
+        if depositors:
+            wanted.append(
+                (Alert.alert == ev.ALERT_NO_DEPOSIT) & Alert.person_id.in_(tuple(depositors))
+            )
+    if kinds:
+        wanted.append(Alert.alert.in_(tuple(kinds)))
+    if not wanted:
         return 0
-    if apply:
-        session.flush()
-    slots = {s.number: s for s in session.scalars(select(Slot))}
-
-    def shift_ended(person_id: int) -> bool:
-        latest = session.scalar(
-            select(Shift.end)
-            .where(Shift.person_id == person_id, Shift.start <= now)
-            .order_by(Shift.start.desc())
-            .limit(1)
-        )
-        return latest is not None and latest <= now
-
-    world = World(slots, now, clock_trusted, unknown_badge_window_s, shift_ended)
+    alerts = session.scalars(
+        select(Alert).where(Alert.resolved_at.is_(None), or_(*wanted)).order_by(Alert.id)
+    ).all()
     done = 0
     for alert in alerts:
-        if alert.raised_at > now:
-            continue
-        why = CONDITIONS[alert.alert](alert, world)
+        why = why_ended(alert, world)
         if why is not None:
             if apply:
-                resolve_alert(session, alert, why, now)
+                resolve_alert(session, alert, why, world.now)
             done += 1
     return done
 
@@ -159,3 +91,34 @@ def resolve_storage(session: Session, now: datetime) -> None:
         select(Alert).where(Alert.resolved_at.is_(None), Alert.alert == ev.ALERT_STORAGE)
     ):
         resolve_alert(session, alert, "the database takes writes again", now)
+
+
+def resolve_hardware(
+    session: Session, now: datetime, component: str, why: str, *, unit: str | None = None
+) -> int:
+    """``component`` (``"reader"``, or ``"expander"`` ``unit``) answers again: resolve
+    its open ``hardware_fault`` alerts with ``why``; how many."""
+    done = 0
+    for alert in session.scalars(
+        select(Alert).where(Alert.resolved_at.is_(None), Alert.alert == ev.ALERT_HARDWARE_FAULT)
+    ):
+        details = alert.details or {}
+        if details.get("component") != component:
+            continue
+        if unit is not None and details.get("unit") != unit:
+            continue
+        resolve_alert(session, alert, why, now)
+        done += 1
+    return done
+
+
+def resolve_log_verified(session: Session, now: datetime) -> int:
+    """The whole log verified again (after a restore): resolve the open ``log_broken``
+    alerts; how many."""
+    done = 0
+    for alert in session.scalars(
+        select(Alert).where(Alert.resolved_at.is_(None), Alert.alert == ev.ALERT_LOG_BROKEN)
+    ):
+        resolve_alert(session, alert, "the whole log verifies again", now)
+        done += 1
+    return done

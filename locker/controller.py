@@ -19,7 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
-from locker.alert_lifecycle import TIMED_CHECK_S, resolve_ended, resolve_storage
+from locker.alert_lifecycle import (
+    ALL_KINDS,
+    TIMED_CHECK_S,
+    TIMED_KINDS,
+    resolve_ended,
+    resolve_storage,
+)
 from locker.clock import Clock, Instant
 from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
 from locker.config import Config
@@ -46,7 +52,6 @@ from locker.models import Command, Grant, Person
 from locker.people import load_roster
 from locker.rules_store import (
     Output,
-    alert_world,
     load_rules,
     persist,
     stopped_cleanly,
@@ -82,7 +87,7 @@ class Controller:
             sync_slots(session, self.config, now.wall)
             self.rules = self._load_rules(session, now)
             outcome = self.rules.start(sensors, now, clean_stop=stopped_cleanly(session))
-            outputs = persist(session, self.rules, outcome, now, late=self.late)
+            outputs = persist(session, self.rules, outcome, now, late=self.late, recheck=ALL_KINDS)
             session.commit()
         return outputs
 
@@ -144,19 +149,24 @@ class Controller:
         """
         now = at or self.clock.read()
         outcome = self.rules.handle(event, now)
-        if not outcome.effects and not self.rules.dirty and not self._alerts_ended(now):
+        if not outcome.effects and not self.rules.dirty:
+            self._resolve_timed(now)
             return []
         return self._decide(lambda session, rules, now: outcome, now=now)
 
-    def _alerts_ended(self, now: Instant) -> bool:
-        """On a quiet tick, every ``TIMED_CHECK_S``: whether an alert's condition ended
-        with time (a read; the write only happens when one did)."""
+    def _resolve_timed(self, now: Instant) -> None:
+        """On a quiet tick, every ``TIMED_CHECK_S``: resolve the alerts whose condition
+        ended with time (a read; the write only happens when one did)."""
         if now.mono - self.timed_check_at < TIMED_CHECK_S:
-            return False
+            return
         self.timed_check_at = now.mono
+        world = self.rules.alert_world(now)
         with self.db.read() as session:
-            world = alert_world(self.rules, now)
-            return resolve_ended(session, apply=False, **world) > 0
+            if not resolve_ended(session, world, kinds=TIMED_KINDS, apply=False):
+                return
+        with self.db.write() as session:
+            resolve_ended(session, world, kinds=TIMED_KINDS)
+            session.commit()
 
     def reload_roster(self) -> None:
         """Read people, badges and shifts again (after an edit, or a new day)."""

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.alert_lifecycle import resolve_log_verified
 from locker.clock import Clock, Instant, SystemClock
 from locker.commands import SIMULATOR_KINDS, CommandKind, CommandStatus
 from locker.controller import Controller
@@ -459,6 +460,8 @@ class Daemon:
             append(session, verified_entry(report, started), now)
             if not report.ok:
                 _alert_log_broken(session, report, now)
+            else:
+                resolve_log_verified(session, now)  # a restore mended it
             session.commit()
         if report.ok:
             log.info(
@@ -574,7 +577,11 @@ def _alert_log_broken(session: Session, report: VerifyReport, at: datetime) -> N
     """Raise a ``log_broken`` alert, unless one is still open (the check repeats daily)."""
     open_one = session.scalar(
         select(Alert.id)
-        .where(Alert.alert == ev.ALERT_LOG_BROKEN, Alert.acknowledged_at.is_(None))
+        .where(
+            Alert.alert == ev.ALERT_LOG_BROKEN,
+            Alert.acknowledged_at.is_(None),
+            Alert.resolved_at.is_(None),
+        )
         .limit(1)
     )
     if open_one is not None:

@@ -85,11 +85,25 @@ class Tick:
 
 @dataclass(frozen=True)
 class Fault:
-    """A piece of hardware misbehaved (reader not answering, sensor flapping...)."""
+    """A piece of hardware misbehaved (reader not answering, sensor flapping...).
+
+    ``unit`` names which one of several (the expander ``"mcp1"``); ``slots`` are
+    the slots whose doors and sensors it serves, unknown while it is down.
+    """
 
     component: str
     message: str
     slot: int | None = None
+    unit: str | None = None
+    slots: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class HardwareRecovered:
+    """A piece of hardware that had a :class:`Fault` answers again (``unit`` as there)."""
+
+    component: str
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +227,16 @@ class RaiseAlert:
 
 
 @dataclass(frozen=True)
+class FaultCleared:
+    """Resolve the open ``hardware_fault`` alerts of ``component`` (``unit``): it
+    answers again, which ``why`` says in words."""
+
+    component: str
+    why: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class CustodyStarted:
     """A device (or a visitor's) is now in the bank's custody in ``slot``."""
 
@@ -251,6 +275,7 @@ Effect = (
     | Signal
     | SlowReader
     | RaiseAlert
+    | FaultCleared
     | CustodyStarted
     | CustodyEnded
     | GrantUsed

@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
-from locker.alert_lifecycle import resolve_ended
+from locker.alert_lifecycle import resolve_ended, resolve_hardware
 from locker.alerts import store_alert
 from locker.clock import Instant
 from locker.config import Config
@@ -27,6 +26,7 @@ from locker.custody import CustodyRules, SlotView
 from locker.decisions import (
     CustodyEnded,
     CustodyStarted,
+    FaultCleared,
     GrantExpired,
     GrantInfo,
     GrantUsed,
@@ -48,12 +48,21 @@ Output = Unlock | Lock | Signal | SlowReader
 
 
 def persist(
-    session: Session, rules: CustodyRules, outcome: Outcome, now: Instant, *, late: bool = False
+    session: Session,
+    rules: CustodyRules,
+    outcome: Outcome,
+    now: Instant,
+    *,
+    late: bool = False,
+    recheck: tuple[str, ...] = (),
 ) -> list[Output]:
     """Store what ``outcome`` records and the slots it changed; return what to drive.
 
     With ``late`` (a storage fault's catch-up) every log entry and alert is
-    marked ``recorded_late``. The caller commits, and drives the outputs only after.
+    marked ``recorded_late``. The alerts the decision can have ended are
+    resolved (those of the slots it changed, a clock alert at a
+    synchronisation, and every open alert of the kinds in ``recheck``). The
+    caller commits, and drives the outputs only after.
     """
     outputs: list[Output] = []
     for effect in outcome.effects:
@@ -63,6 +72,8 @@ def persist(
             append(session, effect, now.wall)
         elif isinstance(effect, RaiseAlert):
             store_alert(session, effect, now.wall)
+        elif isinstance(effect, FaultCleared):
+            resolve_hardware(session, now.wall, effect.component, effect.why, unit=effect.unit)
         elif isinstance(effect, CustodyStarted):
             session.add(
                 Custody(
@@ -90,18 +101,12 @@ def persist(
             session.get(Grant, effect.grant_id).expired_at = now.wall
         else:
             outputs.append(effect)
+    touched = set(rules.dirty)
     _save_slots(session, rules, now.wall)
-    resolve_ended(session, **alert_world(rules, now))
+    if any(isinstance(e, LogEntry) and e.kind == ev.CLOCK_SYNCHRONISED for e in outcome.effects):
+        recheck = (*recheck, ev.ALERT_CLOCK)
+    resolve_ended(session, rules.alert_world(now), slots=touched, kinds=recheck)
     return outputs
-
-
-def alert_world(rules: CustodyRules, now: Instant) -> dict[str, Any]:
-    """What :func:`locker.alert_lifecycle.resolve_ended` needs from the rules."""
-    return {
-        "now": now.wall,
-        "clock_trusted": rules.clock_trusted,
-        "unknown_badge_window_s": rules.config.rules.unknown_badge_window_s,
-    }
 
 
 def _save_slots(session: Session, rules: CustodyRules, at: datetime) -> None:

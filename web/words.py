@@ -82,6 +82,8 @@ REASON_WORDS = {
     "clock_unsynchronised": "clock not synchronised",
     "slot_not_free": "their slot is not free",
     "no_free_slot": "no free slot",
+    # A slot whose expander does not answer: its door is unknown, nothing opens.
+    "cannot_check": "their slot cannot be checked (hardware fault)",
 }
 
 #: Codes for a grant's reason, as the manager chooses them.

@@ -37,6 +37,8 @@ class BadgeRules(RulesBase):
                 person_id=person_id,
             )
             return
+        if self._unchecked_refusal(person, uid, now, out):
+            return
         if self._approve_on_the_spot(person, now, out):
             return
         if self._setting_checkout(person, uid, now, out):
@@ -58,6 +60,16 @@ class BadgeRules(RulesBase):
             self._open_for_deposit(slot, person, uid, "return", now, out)
         else:
             self._release_on_badge(slot, person, uid, now, out)
+
+    def _unchecked_refusal(self, person: PersonInfo, uid: str, now: Instant, out: Outcome) -> bool:
+        """Refuse a badge whose slot cannot be checked (its expander is silent)."""
+        for kind in ("setting", "staff"):
+            slot = self.slot_of(person.id, kind)
+            if slot is not None and not self.checkable(slot):
+                why = f"Slot {slot.label or slot.number} cannot be checked just now."
+                self._refuse(person, uid, "cannot_check", why, now, out, slot=slot)
+                return True
+        return False
 
     def _on_badge_not_served(self, event: BadgeNotServed, now: Instant, out: Outcome) -> None:
         # Already refused at the reader while nothing could be logged: record it,
@@ -136,10 +148,17 @@ class BadgeRules(RulesBase):
             slot = self.slots.get(person.slot_number) if person.slot_number else None
             if slot is None or slot.kind != "staff" or slot.state is not S.FREE:
                 return None
+            if not self.checkable(slot):
+                return None
             return slot
         # Dynamic: the first free staff slot no fixed owner is waiting for.
         for slot in self.slots.values():
-            if slot.kind == "staff" and slot.state is S.FREE and not slot.device_present:
+            if (
+                slot.kind == "staff"
+                and slot.state is S.FREE
+                and not slot.device_present
+                and self.checkable(slot)
+            ):
                 return slot
         return None
 

@@ -14,7 +14,7 @@ from locker.clock import Instant
 from locker.config import Config, RulesConfig
 from locker.custody.slots import Refusal, S, SlotView
 from locker.decisions import GrantInfo, Outcome
-from locker.errors import NotFound
+from locker.errors import InvalidRequest, NotFound
 from locker.roster import PersonInfo, Roster
 from locker.states import OWNED_STATES
 
@@ -46,6 +46,7 @@ class RulesBase:
     closing_done: set[date]
     forgotten_due: dict[date, datetime]
     dirty: set[int]
+    unchecked: dict[str, tuple[int, ...]]
 
     def slot_of(self, person_id: int, kind: str = "staff") -> SlotView | None:
         """The slot of ``kind`` that belongs to ``person_id``, if any."""
@@ -53,6 +54,18 @@ class RulesBase:
             if slot.kind == kind and slot.owner == person_id and slot.state in OWNED_STATES:
                 return slot
         return None
+
+    def checkable(self, slot: SlotView) -> bool:
+        """False while the hardware serving ``slot``'s door and sensor does not answer
+        (its door is unknown, so nothing opens it)."""
+        return not any(slot.number in numbers for numbers in self.unchecked.values())
+
+    def _must_be_checkable(self, slot: SlotView) -> None:
+        if not self.checkable(slot):
+            raise InvalidRequest(
+                f"slot {slot.number} cannot be checked (its expander does not answer): "
+                "nothing there opens until it does"
+            )
 
     def local_day(self, moment: datetime) -> date:
         """The site's local date at ``moment``."""
@@ -121,6 +134,7 @@ class RulesBase:
         *,
         actor: str = "",
     ) -> None:
+        self._must_be_checkable(slot)
         slot.move(S.OPEN_FOR_DEPOSIT, now.wall)
         if person is not None:
             slot.owner = person.id
@@ -144,6 +158,7 @@ class RulesBase:
         *,
         actor: str = "",
     ) -> None:
+        self._must_be_checkable(slot)
         slot.move(S.OPEN_FOR_RELEASE, now.wall)
         slot.reason = reason
         slot.return_due = return_due

@@ -15,6 +15,8 @@ from locker.decisions import (
     DeviceChanged,
     DoorChanged,
     Fault,
+    FaultCleared,
+    HardwareRecovered,
     Outcome,
     SensorReading,
 )
@@ -205,12 +207,23 @@ class PhysicalRules(RulesBase):
             out.lock(slot, "collected")
 
     def _on_fault(self, event: Fault, now: Instant, out: Outcome) -> None:
+        message = f"{event.component}: {event.message}"
+        extra = {}
+        if event.unit is not None:
+            extra["unit"] = event.unit
+        if event.slots:
+            # Its doors and sensors are unknown until it answers: nothing there opens.
+            self.unchecked[event.unit or event.component] = tuple(event.slots)
+            message += f"; {slot_span(event.slots)} cannot be checked"
+            extra["slots"] = list(event.slots)
         out.alert(
-            ev.ALERT_HARDWARE_FAULT,
-            f"{event.component}: {event.message}",
-            slot=event.slot,
-            component=event.component,
+            ev.ALERT_HARDWARE_FAULT, message, slot=event.slot, component=event.component, **extra
         )
+
+    def _on_recovered(self, event: HardwareRecovered, now: Instant, out: Outcome) -> None:
+        self.unchecked.pop(event.unit or event.component, None)
+        name = event.component if event.unit is None else f"{event.component} {event.unit}"
+        out.effects.append(FaultCleared(event.component, f"the {name} answers again", event.unit))
 
     def _reconcile(
         self, slot: SlotView, reading: SensorReading, now: Instant, out: Outcome
@@ -260,3 +273,13 @@ class PhysicalRules(RulesBase):
             out.lock(slot, "restart")
         else:
             out.lock(slot, "restart")
+
+
+def slot_span(numbers: tuple[int, ...] | list[int]) -> str:
+    """Slots in words: ``"slot 4"``, ``"slots 9–13"`` (a run), ``"slots 2, 5 and 7"``."""
+    ordered = sorted(numbers)
+    if len(ordered) == 1:
+        return f"slot {ordered[0]}"
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"slots {ordered[0]}–{ordered[-1]}"
+    return f"slots {', '.join(map(str, ordered[:-1]))} and {ordered[-1]}"

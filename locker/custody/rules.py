@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from locker import events as ev
+from locker.alert_conditions import World
 from locker.clock import Instant
 from locker.config import Config
 from locker.custody.badges import BadgeRules
@@ -25,6 +26,7 @@ from locker.decisions import (
     Fault,
     GrantCreated,
     GrantInfo,
+    HardwareRecovered,
     Outcome,
     ReleaseAll,
     ReleaseSlot,
@@ -82,6 +84,9 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
         self.closing_done: set[date] = set()
         self.forgotten_due: dict[date, datetime] = {}
         self.dirty: set[int] = set()
+        #: The slots of each piece of hardware that does not answer (an expander):
+        #: their doors and sensors are unknown, so nothing there is opened.
+        self.unchecked: dict[str, tuple[int, ...]] = {}
         #: One handler for each kind of input, built once.
         self.handlers: dict[type, Any] = self._handlers()
 
@@ -148,6 +153,23 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
         """Use a fresh snapshot of people, badges and shifts."""
         self.roster = roster
 
+    def alert_world(self, now: Instant) -> World:
+        """What the alert conditions look at ``now``: these rules' slots, the clock's
+        trust, the unknown-badge window and the roster's shifts."""
+        return World(
+            slots=self.slots,
+            now=now.wall,
+            clock_trusted=self.clock_trusted,
+            unknown_badge_window_s=self.rules.unknown_badge_window_s,
+            shift_over=lambda person_id: self.shift_over(person_id, now.wall),
+        )
+
+    def shift_over(self, person_id: int, at: datetime) -> bool:
+        """Whether ``person_id``'s latest shift that began by ``at`` has ended (a shift
+        older than the roster's days has; so has one of a person with none in it)."""
+        begun = [s for (p, _), s in self.roster.shifts.items() if p == person_id and s.start <= at]
+        return not begun or max(begun, key=lambda s: s.start).end <= at
+
     def _handlers(self) -> dict[type, Any]:
         return {
             BadgeRead: self._on_badge,
@@ -156,6 +178,7 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
             DeviceChanged: self._on_device,
             Tick: lambda event, now, out: None,
             Fault: self._on_fault,
+            HardwareRecovered: self._on_recovered,
             GrantCreated: self._on_grant,
             ReleaseSlot: self._on_release_slot,
             ReleaseAll: self._on_release_all,

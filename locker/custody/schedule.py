@@ -124,7 +124,7 @@ class ScheduleRules(RulesBase):
             return
         self.shift_end_done.add(key)
         slot = self.slot_of(person_id)
-        if slot is None or slot.state is not S.HELD:
+        if slot is None or slot.state is not S.HELD or not self.checkable(slot):
             return
         lock = self.config.lock
         if lock.type == "pulse" and not lock.open_on_shift_end:
@@ -165,6 +165,8 @@ class ScheduleRules(RulesBase):
         for slot in self.slots.values():
             if slot.kind == "setting":
                 continue  # the setting's own devices stay on site
+            if not self.checkable(slot):
+                continue  # its door is unknown: it stays shut until the hardware answers
             if slot.state is S.HELD:
                 out.log(ev.RELEASE_CLOSING, actor="daemon", slot=slot.number, person_id=slot.owner)
                 self._open_for_release(slot, "closing", None, now, out, actor="daemon")
