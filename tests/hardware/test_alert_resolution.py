@@ -1,0 +1,178 @@
+"""Each alert kind that ends by an event, raised and resolved on the simulated day
+through the real daemon: the clock (synchronised again), storage (writes again),
+a hardware fault (the reader or an expander answers again) and a broken log
+(it verifies again after a restore). The slot and schedule kinds are in
+``tests/locker/test_alert_lifecycle.py``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from locker import events as ev
+from locker.models import Event
+from locker.storage_guard import RETRY_S
+from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
+from tests.support.expander_bank import PER_EXPANDER, expander_bank_config
+
+
+@pytest.fixture
+def day(tmp_path):
+    bench = Bench(tmp_path, people=[p for p in PEOPLE if p[1] in (ALICE, MARY)])
+    yield bench
+    if bench.daemon.log_check is not None:
+        bench.daemon.log_check.join()
+    bench.close()
+
+
+def resolved(bench: Bench, alert: str) -> list[str]:
+    """Why each alert of kind ``alert`` was resolved, as ``alert.resolved`` logged it."""
+    with bench.db.read() as session:
+        rows = session.scalars(select(Event).where(Event.kind == ev.ALERT_RESOLVED))
+        entries = [json.loads(row.details) for row in rows]
+    return [d["why"] for d in entries if d["alert"] == alert]
+
+
+def test_a_clock_alert_resolves_when_the_clock_is_synchronised(day):
+    day.go_to("09:00")
+    day.clock.lose_sync()
+    day.settle(1)
+    (alert,) = day.alerts(ev.ALERT_CLOCK)
+    assert alert.resolved_at is None
+    day.settle(60)
+    assert day.alerts(ev.ALERT_CLOCK)[0].resolved_at is None  # still not synchronised
+    day.clock.synchronise()
+    day.settle(1)
+    (alert,) = day.alerts(ev.ALERT_CLOCK)
+    assert alert.resolved_at == day.clock.now()
+    assert alert.resolved_why == "the clock is synchronised"
+    assert resolved(day, ev.ALERT_CLOCK) == ["the clock is synchronised"]
+
+
+def test_a_clock_that_jumped_resolves_at_the_next_synchronisation(day):
+    day.go_to("09:00")
+    day.clock.jump(3600)
+    day.settle(1)
+    assert day.alerts(ev.ALERT_CLOCK)[0].resolved_at is None
+    day.clock.synchronise()
+    day.settle(1)
+    assert resolved(day, ev.ALERT_CLOCK) == ["the clock is synchronised"]
+
+
+def test_a_storage_alert_resolves_when_the_database_takes_writes_again(tmp_path):
+    bench = Bench(tmp_path, busy_timeout_s=0.05)
+    try:
+        bench.go_to("08:00")
+        other = sqlite3.connect(tmp_path / "locker.db", timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        bench.badge(ALICE)
+        assert bench.daemon.storage.failing
+        for _ in range(5):
+            bench.settle(1)
+        other.execute("ROLLBACK")
+        other.close()
+        for _ in range(int(RETRY_S) + 2):
+            bench.settle(1)
+        assert not bench.daemon.storage.failing
+        (alert,) = bench.alerts(ev.ALERT_STORAGE)
+        assert alert.resolved_why == "the database takes writes again"
+        assert resolved(bench, ev.ALERT_STORAGE) == ["the database takes writes again"]
+        assert bench.chain_ok()
+    finally:
+        bench.close()
+
+
+def test_a_reader_fault_resolves_when_the_reader_answers_again(day):
+    day.go_to("09:00")
+    chip = day.backend.reader.chip
+    chip.fail_mode = "silent_chip"
+    for _ in range(10):
+        day.settle(1)
+        day.poll()
+    day.settle(0)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.details["component"] == "reader" and fault.resolved_at is None
+    chip.fail_mode = None
+    for _ in range(10):
+        day.settle(1)
+        day.poll()
+    day.settle(0)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_why == "the reader answers again"
+    assert resolved(day, ev.ALERT_HARDWARE_FAULT) == ["the reader answers again"]
+
+
+def test_a_broken_log_resolves_when_a_restore_verifies_again(day, tmp_path):
+    day.settle(1)  # Monday's checkpoint starts the whole-log check
+    day.daemon.log_check.join()
+    day.settle(1)
+    day.deposit(ALICE, 1)
+    database = sqlite3.connect(tmp_path / "locker.db", isolation_level=None)
+    (actor,) = database.execute("SELECT actor FROM events WHERE id = 4").fetchone()
+    database.execute("UPDATE events SET actor = 'someone else' WHERE id = 4")
+    next_check(day)
+    (alert,) = day.alerts(ev.ALERT_LOG_BROKEN)
+    assert alert.resolved_at is None
+    # The installer restores the damaged event from the day's backup.
+    database.execute("UPDATE events SET actor = ? WHERE id = 4", (actor,))
+    database.close()
+    next_check(day)
+    (alert,) = day.alerts(ev.ALERT_LOG_BROKEN)
+    assert alert.resolved_why == "the whole log verifies again"
+    assert resolved(day, ev.ALERT_LOG_BROKEN) == ["the whole log verifies again"]
+
+
+def next_check(bench: Bench) -> None:
+    """On to 00:05 of the next day (the daily checkpoint), and the whole-log check it starts."""
+    local = bench.clock.now()
+    target = (local + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
+    bench.settle((target - local).total_seconds())
+    bench.daemon.log_check.join()
+    bench.settle(1)
+
+
+@pytest.fixture
+def bank(tmp_path):
+    bench = Bench(
+        tmp_path,
+        config=expander_bank_config(),
+        people=[p for p in PEOPLE if p[1] in (ALICE, MARY)],
+    )
+    yield bench
+    bench.close()
+
+
+def test_a_silent_expander_names_its_slots_and_resolves_when_it_answers(bank):
+    bank.go_to("07:55")
+    chip = bank.backend.sim_expanders.chips["mcp0"]
+    chip.disconnect()
+    bank.settle(bank.backend.expanders.check_s)  # the consistency read finds it silent
+    bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.details["unit"] == "mcp0"
+    assert fault.details["slots"] == list(range(1, PER_EXPANDER + 1))
+    assert f"slots 1–{PER_EXPANDER} cannot be checked" in fault.details["message"]
+    chip.reconnect()
+    bank.settle(bank.backend.expanders.check_s)
+    bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_why == "the expander mcp0 answers again"
+    assert resolved(bank, ev.ALERT_HARDWARE_FAULT) == ["the expander mcp0 answers again"]
+
+
+def test_nothing_opens_on_a_silent_expander_and_a_badge_gets_another_slot(bank):
+    bank.go_to("07:55")
+    chip = bank.backend.sim_expanders.chips["mcp0"]
+    chip.disconnect()
+    bank.settle(bank.backend.expanders.check_s)
+    bank.settle(0)
+    bank.badge(ALICE)  # the first free slots are on mcp0: she is given slot 6
+    assert [bank.state(n) for n in range(1, PER_EXPANDER + 2)] == [
+        *["free"] * PER_EXPANDER,
+        "open_for_deposit",
+    ]
+    assert all(bank.unlocks(n) == 0 for n in range(1, PER_EXPANDER + 1))
