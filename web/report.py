@@ -237,7 +237,7 @@ def _person(
 
 
 def _alerts(session: Session, day_start: datetime, day_end: datetime) -> list[Alert]:
-    """Alerts raised on the day, or raised before it and acknowledged on it."""
+    """Alerts raised on the day, or raised before it and acknowledged or resolved on it."""
     return list(
         session.scalars(
             select(Alert)
@@ -245,6 +245,7 @@ def _alerts(session: Session, day_start: datetime, day_end: datetime) -> list[Al
                 or_(
                     and_(Alert.raised_at >= day_start, Alert.raised_at < day_end),
                     and_(Alert.acknowledged_at >= day_start, Alert.acknowledged_at < day_end),
+                    and_(Alert.resolved_at >= day_start, Alert.resolved_at < day_end),
                 )
             )
             .order_by(Alert.raised_at, Alert.id)
@@ -267,7 +268,16 @@ def _alert(alert: Alert, names: dict[int, str], tz: ZoneInfo, day: date) -> dict
         "person": person,
         "message": str((alert.details or {}).get("message", "")),
         "acknowledged": acknowledged,
+        "resolved": _resolved(alert, tz, day),
     }
+
+
+def _resolved(alert: Alert, tz: ZoneInfo, day: date) -> str:
+    """When and why the alert's condition ended, in words ("" while it goes on)."""
+    if alert.resolved_at is None:
+        return ""
+    why = alert.resolved_why or "its condition ended"
+    return f"{local_time(alert.resolved_at, tz, day=day)}: {why}"
 
 
 def _long_time(moment: datetime, tz: ZoneInfo) -> str:

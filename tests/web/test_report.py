@@ -328,6 +328,15 @@ def test_the_report_has_the_overrides_alerts_and_the_log_seal(client, auth, play
     assert 'data-testid="verify-line"' in page and "Event log verified" in page
 
 
+def test_the_report_says_when_and_why_each_alert_resolved(client, auth, played):
+    auth.login("viewer")
+    page = html.unescape(client.get(f"/report?day={MONDAY.isoformat()}").get_data(as_text=True))
+    alerts = section(page, "report-alerts", "</table>")
+    # Alice's phone, due back at 14:15, came back at 14:30.
+    assert '<th scope="col">Resolved</th>' in alerts
+    assert "14:30: the device is back in its slot" in alerts
+
+
 def test_the_report_defaults_to_the_controllers_today(client, auth, played):
     auth.login("viewer")
     page = client.get("/report").get_data(as_text=True)
