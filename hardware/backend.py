@@ -193,9 +193,19 @@ class Backend:
         def silent(name: str, message: str) -> None:
             emit(Fault("expander", message, unit=name, slots=served.get(name, ())))
 
+        def recovered(name: str) -> None:
+            emit(HardwareRecovered("expander", name))
+
         self.expanders.on_fault = lambda message: emit(Fault("expander", message))
         self.expanders.on_silent = silent
-        self.expanders.on_recovered = lambda name: emit(HardwareRecovered("expander", name))
+        self.expanders.on_recovered = recovered
+        # How each one answered when the bank was built (before anyone listened): a
+        # fault left open by the last run resolves, or a new one is raised.
+        for name in self.expanders.expanders:
+            if self.expanders.answering(name):
+                recovered(name)
+            else:
+                silent(name, f"expander {name} does not answer; its doors and sensors are unknown")
 
     def poll_reader(self) -> list[object]:
         """One poll of the reader, as core inputs (what the reader thread does each interval)."""

@@ -60,6 +60,27 @@ def unresolved(session: Session, alert: str, *, slot: int | None = None) -> list
     return list(session.scalars(query.order_by(Alert.id)))
 
 
+def silent_units(session: Session) -> dict[str, tuple[int, ...]]:
+    """Each unit of hardware (an expander, by name) with an open ``hardware_fault`` for
+    not answering, and the slots it serves: their doors and sensors cannot be checked."""
+    units: dict[str, tuple[int, ...]] = {}
+    for details in session.scalars(
+        select(Alert.details).where(
+            Alert.alert == ev.ALERT_HARDWARE_FAULT, Alert.resolved_at.is_(None)
+        )
+    ):
+        unit = (details or {}).get("unit")
+        if isinstance(unit, str):
+            slots = (details or {}).get("slots") or ()
+            units[unit] = tuple(n for n in slots if isinstance(n, int))
+    return units
+
+
+def unchecked_slots(session: Session) -> set[int]:
+    """The slots whose door and sensor cannot be checked now (see :func:`silent_units`)."""
+    return {n for slots in silent_units(session).values() for n in slots}
+
+
 def queue_alert_message(session: Session, alert: Alert, topic: str, at: datetime) -> None:
     """Put the message for ``alert`` (``alert.raised`` or ``alert.resolved``) in the outbox.
 

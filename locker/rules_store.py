@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.alert_lifecycle import resolve_ended, resolve_hardware
-from locker.alerts import store_alert
+from locker.alerts import silent_units, store_alert
 from locker.clock import Instant
 from locker.config import Config
 from locker.custody import CustodyRules, SlotView
@@ -200,6 +200,8 @@ def load_rules(session: Session, config: Config, now: Instant) -> CustodyRules:
         jumped_at=_unresolved_jump(session, now),
     )
     _remember_today(session, rules, config, now.wall)
+    # Hardware that did not answer before a restart stays unknown until it answers.
+    rules.unchecked.update(silent_units(session))
     return rules
 
 

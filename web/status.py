@@ -14,7 +14,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locker.alerts import on_panel, severity
+from locker.alerts import on_panel, severity, unchecked_slots
 from locker.commands import CommandStatus
 from locker.models import Alert, Command, Person, Shift, Slot
 from locker.rota import shifts_on
@@ -31,6 +31,9 @@ from web.context import (
 from web.words import REQUEST_WORDS, SLOT_REASON_WORDS, alert_words, slot_kind_words, state_words
 
 bp = Blueprint("status", __name__)
+
+#: A slot's sensors in words while the hardware serving them does not answer.
+CANNOT_CHECK = "Cannot check: its expander does not answer"
 
 
 @bp.get("/")
@@ -52,6 +55,12 @@ def snapshot(session: Session) -> dict[str, Any]:
         _slot(cfg.number, cfg.kind, rows.get(cfg.number), people, today)
         for cfg in get_config().slots
     ]
+    unchecked = unchecked_slots(session)
+    for slot in slots:
+        # Its expander does not answer: what the row last said of the door may be stale.
+        slot["checkable"] = slot["number"] not in unchecked
+        if not slot["checkable"]:
+            slot["sensors_text"] = CANNOT_CHECK
     alerts = sorted(
         session.scalars(select(Alert).where(on_panel()).order_by(Alert.raised_at, Alert.id)),
         key=lambda a: severity(a.alert) != "safety",

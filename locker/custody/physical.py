@@ -207,13 +207,15 @@ class PhysicalRules(RulesBase):
             out.lock(slot, "collected")
 
     def _on_fault(self, event: Fault, now: Instant, out: Outcome) -> None:
+        if event.unit is not None and event.unit in self.unchecked:
+            return  # the same outage, already alerted (before a restart, say)
         message = f"{event.component}: {event.message}"
         extra = {}
         if event.unit is not None:
+            # Its doors and sensors are unknown until it answers: nothing there opens.
+            self.unchecked[event.unit] = tuple(event.slots)
             extra["unit"] = event.unit
         if event.slots:
-            # Its doors and sensors are unknown until it answers: nothing there opens.
-            self.unchecked[event.unit or event.component] = tuple(event.slots)
             message += f"; {slot_span(event.slots)} cannot be checked"
             extra["slots"] = list(event.slots)
         out.alert(
@@ -221,7 +223,8 @@ class PhysicalRules(RulesBase):
         )
 
     def _on_recovered(self, event: HardwareRecovered, now: Instant, out: Outcome) -> None:
-        self.unchecked.pop(event.unit or event.component, None)
+        if event.unit is not None and self.unchecked.pop(event.unit, None) is None:
+            return  # it was not down
         name = event.component if event.unit is None else f"{event.component} {event.unit}"
         out.effects.append(FaultCleared(event.component, f"the {name} answers again", event.unit))
 

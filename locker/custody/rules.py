@@ -84,8 +84,8 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
         self.closing_done: set[date] = set()
         self.forgotten_due: dict[date, datetime] = {}
         self.dirty: set[int] = set()
-        #: The slots of each piece of hardware that does not answer (an expander):
-        #: their doors and sensors are unknown, so nothing there is opened.
+        #: The slots of each unit of hardware that does not answer (an expander, by
+        #: name): their doors and sensors are unknown, so nothing there is opened.
         self.unchecked: dict[str, tuple[int, ...]] = {}
         #: One handler for each kind of input, built once.
         self.handlers: dict[type, Any] = self._handlers()

@@ -18,6 +18,9 @@ from locker.models import Event
 from locker.storage_guard import RETRY_S
 from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
 from tests.support.expander_bank import PER_EXPANDER, expander_bank_config
+from tests.web.kit import SECRET
+from web import create_app
+from web.status import snapshot
 
 
 @pytest.fixture
@@ -156,12 +159,30 @@ def test_a_silent_expander_names_its_slots_and_resolves_when_it_answers(bank):
     assert fault.details["unit"] == "mcp0"
     assert fault.details["slots"] == list(range(1, PER_EXPANDER + 1))
     assert f"slots 1–{PER_EXPANDER} cannot be checked" in fault.details["message"]
+    shown = panel_slots(bank)
+    assert [shown[n]["checkable"] for n in (1, PER_EXPANDER, PER_EXPANDER + 1)] == [
+        False,
+        False,
+        True,
+    ]
+    assert shown[1]["sensors_text"] == "Cannot check: its expander does not answer"
     chip.reconnect()
     bank.settle(bank.backend.expanders.check_s)
     bank.settle(0)
     (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
     assert fault.resolved_why == "the expander mcp0 answers again"
+    assert panel_slots(bank)[1]["checkable"] is True
     assert resolved(bank, ev.ALERT_HARDWARE_FAULT) == ["the expander mcp0 answers again"]
+
+
+def panel_slots(bench: Bench) -> dict[int, dict]:
+    """The slots as the panel's status page (and ``GET /api/status``) shows them."""
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET}, config=bench.config)
+    try:
+        with app.app_context(), bench.db.read() as session:
+            return {slot["number"]: slot for slot in snapshot(session)["slots"]}
+    finally:
+        app.extensions["locker_db"].dispose()
 
 
 def test_nothing_opens_on_a_silent_expander_and_a_badge_gets_another_slot(bank):
@@ -176,3 +197,18 @@ def test_nothing_opens_on_a_silent_expander_and_a_badge_gets_another_slot(bank):
         "open_for_deposit",
     ]
     assert all(bank.unlocks(n) == 0 for n in range(1, PER_EXPANDER + 1))
+
+
+def test_an_expander_that_answers_after_a_restart_resolves_the_fault(bank):
+    bank.go_to("07:55")
+    bank.backend.sim_expanders.chips["mcp0"].disconnect()
+    bank.settle(bank.backend.expanders.check_s)
+    bank.settle(0)
+    bank.daemon.finish()
+    bank.start()  # the expander, mended meanwhile, answers when the bank is built
+    bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_why == "the expander mcp0 answers again"
+    assert bank.controller.rules.unchecked == {}
+    bank.badge(ALICE)
+    assert bank.state(1) == "open_for_deposit"  # slot 1 opens again
