@@ -17,7 +17,7 @@ from locker import events as ev
 from locker.models import Event
 from locker.storage_guard import RETRY_S
 from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
-from tests.support.expander_bank import PER_EXPANDER, expander_bank_config
+from tests.support.expander_bank import PER_EXPANDER, expander_bench
 from tests.web.kit import SECRET
 from web import create_app
 from web.status import snapshot
@@ -140,11 +140,7 @@ def next_check(bench: Bench) -> None:
 
 @pytest.fixture
 def bank(tmp_path):
-    bench = Bench(
-        tmp_path,
-        config=expander_bank_config(),
-        people=[p for p in PEOPLE if p[1] in (ALICE, MARY)],
-    )
+    bench = expander_bench(tmp_path)
     yield bench
     bench.close()
 

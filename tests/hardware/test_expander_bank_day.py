@@ -7,17 +7,13 @@ from sqlalchemy import func, select
 
 from locker import events as ev
 from locker.models import Command, Event
-from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
-from tests.support.expander_bank import PER_EXPANDER, SLOTS, expander_bank_config
+from tests.reliability.bench import ALICE, PEOPLE, Bench
+from tests.support.expander_bank import PER_EXPANDER, SLOTS, expander_bank_config, expander_bench
 
 
 @pytest.fixture
 def bank(tmp_path):
-    bench = Bench(
-        tmp_path,
-        config=expander_bank_config(),
-        people=[p for p in PEOPLE if p[1] in (ALICE, MARY)],
-    )
+    bench = expander_bench(tmp_path)
     yield bench
     bench.close()
     bench.db.dispose()

@@ -6,6 +6,7 @@ import dataclasses
 
 from locker.config import parse_config
 from tests.locker.kit import make_config
+from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
 
 SLOTS = 32
 #: Five slots (15 lines) per expander: seven expanders, four on bus 1, three on bus 3.
@@ -45,3 +46,12 @@ def expander_bank_config():
             }
         )
     return dataclasses.replace(parse_config(raw), rules=base.rules)
+
+
+def expander_bench(folder) -> Bench:
+    """The daemon stepped by hand on that bank, with Alice (staff) and Mary (manager)."""
+    return Bench(
+        folder,
+        config=expander_bank_config(),
+        people=[p for p in PEOPLE if p[1] in (ALICE, MARY)],
+    )
