@@ -34,6 +34,7 @@ from hardware.sim_reader import SimulatedReaderBench
 from hardware.sim_world import SimulatedWorld
 from locker.clock import Clock, SystemClock
 from locker.config import Config
+from locker.config_pins import EXPANDER_PIN
 from locker.decisions import (
     BadgeRead,
     Fault,
@@ -378,7 +379,7 @@ def expander_slots(config: Config) -> dict[str, tuple[int, ...]]:
     served: dict[str, list[int]] = {}
     for slot in config.slots:
         for pin in (slot.lock_pin, slot.door_pin, slot.sensor_pin):
-            name = str(pin).partition(":")[0] if ":" in str(pin) else None
-            if name is not None and slot.number not in served.setdefault(name, []):
-                served[name].append(slot.number)
+            match = EXPANDER_PIN.fullmatch(str(pin))
+            if match is not None and slot.number not in served.setdefault(match["expander"], []):
+                served[match["expander"]].append(slot.number)
     return {name: tuple(numbers) for name, numbers in served.items()}

@@ -401,6 +401,8 @@ class Controller:
             rules = self._load_rules(session, now)
         if self.rules is not None:
             rules.keep_clock_of(self.rules)
+            # Hardware known to be silent stays so, even if its alert was not committed.
+            rules.unchecked.update(self.rules.unchecked)
         self.rules = rules
 
     def _load_rules(self, session: Session, now: Instant) -> CustodyRules:
