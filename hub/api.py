@@ -15,6 +15,7 @@ from hub.alerts import resolve_alerts
 from hub.ingest import check_reported_head, parse_batch, take_batch
 from hub.models import Site
 from hub.security import require_site
+from hub.shifts import store_shifts
 from locker.errors import InvalidRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -95,6 +96,7 @@ def ingest_status():
             .values(snapshot=snapshot, snapshot_at=now, last_seen=now)
         )
         resolve_alerts(s, g.site.id, "offline", now)
+        store_shifts(s, g.site.id, snapshot)
     return "", 204
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, g
 
-from hub import api, pages, security
+from hub import api, pages, report_pages, security
 from hub.db import HubDatabase
 from locker.clock import Clock, SystemClock
 from locker.config import Config
@@ -52,6 +52,7 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(report_pages.bp)
 
     @app.context_processor
     def hub_globals() -> dict:

@@ -135,6 +135,8 @@ class AlertRow:
     message: str
     since: str
     safety: bool
+    #: The hub's own alert's id when a group admin may acknowledge it (a chain alert).
+    acknowledge_id: int | None = None
 
 
 def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
@@ -157,6 +159,7 @@ def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
                 alert.message,
                 alert.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
                 alert.kind == "chain",
+                alert.id if alert.kind == "chain" else None,
             )
         )
     for site in session.scalars(_only(select(Site), Site.id, visible).order_by(Site.name)):

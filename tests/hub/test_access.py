@@ -29,7 +29,7 @@ PUBLIC = {"/login", "/api/healthz"}
 
 
 def fill(rule: str, site: str) -> str:
-    return rule.replace("<name>", site)
+    return rule.replace("<name>", site).replace("<int:alert_id>", "1")
 
 
 @pytest.fixture
@@ -71,6 +71,10 @@ def test_the_route_table_is_what_this_test_knows(hub_app):
         "/api/ingest/status",
         "/api/sites",
         "/api/sites/<name>/events",
+        "/sites/<name>/report",
+        "/reports/week",
+        "/reports/week.csv",
+        "/alerts/<int:alert_id>/acknowledge",
     }
 
 
