@@ -23,6 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 #: The most a compressed batch may grow to (a week of a busy site is far less).
 MAX_INFLATED = 64 * 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+MAX_SITES_PAGE = 1000
 #: A snapshot is a few kilobytes; a bank of 32 slots with every alert open is under this.
 MAX_SNAPSHOT = 256 * 1024
 
@@ -102,9 +103,19 @@ def ingest_status():
 
 @bp.get("/sites")
 def sites():
-    """Every site the account may see: ``{name, online, last_seen, events, chain_ok}``."""
+    """The sites the account may see, by name: ``{name, online, last_seen, events,
+    chain_ok}``; at most ``limit`` after the site ``after`` (keyset paging)."""
+    after = request.args.get("after") or None
+    limit = _int_arg("limit", MAX_SITES_PAGE, 1, MAX_SITES_PAGE)
     with _db().session() as s:
-        rows = overview.site_rows(s, g.visible, _now(), current_app.config["HUB_OFFLINE_AFTER"])
+        rows = overview.site_rows(
+            s,
+            g.visible,
+            _now(),
+            current_app.config["HUB_OFFLINE_AFTER"],
+            after=after,
+            limit=limit,
+        )
     return jsonify(
         [
             {

@@ -54,14 +54,27 @@ def _only(stmt: Select, column: Any, visible: set[int] | None) -> Select:
 
 
 def site_rows(
-    session: Session, visible: set[int] | None, now: datetime, offline_after: timedelta
+    session: Session,
+    visible: set[int] | None,
+    now: datetime,
+    offline_after: timedelta,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[SiteRow]:
-    """Every visible site with its state, by name."""
+    """The visible sites with their state, by name: those after ``after``, at most ``limit``.
+
+    A page is a keyset read of the sites' name index (no OFFSET, no COUNT), so
+    the thousandth page costs what the first does.
+    """
     # Each site's newest event, joined on its primary key: one index probe a site.
     newest = select(Site, SiteEvent.kind, SiteEvent.ts).outerjoin(
         SiteEvent, and_(SiteEvent.site_id == Site.id, SiteEvent.seq == Site.head_seq)
     )
-    found = session.execute(_only(newest, Site.id, visible).order_by(Site.name)).all()
+    newest = _only(newest, Site.id, visible)
+    if after is not None:
+        newest = newest.where(Site.name > after)
+    found = session.execute(newest.order_by(Site.name).limit(limit)).all()
     broken = chain_broken_sites(session)
     rows = []
     for site, kind, ts in found:

@@ -25,6 +25,8 @@ from web.security import is_safe_next
 
 bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
+#: Sites on one page of the sites list.
+SITES_PAGE = 100
 #: The advisory lock that serialises logins (any number; this one is the hub's logins).
 LOGIN_LOCK = 18_001
 
@@ -76,10 +78,23 @@ def logout():
 
 @bp.get("/")
 def sites():
-    """Every site: online or offline, clock trust, last event, the chain."""
+    """The sites, a page at a time by name: online or offline, clock trust, last event,
+    the chain (``?after=NAME`` turns the page)."""
+    after = request.args.get("after") or None
     with _db().session() as s:
-        rows = overview.site_rows(s, g.visible, _now(), current_app.config["HUB_OFFLINE_AFTER"])
-    return render_template("sites.html", rows=rows)
+        rows = overview.site_rows(
+            s,
+            g.visible,
+            _now(),
+            current_app.config["HUB_OFFLINE_AFTER"],
+            after=after,
+            limit=SITES_PAGE + 1,
+        )
+    more = len(rows) > SITES_PAGE
+    rows = rows[:SITES_PAGE]
+    return render_template(
+        "sites.html", rows=rows, later=rows[-1].name if more else None, paged=after is not None
+    )
 
 
 @bp.get("/alerts")

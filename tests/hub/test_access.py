@@ -195,3 +195,26 @@ def test_the_overrides_page_filters_by_site_kind_and_day(
     assert bad.status_code == 400 and "kind must be one of" in bad.get_data(as_text=True)
     bad_day = client.get("/overrides?since=Tuesday", headers=admin)
     assert bad_day.status_code == 400 and "since must be a date" in bad_day.get_data(as_text=True)
+
+
+def test_the_sites_list_pages_by_name_for_what_the_account_may_see(
+    hub_app, hub_db, hub_accounts, clock, monkeypatch
+):
+    from hub.accounts import add_site
+
+    with hub_db.session() as s:
+        for i in range(5):
+            add_site(s, f"ash{i}", clock.now())
+    client = hub_app.test_client()
+    admin = {"Authorization": f"Bearer {hub_accounts['gina']}"}
+    first = client.get("/api/sites?limit=3", headers=admin).json
+    assert [r["name"] for r in first] == ["ash0", "ash1", "ash2"]
+    rest = client.get("/api/sites?limit=3&after=ash2", headers=admin).json
+    assert [r["name"] for r in rest] == ["ash3", "ash4", "elm"]
+    area = {"Authorization": f"Bearer {hub_accounts['arthur']}"}
+    assert [r["name"] for r in client.get("/api/sites?after=a", headers=area).json] == ["oak"]
+    monkeypatch.setattr("hub.pages.SITES_PAGE", 4)
+    page = client.get("/", headers=admin).get_data(as_text=True)
+    assert "ash3" in page and "elm" not in page and "after=ash3" in page
+    last = client.get("/?after=ash3", headers=admin).get_data(as_text=True)
+    assert "ash4" in last and "oak" in last and "More sites" not in last
