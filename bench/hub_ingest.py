@@ -175,6 +175,11 @@ def time_pages(db: HubDatabase, ids: dict[str, int], target: int) -> None:
     sites = sorted(ids)[:: max(1, len(ids) // PAGE_SAMPLES)][:PAGE_SAMPLES]
     pages = {
         "all sites (/)": lambda _site: "/",
+        "sites list turned (/?after=NAME)": lambda site: f"/?after={site}",
+        "a site's day report (/sites/NAME/report)": lambda site: (
+            f"/sites/{site}/report?day={(now - timedelta(days=3)).date()}"
+        ),
+        "an older log page (/sites/NAME?before=ID)": lambda site: f"/sites/{site}?before=900",
         "one site (/sites/NAME)": lambda site: f"/sites/{site}",
         "overrides (/overrides)": lambda site: f"/overrides?site={site}",
         "API events page": lambda site: f"/api/sites/{site}/events?after_id=700&limit=100",
