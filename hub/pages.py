@@ -112,7 +112,7 @@ def overrides():
     kind = request.args.get("kind") or None
     if kind is not None and kind not in overview.OVERRIDE_KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(overview.OVERRIDE_KINDS)}")
-    since, until = _day_arg("since"), _day_arg("until")
+    since, until = day_arg("since"), day_arg("until")
     with _db().session() as s:
         site_id = require_site(accounts.find_site(s, site_name)).id if site_name else None
         rows = overview.overrides(
@@ -133,7 +133,8 @@ def overrides():
     )
 
 
-def _day_arg(name: str) -> date | None:
+def day_arg(name: str) -> date | None:
+    """Query argument ``name`` as a date (``YYYY-MM-DD``), ``None`` if absent; a clear 400 else."""
     raw = request.args.get(name) or ""
     if not raw:
         return None

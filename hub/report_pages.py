@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 
 from hub import accounts, alerts, site_report, week_report
+from hub.pages import day_arg
 from hub.security import require_admin, require_site
 from hub.shifts import site_tz
 from locker.errors import InvalidRequest
@@ -24,29 +25,19 @@ def _now():
     return current_app.config["HUB_NOW"]()
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name) or ""
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a date as YYYY-MM-DD, not {raw!r}") from None
-
-
 @bp.get("/sites/<name>/report")
 def site_day(name: str):
     """A site's daily report rebuilt from its shipped events (``?day=YYYY-MM-DD``)."""
     now = _now()
     with _db().session() as s:
         site = require_site(accounts.find_site(s, name))
-        day = _date_arg("day") or now.astimezone(site_tz(site)).date()
+        day = day_arg("day") or now.astimezone(site_tz(site)).date()
         report = site_report.day_report(s, site, day, now)
     return render_template("site_report.html", report=report)
 
 
 def _week() -> date:
-    return week_report.week_of(_date_arg("week") or _now().date())
+    return week_report.week_of(day_arg("week") or _now().date())
 
 
 @bp.get("/reports/week")

@@ -192,11 +192,7 @@ def hub_user_add(app, name: str, role: str, sites: tuple[str, ...]) -> None:
 @friendly
 def hub_user_deactivate(app, name: str) -> None:
     """Deactivate hub account NAME: no login; its sessions end and its tokens are revoked."""
-    from hub.accounts import set_active
-
-    with _hub_session(app) as session:
-        set_active(session, name, False, app.clock.now())
-    click.echo(f"hub account {name} deactivated")
+    _set_active(app, name, False)
 
 
 @hub_user.command("activate")
@@ -205,11 +201,15 @@ def hub_user_deactivate(app, name: str) -> None:
 @friendly
 def hub_user_activate(app, name: str) -> None:
     """Activate hub account NAME again (it logs in afresh; make it new tokens)."""
+    _set_active(app, name, True)
+
+
+def _set_active(app, name: str, active: bool) -> None:
     from hub.accounts import set_active
 
     with _hub_session(app) as session:
-        set_active(session, name, True, app.clock.now())
-    click.echo(f"hub account {name} active")
+        set_active(session, name, active, app.clock.now())
+    click.echo(f"hub account {name} {'active' if active else 'deactivated'}")
 
 
 @hub.group("token")
