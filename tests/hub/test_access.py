@@ -218,3 +218,19 @@ def test_the_sites_list_pages_by_name_for_what_the_account_may_see(
     assert "ash3" in page and "elm" not in page and "after=ash3" in page
     last = client.get("/?after=ash3", headers=admin).get_data(as_text=True)
     assert "ash4" in last and "oak" in last and "More sites" not in last
+
+
+def test_deactivating_an_account_ends_its_browser_session(hub_app, hub_db, hub_accounts, clock):
+    from hub.accounts import set_active
+
+    client = hub_app.test_client()
+    assert log_in(client, "gina", PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200
+    with hub_db.session() as s:
+        set_active(s, "gina", False, clock.now())
+    assert client.get("/").status_code == 302
+    with hub_db.session() as s:
+        set_active(s, "gina", True, clock.now())
+    assert client.get("/").status_code == 302  # the ended session stays ended
+    assert log_in(client, "gina", PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200
