@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.alerts import ALERT_KINDS, chain_broken_sites
@@ -197,9 +197,14 @@ def overrides(
     kind: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    before: tuple[str, int, int] | None = None,
     limit: int = 200,
 ) -> list[tuple[str, SiteEvent]]:
-    """Override events across the visible sites, newest first, with their site's name."""
+    """Override events across the visible sites, newest first, with their site's name.
+
+    ``before`` is the ``(ts, site_id, seq)`` of the last row of the page before:
+    the next page is a keyset read from there (ties in time broken by site and id).
+    """
     kinds = [kind] if kind else list(OVERRIDE_KINDS)
     # The kinds are written into the SQL, not bound, so that PostgreSQL sees they
     # match the partial indexes' condition whatever plan it keeps.
@@ -214,5 +219,9 @@ def overrides(
         stmt = stmt.where(SiteEvent.ts >= since)
     if until:
         stmt = stmt.where(SiteEvent.ts < until)
-    stmt = stmt.order_by(SiteEvent.ts.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(tuple_(SiteEvent.ts, SiteEvent.site_id, SiteEvent.seq) < tuple_(*before))
+    stmt = stmt.order_by(SiteEvent.ts.desc(), SiteEvent.site_id.desc(), SiteEvent.seq.desc()).limit(
+        limit
+    )
     return [(name, event) for name, event in session.execute(stmt)]

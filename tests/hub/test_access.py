@@ -164,8 +164,8 @@ def test_an_idle_session_ends(hub_app, hub_accounts, clock):
     assert client.get("/").status_code == 302
 
 
-def test_the_overrides_page_filters_by_site_kind_and_day(
-    hub_app, hub_accounts, sites, site_factory
+def test_the_overrides_page_filters_by_site_kind_and_day_and_pages_by_keyset(
+    hub_app, hub_accounts, sites, site_factory, monkeypatch
 ):
     client = hub_app.test_client()
     for name in ("oak", "elm"):
@@ -195,6 +195,15 @@ def test_the_overrides_page_filters_by_site_kind_and_day(
     assert bad.status_code == 400 and "kind must be one of" in bad.get_data(as_text=True)
     bad_day = client.get("/overrides?since=Tuesday", headers=admin)
     assert bad_day.status_code == 400 and "since must be a date" in bad_day.get_data(as_text=True)
+    monkeypatch.setattr("hub.pages.OVERRIDES_PAGE", 1)
+    first = client.get("/overrides", headers=admin).get_data(as_text=True)
+    assert first.count("dentist-") == 1 and "Older overrides" in first
+    link = first.split('data-testid="older-overrides" href="')[1].split('"')[0]
+    second = client.get(link.replace("&amp;", "&"), headers=admin).get_data(as_text=True)
+    assert second.count("dentist-") == 1 and "Older overrides" not in second
+    assert {first.split("dentist-")[1][:3], second.split("dentist-")[1][:3]} == {"oak", "elm"}
+    bad_key = client.get("/overrides?before=yesterday", headers=admin)
+    assert bad_key.status_code == 400 and "before must be" in bad_key.get_data(as_text=True)
 
 
 def test_the_sites_list_pages_by_name_for_what_the_account_may_see(
