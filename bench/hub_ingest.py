@@ -175,6 +175,11 @@ def time_pages(db: HubDatabase, ids: dict[str, int], target: int) -> None:
     sites = sorted(ids)[:: max(1, len(ids) // PAGE_SAMPLES)][:PAGE_SAMPLES]
     pages = {
         "all sites (/)": lambda _site: "/",
+        "sites list turned (/?after=NAME)": lambda site: f"/?after={site}",
+        "a site's day report (/sites/NAME/report)": lambda site: (
+            f"/sites/{site}/report?day={(now - timedelta(days=3)).date()}"
+        ),
+        "an older log page (/sites/NAME?before=ID)": lambda site: f"/sites/{site}?before=900",
         "one site (/sites/NAME)": lambda site: f"/sites/{site}",
         "overrides (/overrides)": lambda site: f"/overrides?site={site}",
         "API events page": lambda site: f"/api/sites/{site}/events?after_id=700&limit=100",
@@ -193,6 +198,15 @@ def time_pages(db: HubDatabase, ids: dict[str, int], target: int) -> None:
         print(
             f"  {label}: p95 {p95 * 1000:.1f} ms, median {statistics.median(times) * 1000:.1f} ms"
         )
+    # The weekly report reads every visible site's week in turn: it grows with the
+    # number of sites, not with the events stored (a group admin sees them all).
+    week = (now - timedelta(days=3)).date().isoformat()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        assert client.get(f"/reports/week?week={week}", headers=auth).status_code == 200
+        times.append(time.perf_counter() - t0)
+    print(f"  weekly group report, all {len(ids)} sites: median {statistics.median(times):.2f} s")
 
 
 if __name__ == "__main__":

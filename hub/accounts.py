@@ -116,6 +116,33 @@ def find_account(session: Session, name: str) -> HubAccount:
     return account
 
 
+def set_active(session: Session, name: str, active: bool, at: datetime) -> HubAccount:
+    """Deactivate (or activate again) hub account ``name``.
+
+    As on the panel: a deactivated account cannot log in, its sessions end and
+    its API tokens are revoked, so activating it again needs a new login and
+    new tokens.
+    """
+    account = find_account(session, name)
+    if account.active == active:
+        raise Conflict(
+            f"the hub account {name!r} is already {'active' if active else 'deactivated'}"
+        )
+    account.active = active
+    if not active:
+        session.execute(
+            update(HubSession)
+            .where(HubSession.account_id == account.id, HubSession.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+        session.execute(
+            update(HubToken)
+            .where(HubToken.account_id == account.id, HubToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+    return account
+
+
 def visible_site_ids(session: Session, account: HubAccount) -> set[int] | None:
     """The sites ``account`` may see; ``None`` means every site (a group admin)."""
     if account.role != AREA_MANAGER:

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.models import HubAlert, Site
+from locker.errors import Conflict, InvalidRequest, NotFound
 
 ALERT_KINDS = {
     "chain": "log does not continue",
@@ -67,3 +68,23 @@ def chain_broken_sites(session: Session) -> set[int]:
         select(HubAlert.site_id).where(HubAlert.kind == "chain", HubAlert.resolved_at.is_(None))
     )
     return set(rows)
+
+
+def acknowledge(session: Session, alert_id: int, by: str, note: str, at: datetime) -> HubAlert:
+    """Resolve open ``chain`` alert ``alert_id``: a group admin looked, and says what they found.
+
+    Only a chain alert is acknowledged by hand; an ``offline`` alert resolves
+    itself when the site is heard from again, a ``gap`` alert stays as the record.
+    """
+    alert = session.get(HubAlert, alert_id)
+    if alert is None:
+        raise NotFound(f"no hub alert {alert_id}")
+    if alert.kind != "chain":
+        what = ALERT_KINDS.get(alert.kind, alert.kind)
+        raise InvalidRequest(f"only a chain alert is acknowledged by hand, not {what!r}")
+    if alert.resolved_at is not None:
+        raise Conflict(
+            f"alert {alert_id} was resolved already, by {alert.resolved_by or 'the hub'}"
+        )
+    alert.resolved_at, alert.resolved_by, alert.note = at, by, note
+    return alert

@@ -15,6 +15,7 @@ from hub.alerts import resolve_alerts
 from hub.ingest import check_reported_head, parse_batch, take_batch
 from hub.models import Site
 from hub.security import require_site
+from hub.shifts import store_shifts
 from locker.errors import InvalidRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -22,6 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 #: The most a compressed batch may grow to (a week of a busy site is far less).
 MAX_INFLATED = 64 * 1024 * 1024
 MAX_EVENTS_PAGE = 1000
+MAX_SITES_PAGE = 1000
 #: A snapshot is a few kilobytes; a bank of 32 slots with every alert open is under this.
 MAX_SNAPSHOT = 256 * 1024
 
@@ -95,14 +97,25 @@ def ingest_status():
             .values(snapshot=snapshot, snapshot_at=now, last_seen=now)
         )
         resolve_alerts(s, g.site.id, "offline", now)
+        store_shifts(s, g.site.id, snapshot)
     return "", 204
 
 
 @bp.get("/sites")
 def sites():
-    """Every site the account may see: ``{name, online, last_seen, events, chain_ok}``."""
+    """The sites the account may see, by name: ``{name, online, last_seen, events,
+    chain_ok}``; at most ``limit`` after the site ``after`` (keyset paging)."""
+    after = request.args.get("after") or None
+    limit = _int_arg("limit", MAX_SITES_PAGE, 1, MAX_SITES_PAGE)
     with _db().session() as s:
-        rows = overview.site_rows(s, g.visible, _now(), current_app.config["HUB_OFFLINE_AFTER"])
+        rows = overview.site_rows(
+            s,
+            g.visible,
+            _now(),
+            current_app.config["HUB_OFFLINE_AFTER"],
+            after=after,
+            limit=limit,
+        )
     return jsonify(
         [
             {

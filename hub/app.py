@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g
 
-from hub import api, pages, security
+from hub import api, pages, report_pages, security
 from hub.db import HubDatabase
+from locker.clock import Clock, SystemClock
 from locker.config import Config
 from locker.errors import ConfigError
 from web import errors
@@ -18,26 +18,23 @@ from web import errors
 MAX_BODY = 16 * 1024 * 1024
 
 
-def utc_now() -> datetime:
-    """The hub's real clock."""
-    return datetime.now(UTC)
-
-
 def create_app(
     config: Config,
     db: HubDatabase,
     *,
-    now: Callable[[], datetime] = utc_now,
+    clock: Clock | None = None,
     secret_key: str | None = None,
     test_config: dict | None = None,
 ) -> Flask:
-    """The hub app on ``db``, timed by ``now`` (tests hand in a clock they move).
+    """The hub app on ``db``, timed by ``clock`` (the system's by default; tests hand
+    in a :class:`~locker.clock.SimulatedClock` and move it).
 
     The session key is ``secret_key`` if given (a demo's, a test's), else read
     from ``[hub_server] secret_key_file``.
     """
     app = Flask(__name__)
     server = config.hub_server
+    clock = clock or SystemClock()
     app.config.update(
         SECRET_KEY=secret_key or _secret_key(server.secret_key_file),
         SESSION_COOKIE_NAME="hub_session",
@@ -46,7 +43,7 @@ def create_app(
         SESSION_COOKIE_SECURE=server.secure_cookies,
         MAX_CONTENT_LENGTH=MAX_BODY,
         HUB_DB=db,
-        HUB_NOW=now,
+        HUB_NOW=clock.now,
         HUB_IDLE_MIN=server.session_idle_min,
         HUB_OFFLINE_AFTER=timedelta(seconds=server.offline_after_s),
     )
@@ -55,6 +52,7 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(report_pages.bp)
 
     @app.context_processor
     def hub_globals() -> dict:

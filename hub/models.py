@@ -7,7 +7,7 @@ cost does not grow with the number of events stored.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text
@@ -64,8 +64,14 @@ class SiteEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    @property
+    def id(self) -> int:
+        """The site's own event id (so the panel's log helpers read a shipped event)."""
+        return self.seq
+
     # Two partial indexes on override events (ts; site_id, ts) are in the
-    # migration h0001: the overrides page reads them newest first.
+    # migration h0001: the overrides page reads them newest first. The index
+    # (site_id, ts) of h0002 gives the reports a site's day as one range.
 
 
 class HubAlert(Base):
@@ -80,6 +86,26 @@ class HubAlert(Base):
     message: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The group admin who acknowledged a ``chain`` alert, and their note
+    #: (an ``offline`` alert resolves itself when the site ships again).
+    resolved_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class SiteShift(Base):
+    """A person's shift at a site, as the site's status snapshots send its rota."""
+
+    __tablename__ = "site_shifts"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    #: The site's local day the shift belongs to.
+    day: Mapped[date] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    #: ``[[start, end], ...]`` as ISO times in UTC.
+    breaks: Mapped[list[list[str]]] = mapped_column(JSONB)
 
 
 class HubAccount(Base):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.alerts import ALERT_KINDS, chain_broken_sites
@@ -54,14 +54,27 @@ def _only(stmt: Select, column: Any, visible: set[int] | None) -> Select:
 
 
 def site_rows(
-    session: Session, visible: set[int] | None, now: datetime, offline_after: timedelta
+    session: Session,
+    visible: set[int] | None,
+    now: datetime,
+    offline_after: timedelta,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[SiteRow]:
-    """Every visible site with its state, by name."""
+    """The visible sites with their state, by name: those after ``after``, at most ``limit``.
+
+    A page is a keyset read of the sites' name index (no OFFSET, no COUNT), so
+    the thousandth page costs what the first does.
+    """
     # Each site's newest event, joined on its primary key: one index probe a site.
     newest = select(Site, SiteEvent.kind, SiteEvent.ts).outerjoin(
         SiteEvent, and_(SiteEvent.site_id == Site.id, SiteEvent.seq == Site.head_seq)
     )
-    found = session.execute(_only(newest, Site.id, visible).order_by(Site.name)).all()
+    newest = _only(newest, Site.id, visible)
+    if after is not None:
+        newest = newest.where(Site.name > after)
+    found = session.execute(newest.order_by(Site.name).limit(limit)).all()
     broken = chain_broken_sites(session)
     rows = []
     for site, kind, ts in found:
@@ -135,6 +148,8 @@ class AlertRow:
     message: str
     since: str
     safety: bool
+    #: The hub's own alert's id when a group admin may acknowledge it (a chain alert).
+    acknowledge_id: int | None = None
 
 
 def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
@@ -157,6 +172,7 @@ def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
                 alert.message,
                 alert.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
                 alert.kind == "chain",
+                alert.id if alert.kind == "chain" else None,
             )
         )
     for site in session.scalars(_only(select(Site), Site.id, visible).order_by(Site.name)):
@@ -181,9 +197,14 @@ def overrides(
     kind: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    before: tuple[str, int, int] | None = None,
     limit: int = 200,
 ) -> list[tuple[str, SiteEvent]]:
-    """Override events across the visible sites, newest first, with their site's name."""
+    """Override events across the visible sites, newest first, with their site's name.
+
+    ``before`` is the ``(ts, site_id, seq)`` of the last row of the page before:
+    the next page is a keyset read from there (ties in time broken by site and id).
+    """
     kinds = [kind] if kind else list(OVERRIDE_KINDS)
     # The kinds are written into the SQL, not bound, so that PostgreSQL sees they
     # match the partial indexes' condition whatever plan it keeps.
@@ -198,5 +219,9 @@ def overrides(
         stmt = stmt.where(SiteEvent.ts >= since)
     if until:
         stmt = stmt.where(SiteEvent.ts < until)
-    stmt = stmt.order_by(SiteEvent.ts.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(tuple_(SiteEvent.ts, SiteEvent.site_id, SiteEvent.seq) < tuple_(*before))
+    stmt = stmt.order_by(SiteEvent.ts.desc(), SiteEvent.site_id.desc(), SiteEvent.seq.desc()).limit(
+        limit
+    )
     return [(name, event) for name, event in session.execute(stmt)]

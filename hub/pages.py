@@ -25,6 +25,10 @@ from web.security import is_safe_next
 
 bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
+#: Sites on one page of the sites list.
+SITES_PAGE = 100
+#: Overrides on one page of the overrides log.
+OVERRIDES_PAGE = 200
 #: The advisory lock that serialises logins (any number; this one is the hub's logins).
 LOGIN_LOCK = 18_001
 
@@ -76,10 +80,23 @@ def logout():
 
 @bp.get("/")
 def sites():
-    """Every site: online or offline, clock trust, last event, the chain."""
+    """The sites, a page at a time by name: online or offline, clock trust, last event,
+    the chain (``?after=NAME`` turns the page)."""
+    after = request.args.get("after") or None
     with _db().session() as s:
-        rows = overview.site_rows(s, g.visible, _now(), current_app.config["HUB_OFFLINE_AFTER"])
-    return render_template("sites.html", rows=rows)
+        rows = overview.site_rows(
+            s,
+            g.visible,
+            _now(),
+            current_app.config["HUB_OFFLINE_AFTER"],
+            after=after,
+            limit=SITES_PAGE + 1,
+        )
+    more = len(rows) > SITES_PAGE
+    rows = rows[:SITES_PAGE]
+    return render_template(
+        "sites.html", rows=rows, later=rows[-1].name if more else None, paged=after is not None
+    )
 
 
 @bp.get("/alerts")
@@ -97,7 +114,8 @@ def overrides():
     kind = request.args.get("kind") or None
     if kind is not None and kind not in overview.OVERRIDE_KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(overview.OVERRIDE_KINDS)}")
-    since, until = _day_arg("since"), _day_arg("until")
+    since, until = day_arg("since"), day_arg("until")
+    before = _override_key(request.args.get("before"))
     with _db().session() as s:
         site_id = require_site(accounts.find_site(s, site_name)).id if site_name else None
         rows = overview.overrides(
@@ -107,18 +125,40 @@ def overrides():
             kind=kind,
             since=since.isoformat() if since else None,
             until=(until + timedelta(days=1)).isoformat() if until else None,
+            before=before,
+            limit=OVERRIDES_PAGE + 1,
         )
         names = overview.site_names(s, g.visible)
+    older = None
+    if len(rows) > OVERRIDES_PAGE:
+        rows = rows[:OVERRIDES_PAGE]
+        last = rows[-1][1]
+        older = f"{last.ts}~{last.site_id}~{last.seq}"
     return render_template(
         "overrides.html",
         rows=rows,
+        older=older,
         names=names,
         kinds=overview.OVERRIDE_KINDS,
         chosen={"site": site_name, "kind": kind, "since": since, "until": until},
     )
 
 
-def _day_arg(name: str) -> date | None:
+def _override_key(raw: str | None) -> tuple[str, int, int] | None:
+    """The overrides page's ``before`` (``TS~SITE~ID``, as its "Older" link writes it)."""
+    if not raw:
+        return None
+    try:
+        ts, site_id, seq = raw.split("~")
+        return ts, int(site_id), int(seq)
+    except ValueError:
+        raise InvalidRequest(
+            f"before must be TIME~SITE~ID as the Older link gives, not {raw!r}"
+        ) from None
+
+
+def day_arg(name: str) -> date | None:
+    """Query argument ``name`` as a date (``YYYY-MM-DD``), ``None`` if absent; a clear 400 else."""
     raw = request.args.get(name) or ""
     if not raw:
         return None

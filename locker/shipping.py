@@ -10,17 +10,17 @@ free text beyond what the override log shows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from locker import events as ev
 from locker.live_status import parse_time
 from locker.log import EXPORT_FIELDS, head
-from locker.models import Alert, Checkpoint, Event, Person, Slot
+from locker.models import Alert, Checkpoint, Event, Person, Shift, Slot
 from locker.rota import shifts_on
 
 #: Details keys that hold a card number: an event carrying one is sealed.
@@ -69,10 +69,16 @@ def next_batch(session: Session, after_id: int, limit: int) -> dict[str, Any]:
 
 
 def status_snapshot(
-    session: Session, live: dict[str, Any] | None, at: datetime, tz: ZoneInfo
+    session: Session,
+    live: dict[str, Any] | None,
+    at: datetime,
+    tz: ZoneInfo,
+    *,
+    shifts_from: date | None = None,
 ) -> dict[str, Any]:
     """The site's state in a few hundred bytes: slots, who is on shift and whether their
-    device is in, open alerts, clock trust, heartbeat.
+    device is in, open alerts, clock trust, heartbeat; and the rota's shifts from local
+    day ``shifts_from`` (default: yesterday) through today.
 
     "Now" is the controller's time as its live status says (a demo's simulated
     clock runs apart from the real one), else ``at``.
@@ -111,6 +117,7 @@ def status_snapshot(
         if shift.start <= now < shift.end and not any(b.start <= now < b.end for b in shift.breaks)
     ]
     head_id, head_hash = head(session)
+    today = now.astimezone(tz).date()
     return {
         # The hub compares it with its copy: a log cut back below what was
         # shipped (an old backup, a rewrite) is caught even before it grows again.
@@ -123,4 +130,36 @@ def status_snapshot(
         "occupied": sum(1 for s in slots if s["person"]),
         "on_shift": on_shift,
         "alerts": alerts,
+        # The rota is not in the log: the hub's reports of minutes on shift
+        # without a device need the shifts, by person id and name only.
+        "timezone": tz.key,
+        **shift_rows(session, shifts_from or today - timedelta(days=1), today),
     }
+
+
+#: The most days of shifts one snapshot carries (a site back after a long silence).
+MAX_SHIFT_DAYS = 31
+
+
+def shift_rows(session: Session, first: date, last: date) -> dict[str, Any]:
+    """The rota's shifts of local days ``first`` to ``last`` (at most :data:`MAX_SHIFT_DAYS`),
+    and those days (a day with no shift is one the hub must empty too)."""
+    first = max(first, last - timedelta(days=MAX_SHIFT_DAYS - 1))
+    shifts = session.scalars(
+        select(Shift)
+        .where(Shift.day >= first, Shift.day <= last)
+        .options(selectinload(Shift.breaks), selectinload(Shift.person))
+        .order_by(Shift.day, Shift.person_id)
+    )
+    rows = [
+        {
+            "day": shift.day.isoformat(),
+            "id": shift.person_id,
+            "name": shift.person.name,
+            "start": shift.start.isoformat(),
+            "end": shift.end.isoformat(),
+            "breaks": [[b.start.isoformat(), b.end.isoformat()] for b in shift.breaks],
+        }
+        for shift in shifts
+    ]
+    return {"shift_days": [first.isoformat(), last.isoformat()], "shifts": rows}

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -72,10 +71,6 @@ def _hub_session(app) -> Iterator:
         yield session
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @click.group()
 def hub() -> None:
     """The group hub (many nurseries, one view) and a site's shipping to it."""
@@ -111,16 +106,19 @@ def hub_serve(app, host: str | None, port: int | None) -> None:
     with _hub_db(app) as db:
         db.require_current_schema()
         server = app.config.hub_server
-        flask_app = create_app(app.config, db)
+        flask_app = create_app(app.config, db, clock=app.clock)
         threading.Thread(
-            target=_sweep_forever, args=(db, server.offline_after_s), daemon=True, name="offline"
+            target=_sweep_forever,
+            args=(db, server.offline_after_s, app.clock),
+            daemon=True,
+            name="offline",
         ).start()
         host, port = host or server.host, port or server.port
         click.echo(f"nursery group hub on http://{host}:{port}/")
         serve(flask_app, host=host, port=port)
 
 
-def _sweep_forever(db, offline_after_s: int) -> None:
+def _sweep_forever(db, offline_after_s: int, clock) -> None:
     """Raise an offline alert for every silent site, every :data:`OFFLINE_SWEEP_S`."""
     from datetime import timedelta
 
@@ -129,7 +127,7 @@ def _sweep_forever(db, offline_after_s: int) -> None:
     while True:
         try:
             with db.session() as session:
-                sweep_offline(session, _now(), timedelta(seconds=offline_after_s))
+                sweep_offline(session, clock.now(), timedelta(seconds=offline_after_s))
         except SQLAlchemyError as exc:
             click.echo(f"offline sweep failed: {exc}", err=True)
         time.sleep(OFFLINE_SWEEP_S)
@@ -149,7 +147,7 @@ def hub_site_add(app, name: str) -> None:
     from hub.accounts import add_site
 
     with _hub_session(app) as session:
-        token = add_site(session, name, _now())
+        token = add_site(session, name, app.clock.now())
     click.echo(token)
 
 
@@ -183,9 +181,35 @@ def hub_user_add(app, name: str, role: str, sites: tuple[str, ...]) -> None:
 
     password = read_password()
     with _hub_session(app) as session:
-        add_account(session, name, role, password, list(sites), _now())
+        add_account(session, name, role, password, list(sites), app.clock.now())
     seen = ", ".join(sites) if sites else "every site"
     click.echo(f"hub account {name} ({role}) added; sees {seen}")
+
+
+@hub_user.command("deactivate")
+@click.argument("name")
+@pass_app
+@friendly
+def hub_user_deactivate(app, name: str) -> None:
+    """Deactivate hub account NAME: no login; its sessions end and its tokens are revoked."""
+    _set_active(app, name, False)
+
+
+@hub_user.command("activate")
+@click.argument("name")
+@pass_app
+@friendly
+def hub_user_activate(app, name: str) -> None:
+    """Activate hub account NAME again (it logs in afresh; make it new tokens)."""
+    _set_active(app, name, True)
+
+
+def _set_active(app, name: str, active: bool) -> None:
+    from hub.accounts import set_active
+
+    with _hub_session(app) as session:
+        set_active(session, name, active, app.clock.now())
+    click.echo(f"hub account {name} {'active' if active else 'deactivated'}")
 
 
 @hub.group("token")
@@ -202,7 +226,7 @@ def hub_token_create(app, name: str) -> None:
     from hub.accounts import create_token
 
     with _hub_session(app) as session:
-        token = create_token(session, name, _now())
+        token = create_token(session, name, app.clock.now())
     click.echo(token)
 
 
@@ -249,6 +273,7 @@ def hub_demo(port: int, site_ports: str, data_dir: Path | None) -> None:
     import tempfile
 
     from hub.app import create_app
+    from locker.clock import SystemClock
     from locker_app.hub_demo import HUB_PASSWORD, HUB_USER, HubDemo, hub_demo_config
     from web.server import serve
 
@@ -260,15 +285,18 @@ def hub_demo(port: int, site_ports: str, data_dir: Path | None) -> None:
         raise click.BadParameter("two port numbers, e.g. 8081,8082", param_hint="--site-ports")
     data_dir = (data_dir or Path(tempfile.mkdtemp(prefix="locker-hub-demo-"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    demo = HubDemo(data_dir, port, ports)
+    clock = SystemClock()
+    demo = HubDemo(data_dir, port, ports, clock)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo("\nnursery group hub demo")
     try:
         db = demo.start(click.echo)
         config = hub_demo_config(str(db.engine.url))
-        flask_app = create_app(config, db, secret_key=secrets.token_hex(32))
+        flask_app = create_app(config, db, clock=clock, secret_key=secrets.token_hex(32))
         threading.Thread(
-            target=_sweep_forever, args=(db, config.hub_server.offline_after_s), daemon=True
+            target=_sweep_forever,
+            args=(db, config.hub_server.offline_after_s, clock),
+            daemon=True,
         ).start()
         click.echo(
             f"  hub:      {demo.hub_url}/\n"

@@ -17,12 +17,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.accounts import add_account, add_site, create_token
 from hub.cluster import ThrowawayCluster
 from hub.db import HubDatabase
+from locker.clock import Clock
 from locker.config import parse_config
 
 DEMO_SITES = ("Acorns", "Bluebells")
@@ -38,6 +38,8 @@ class HubDemo:
     data_dir: Path
     hub_port: int
     site_ports: tuple[int, ...]
+    #: The hub's clock (the demo's sites run their own simulated ones).
+    clock: Clock
     cluster: ThrowawayCluster | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -51,7 +53,7 @@ class HubDemo:
         self.cluster = ThrowawayCluster().start()
         db = HubDatabase(self.cluster.create_database("hub"))
         db.migrate()
-        now = datetime.now(UTC)
+        now = self.clock.now()
         tokens = {}
         with db.session() as session:
             for name in DEMO_SITES:

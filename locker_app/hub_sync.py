@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Seconds an HTTP call to the hub may take before it counts as a failure.
 HTTP_TIMEOUT_S = 30
 FIRST_BACKOFF_S = 1.0
+#: Days of shifts the first snapshot after a start sends (the hub may have missed them).
+FIRST_SHIFT_DAYS = 7
 
 
 class HubUnreachable(LockerError, ConnectionError):
@@ -135,11 +137,19 @@ class SyncWorker:
         if self.last_snapshot is None or (now - self.last_snapshot).total_seconds() >= due:
             live = read_live_status(status_path(self.config.status_dir))
             with self.db.read() as session:
-                snapshot = status_snapshot(session, live, now, self.config.tz)
+                snapshot = status_snapshot(
+                    session, live, now, self.config.tz, shifts_from=self._shifts_from(now)
+                )
             self.link.call("POST", "/api/ingest/status", snapshot)
             self.last_snapshot = now
             report.snapshot_sent = True
         return report
+
+    def _shifts_from(self, now: datetime) -> date:
+        """The first day of shifts to send: the day before the last snapshot the hub
+        took (so the rota's late changes reach it), or a week back after a start."""
+        since = self.last_snapshot or now - timedelta(days=FIRST_SHIFT_DAYS)
+        return since.astimezone(self.config.tz).date() - timedelta(days=1)
 
     def step(self) -> float:
         """One run, logged; the seconds to wait before the next (backing off on failure)."""

@@ -102,7 +102,8 @@ def test_two_demo_sites_ship_to_one_hub_and_its_pages_show_both(hub_demo, browse
 
 
 def in_a_browser(browser: Browser, hub: str) -> None:
-    """A group admin logs in with Debian's chromium and sees both sites, then one site."""
+    """A group admin logs in with Debian's chromium and sees both sites, then one site,
+    its day's report and the weekly group report."""
     context = browser.new_context(base_url=hub)
     context.set_default_timeout(15_000)
     try:
@@ -118,6 +119,15 @@ def in_a_browser(browser: Browser, hub: str) -> None:
         page.click("text=Bluebells")
         page.wait_for_url(f"{hub}/sites/Bluebells")
         assert page.locator("[data-testid=log] tbody tr").count() > 0
+        # Its day rebuilt from what it shipped, and the group's week.
+        page.click("text=Today's report")
+        page.wait_for_url(f"{hub}/sites/Bluebells/report")
+        assert "daily report for" in page.locator("h1").inner_text()
+        assert page.locator("[data-testid=without-device] tbody tr").count() > 0
+        page.click("text=Weekly report")
+        page.wait_for_url(f"{hub}/reports/week")
+        week = page.locator("[data-testid=week] tbody tr")
+        assert week.count() == 2 and "Acorns" in week.nth(0).inner_text()
         page.click("text=Log out")
         page.wait_for_url(f"{hub}/login")
     finally:

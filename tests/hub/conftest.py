@@ -76,7 +76,7 @@ def hub_app(hub_db, clock):
     return create_app(
         hub_config(str(hub_db.engine.url)),
         hub_db,
-        now=clock.now,
+        clock=clock,
         secret_key="test " * 8,
         test_config={"TESTING": True},
     )

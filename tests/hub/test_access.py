@@ -29,7 +29,7 @@ PUBLIC = {"/login", "/api/healthz"}
 
 
 def fill(rule: str, site: str) -> str:
-    return rule.replace("<name>", site)
+    return rule.replace("<name>", site).replace("<int:alert_id>", "1")
 
 
 @pytest.fixture
@@ -71,6 +71,10 @@ def test_the_route_table_is_what_this_test_knows(hub_app):
         "/api/ingest/status",
         "/api/sites",
         "/api/sites/<name>/events",
+        "/sites/<name>/report",
+        "/reports/week",
+        "/reports/week.csv",
+        "/alerts/<int:alert_id>/acknowledge",
     }
 
 
@@ -160,8 +164,8 @@ def test_an_idle_session_ends(hub_app, hub_accounts, clock):
     assert client.get("/").status_code == 302
 
 
-def test_the_overrides_page_filters_by_site_kind_and_day(
-    hub_app, hub_accounts, sites, site_factory
+def test_the_overrides_page_filters_by_site_kind_and_day_and_pages_by_keyset(
+    hub_app, hub_accounts, sites, site_factory, monkeypatch
 ):
     client = hub_app.test_client()
     for name in ("oak", "elm"):
@@ -191,3 +195,51 @@ def test_the_overrides_page_filters_by_site_kind_and_day(
     assert bad.status_code == 400 and "kind must be one of" in bad.get_data(as_text=True)
     bad_day = client.get("/overrides?since=Tuesday", headers=admin)
     assert bad_day.status_code == 400 and "since must be a date" in bad_day.get_data(as_text=True)
+    monkeypatch.setattr("hub.pages.OVERRIDES_PAGE", 1)
+    first = client.get("/overrides", headers=admin).get_data(as_text=True)
+    assert first.count("dentist-") == 1 and "Older overrides" in first
+    link = first.split('data-testid="older-overrides" href="')[1].split('"')[0]
+    second = client.get(link.replace("&amp;", "&"), headers=admin).get_data(as_text=True)
+    assert second.count("dentist-") == 1 and "Older overrides" not in second
+    assert {first.split("dentist-")[1][:3], second.split("dentist-")[1][:3]} == {"oak", "elm"}
+    bad_key = client.get("/overrides?before=yesterday", headers=admin)
+    assert bad_key.status_code == 400 and "before must be" in bad_key.get_data(as_text=True)
+
+
+def test_the_sites_list_pages_by_name_for_what_the_account_may_see(
+    hub_app, hub_db, hub_accounts, clock, monkeypatch
+):
+    from hub.accounts import add_site
+
+    with hub_db.session() as s:
+        for i in range(5):
+            add_site(s, f"ash{i}", clock.now())
+    client = hub_app.test_client()
+    admin = {"Authorization": f"Bearer {hub_accounts['gina']}"}
+    first = client.get("/api/sites?limit=3", headers=admin).json
+    assert [r["name"] for r in first] == ["ash0", "ash1", "ash2"]
+    rest = client.get("/api/sites?limit=3&after=ash2", headers=admin).json
+    assert [r["name"] for r in rest] == ["ash3", "ash4", "elm"]
+    area = {"Authorization": f"Bearer {hub_accounts['arthur']}"}
+    assert [r["name"] for r in client.get("/api/sites?after=a", headers=area).json] == ["oak"]
+    monkeypatch.setattr("hub.pages.SITES_PAGE", 4)
+    page = client.get("/", headers=admin).get_data(as_text=True)
+    assert "ash3" in page and "elm" not in page and "after=ash3" in page
+    last = client.get("/?after=ash3", headers=admin).get_data(as_text=True)
+    assert "ash4" in last and "oak" in last and "More sites" not in last
+
+
+def test_deactivating_an_account_ends_its_browser_session(hub_app, hub_db, hub_accounts, clock):
+    from hub.accounts import set_active
+
+    client = hub_app.test_client()
+    assert log_in(client, "gina", PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200
+    with hub_db.session() as s:
+        set_active(s, "gina", False, clock.now())
+    assert client.get("/").status_code == 302
+    with hub_db.session() as s:
+        set_active(s, "gina", True, clock.now())
+    assert client.get("/").status_code == 302  # the ended session stays ended
+    assert log_in(client, "gina", PASSWORD).status_code == 302
+    assert client.get("/").status_code == 200

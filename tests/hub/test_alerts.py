@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from datetime import timedelta
 
 from hub.alerts import sweep_offline
-
-
-def send(client, token, path, body):
-    headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"}
-    return client.post(path, data=gzip.compress(json.dumps(body).encode()), headers=headers)
+from tests.support.hub import send
 
 
 def test_a_silent_site_goes_offline_and_comes_back(hub_app, hub_db, sites, hub_accounts, clock):

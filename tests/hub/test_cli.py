@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
+from hub.accounts import find_site
+from hub.alerts import sweep_offline
 from hub.app import create_app
 from hub.db import HubDatabase
+from hub.models import HubAlert
 from locker_app.cli import main
-from tests.support.hub import serving
+from tests.support.hub import hub_config, serving
 
 
 @pytest.fixture
-def hub_cli(pg_cluster, tmp_path, monkeypatch):
+def hub_cli(pg_cluster, tmp_path, monkeypatch, clock):
     url = pg_cluster.create_database(f"hub_cli_{tmp_path.name[-12:].replace('-', '_')}")
     config = tmp_path / "hub.toml"
     config.write_text(
         f'[hub_server]\ndatabase_url = "{url}"\nsecret_key_file = "{tmp_path / "hub_key"}"\n'
     )
     monkeypatch.setenv("LOCKER_CONFIG", str(config))
+    # Every command's App takes the test's clock, as the daemon's and the panel's do.
+    monkeypatch.setattr("locker_app.cli.SystemClock", lambda: clock)
     runner = CliRunner()
 
     def run(*args, input=None):
@@ -90,7 +98,7 @@ def test_sync_once_ships_a_sites_log(
     token_file = tmp_path / "oak-token"
     token_file.write_text(sites["oak"] + "\n")
     monkeypatch.setenv("LOCKER_CONFIG", site.config.path or "")
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         config = tmp_path / "oak" / "config.toml"
         config.write_text(
             f'data_dir = "{tmp_path / "oak"}"\n[hardware]\nbackend = "simulated"\n'
@@ -100,3 +108,41 @@ def test_sync_once_ships_a_sites_log(
         shipped = hub_cli("--config", str(config), "hub", "sync", "--once")
     assert shipped.exit_code == 0, shipped.output
     assert "shipped 12 events in 1 batches; the hub's head is event 12" in shipped.output
+
+
+def test_commands_run_on_the_injected_clock_and_deactivation_refuses_tokens(hub_cli, clock):
+    assert hub_cli("hub", "init").exit_code == 0
+    assert hub_cli("hub", "site", "add", "oak").exit_code == 0
+    hub_cli("hub", "user", "add", "gina", "--role", "group_admin", input="long-enough-password\n")
+    token = hub_cli("hub", "token", "create", "gina").output.strip()
+    db = HubDatabase(hub_cli.url)
+    try:
+        with db.session() as s:
+            assert find_site(s, "oak").created_at == clock.now()
+        clock.advance(3 * 3600)  # a silent site three hours after it was added
+        with db.session() as s:
+            assert sweep_offline(s, clock.now(), timedelta(minutes=10)) == 1
+        with db.session() as s:
+            (alert,) = s.scalars(select(HubAlert)).all()
+        assert alert.opened_at == clock.now()
+        assert "since 2026-03-02 07:00 UTC" in alert.message
+
+        app = create_app(hub_config(hub_cli.url), db, clock=clock, secret_key="test " * 8)
+        client = app.test_client()
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/sites", headers=bearer).status_code == 200
+        off = hub_cli("hub", "user", "deactivate", "gina")
+        assert off.exit_code == 0 and "gina deactivated" in off.output
+        assert client.get("/api/sites", headers=bearer).status_code == 401
+        again = hub_cli("hub", "user", "deactivate", "gina")
+        assert again.exit_code == 1 and "already deactivated" in again.output
+        assert hub_cli("hub", "user", "activate", "gina").exit_code == 0
+        # Deactivating revoked the token for good: an active account needs a new one.
+        assert client.get("/api/sites", headers=bearer).status_code == 401
+        fresh = hub_cli("hub", "token", "create", "gina").output.strip()
+        fresh_bearer = {"Authorization": f"Bearer {fresh}"}
+        assert client.get("/api/sites", headers=fresh_bearer).status_code == 200
+        nobody = hub_cli("hub", "user", "deactivate", "nobody")
+        assert nobody.exit_code == 1 and "no hub account called 'nobody'" in nobody.output
+    finally:
+        db.dispose()

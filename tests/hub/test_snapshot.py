@@ -75,3 +75,42 @@ def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers
     assert "1 of 2 (50 %)" in page
     one = client.get("/sites/oak", headers=admin).get_data(as_text=True)
     assert "Bob (#2): no device deposited" in one
+
+
+def test_the_snapshot_carries_the_rota_and_the_hub_counts_minutes_from_it(
+    site_factory, clock, hub_app, hub_db, sites
+):
+    site = site_factory("oak")
+    now = clock.now()
+    staff_day(site, now)
+    with site.db.read() as session:
+        snapshot = status_snapshot(session, None, now, site.config.tz)
+        later = status_snapshot(
+            session, None, now, site.config.tz, shifts_from=now.date() - timedelta(days=90)
+        )
+    today = now.astimezone(site.config.tz).date()
+    assert snapshot["shift_days"] == [(today - timedelta(days=1)).isoformat(), today.isoformat()]
+    assert [(s["name"], len(s["breaks"])) for s in snapshot["shifts"]] == [
+        ("Ann", 0),
+        ("Bob", 0),
+        ("Cy", 1),
+        ("Di", 0),
+    ]
+    # A site back after months sends at most a month of shifts.
+    assert later["shift_days"][0] == (today - timedelta(days=30)).isoformat()
+    assert "04A1B2C3D4" not in json.dumps(snapshot["shifts"])
+    client = hub_app.test_client()
+    headers = {"Authorization": f"Bearer {sites['oak']}", "Content-Encoding": "gzip"}
+    body = gzip.compress(json.dumps(snapshot).encode())
+    assert client.post("/api/ingest/status", data=body, headers=headers).status_code == 204
+    clock.advance(30 * 60)
+    from hub.accounts import find_site
+    from hub.shifts import shift_minutes
+
+    with hub_db.session() as s:
+        counted = {
+            m.name: (m.on_shift, m.without_device)
+            for m in shift_minutes(s, find_site(s, "oak"), today, today, clock.now())
+        }
+    # No deposit was shipped: everyone on shift so far is without a device, breaks aside.
+    assert counted == {"Ann": (90, 90), "Bob": (90, 90), "Cy": (60, 60), "Di": (0, 0)}

@@ -34,7 +34,7 @@ def test_a_site_cut_off_for_a_week_catches_up_with_every_event_once(
     hub_db, sites, site_factory, clock
 ):
     site = site_factory("oak")
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         worker = worker_for(site, hub.url, sites["oak"], clock)
         site.log(30)
         assert worker.run_once().shipped == 30
@@ -46,7 +46,7 @@ def test_a_site_cut_off_for_a_week_catches_up_with_every_event_once(
         site.log(200, every=timedelta(minutes=7))
         waits.append(offline.step())
     assert waits == sorted(waits) and waits[-1] > waits[0]  # backing off
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         report = worker_for(site, hub.url, sites["oak"], clock).run_once()
     assert report.shipped == 1400
     assert report.batches == 1  # 2,000 events a batch
@@ -55,7 +55,7 @@ def test_a_site_cut_off_for_a_week_catches_up_with_every_event_once(
 
 def test_a_hub_down_for_an_hour_loses_nothing(hub_db, sites, site_factory, clock):
     site = site_factory("elm")
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         worker = worker_for(site, hub.url, sites["elm"], clock)
         site.log(10)
         worker.run_once()
@@ -79,7 +79,7 @@ def test_a_hub_down_for_an_hour_loses_nothing(hub_db, sites, site_factory, clock
 
 def test_a_snapshot_goes_every_minute(hub_db, sites, site_factory, clock, hub_accounts):
     site = site_factory("oak")
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         worker = worker_for(site, hub.url, sites["oak"], clock)
         assert worker.run_once().snapshot_sent
         clock.advance(30)
@@ -97,7 +97,7 @@ def test_a_snapshot_goes_every_minute(hub_db, sites, site_factory, clock, hub_ac
 def test_a_log_cut_back_below_what_was_shipped_is_alerted(hub_db, sites, site_factory, clock):
     site = site_factory("oak")
     site.log(10)
-    with serving(hub_db, clock.now) as hub:
+    with serving(hub_db, clock) as hub:
         worker = worker_for(site, hub.url, sites["oak"], clock)
         worker.run_once()
         # An old backup put back: the newest four events are gone.

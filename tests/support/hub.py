@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hub.app import create_app
 from hub.db import HubDatabase
-from locker.clock import SimulatedClock
+from locker.clock import Clock, SimulatedClock
 from locker.config import Config, parse_config
 from locker.db import Database, migrate
 from locker.decisions import LogEntry
@@ -67,8 +67,10 @@ class Site:
 class HubServer:
     """The hub app served by waitress on 127.0.0.1 in a thread; stop and start it again."""
 
-    def __init__(self, db: HubDatabase, now, port: int = 0):
-        self.app = create_app(hub_config(str(db.engine.url)), db, now=now, secret_key="test " * 8)
+    def __init__(self, db: HubDatabase, clock: Clock, port: int = 0):
+        self.app = create_app(
+            hub_config(str(db.engine.url)), db, clock=clock, secret_key="test " * 8
+        )
         self.port = port
         self.server = None
         self.thread: threading.Thread | None = None
@@ -93,9 +95,9 @@ class HubServer:
 
 
 @contextmanager
-def serving(db: HubDatabase, now) -> Iterator[HubServer]:
-    """A running :class:`HubServer` for the block."""
-    server = HubServer(db, now).start()
+def serving(db: HubDatabase, clock: Clock) -> Iterator[HubServer]:
+    """A running :class:`HubServer` for the block, timed by ``clock``."""
+    server = HubServer(db, clock).start()
     try:
         yield server
     finally:
@@ -123,3 +125,12 @@ def log_in(client, name: str, password: str):
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+
+
+def send(client, token: str, path: str, body):
+    """Post ``body`` as a site does: gzipped JSON with the site's token."""
+    import gzip
+    import json
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"}
+    return client.post(path, data=gzip.compress(json.dumps(body).encode()), headers=headers)
