@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
+from locker.config import Config
 from locker.errors import CommandRejected, NoSuchSlot
 from locker.events import GRANT_REASONS
 
@@ -85,9 +85,6 @@ _ALWAYS_UNLOCKING = frozenset(
     }
 )
 
-#: File name of the daemon's doorbell socket in the data directory.
-DOORBELL_NAME = "daemon.sock"
-
 
 def parse_kind(kind: str) -> CommandKind:
     """``kind`` as a :class:`CommandKind`; ``ValueError`` naming it when unknown."""
@@ -120,11 +117,6 @@ def too_old(kind: str, payload: Mapping[str, Any], age: float, max_age_s: float)
     return opens_a_slot(kind, payload) and not -max_age_s <= age <= max_age_s
 
 
-def doorbell_path(data_dir: str | Path) -> Path:
-    """Where the daemon listens for the panel's doorbell (one place for every caller)."""
-    return Path(data_dir) / DOORBELL_NAME
-
-
 # ------------------------------------------------------------ typed payloads
 
 #: Longest free text (a reason) and name (a visitor's) a command carries.
@@ -143,6 +135,11 @@ READER_FAULTS = (None, "no_answer", "bad_bcc", "silent_chip")
 
 #: The bank as the parser needs it: each slot's number and its kind (staff, visitor, setting).
 Bank = Mapping[int, str]
+
+
+def bank_of(config: Config) -> Bank:
+    """Each configured slot's number and kind, for :func:`parse_command`."""
+    return {slot.number: slot.kind for slot in config.slots}
 
 
 @dataclass(frozen=True)

@@ -295,7 +295,7 @@ class Controller:
     @property
     def bank(self) -> cmd.Bank:
         """Each configured slot's number and kind, for :func:`locker.commands.parse_command`."""
-        return {slot.number: slot.kind for slot in self.config.slots}
+        return cmd.bank_of(self.config)
 
     def _same_open_now_grant(
         self, session: Session, asked: cmd.Grant, at: datetime

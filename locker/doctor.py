@@ -27,11 +27,11 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, Config, HardwareConfig, ReaderConfig, load_config
 from locker.config_pins import ExpanderConfig
 from locker.db import Database, schema_status
 from locker.doctor_expanders import check_expanders
+from locker.doorbell import doorbell_path
 from locker.errors import ConfigError, HardwareError
 
 Status = Literal["ok", "fail", "warn", "skip"]

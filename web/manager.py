@@ -51,7 +51,7 @@ class Requested:
 
 def bank() -> Bank:
     """Each configured slot's number and kind, for :func:`locker.commands.parse_command`."""
-    return {slot.number: slot.kind for slot in get_config().slots}
+    return commands.bank_of(get_config())
 
 
 def slot_number(value: Any, key: str = "slot") -> int:
