@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from locker.config import Config
-from locker.errors import CommandRejected, NoSuchSlot
+from locker.errors import CommandRejected, Conflict, NoSuchSlot
 from locker.events import GRANT_REASONS
 
 
@@ -326,6 +326,19 @@ def slot_of_kind(value: Any, kind: str, bank: Bank | None) -> int:
     if bank is not None and bank[number] != kind:
         raise CommandRejected(f"slot {number} is not a {kind} slot")
     return number
+
+
+def refuse_unless_free(number: int, state: str, state_text: str) -> None:
+    """Stocking opens only a free setting slot: :class:`Conflict` naming its state otherwise.
+
+    The rules refuse it too; the panel and the command line ask first so that a
+    manager hears why at once (``state_text``: the state in the panel's words).
+    """
+    if state != "free":
+        raise Conflict(
+            f"slot {number} is not free ({state_text}): "
+            "only an empty setting slot opens to be stocked"
+        )
 
 
 # ------------------------------------------------------------ the parser

@@ -22,9 +22,10 @@ from locker.commands import (
     bank_of,
     parse_command,
     payload_of,
+    refuse_unless_free,
 )
 from locker.doorbell import doorbell_path, ring
-from locker.errors import Conflict, ControllerDown, LockerError
+from locker.errors import ControllerDown, LockerError
 from locker.live_status import controller_time, heartbeat_fresh, read_live_status, status_path
 from locker.models import Command, Slot
 
@@ -68,13 +69,10 @@ def _stock(app, number: int) -> str:
     with app.db.write() as session:
         row = session.get(Slot, asked.slot)
         state = row.state if row is not None else "unknown"
-        if state != "free":
-            from web.words import state_words  # the panel's words, only when needed
+        # The panel's words; imported here, as the panel itself is, to keep the CLI quick.
+        from web.words import state_words
 
-            raise Conflict(
-                f"slot {asked.slot} is not free ({state_words(state).lower()}): "
-                "only an empty setting slot opens to be stocked"
-            )
+        refuse_unless_free(asked.slot, state, state_words(state).lower())
         command = Command(
             kind=CommandKind.STOCK,
             payload=payload_of(asked),

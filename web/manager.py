@@ -118,11 +118,7 @@ def stock_slot(number: Any, data: Mapping[str, Any], who: Actor) -> Requested:
     with get_db().read() as session:
         slot = session.get(Slot, asked.slot)
         state = slot.state if slot is not None else "unknown"
-    if state != "free":
-        raise Conflict(
-            f"slot {asked.slot} is not free ({state_words(state).lower()}): "
-            "only an empty setting slot opens to be stocked"
-        )
+    commands.refuse_unless_free(asked.slot, state, state_words(state).lower())
     return Requested(ask(CommandKind.STOCK, asked, who), {})
 
 

@@ -16,7 +16,7 @@ from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.db import Database
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
-from locker.models import Alert, Command, Event
+from locker.models import Alert, Command, Event, Slot
 from tests.support.live import publish
 
 LONDON = ZoneInfo("Europe/London")
@@ -161,6 +161,12 @@ def raise_alert(db, at: datetime, alert: str = "door_forced", slot: int | None =
         session.add(row)
         session.commit()
         return row.id
+
+
+def slot_state(db, number: int) -> str:
+    """The stored state of slot ``number``."""
+    with db.read() as session:
+        return session.get(Slot, number).state
 
 
 def commands(db) -> list[Command]:

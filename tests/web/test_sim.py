@@ -8,10 +8,10 @@ import json
 import pytest
 
 from locker import events as ev
-from locker.models import Command, Slot
+from locker.models import Command
 from locker.people import add_person
 from tests.support.live import publish, published
-from tests.web.kit import at, commands, events
+from tests.web.kit import at, commands, events, slot_state
 from web.commands import NOT_YET
 from web.sim import NOT_SIMULATED
 
@@ -33,11 +33,6 @@ def manager(auth):
 
 def page(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def slot_state(db, number: int) -> str:
-    with db.read() as session:
-        return session.get(Slot, number).state
 
 
 # ------------------------------------------------------------ not simulated

@@ -7,8 +7,7 @@ import html
 import pytest
 
 from locker import events as ev
-from locker.models import Slot
-from tests.web.kit import KINDS, commands, events, make_config
+from tests.web.kit import KINDS, commands, events, make_config, slot_state
 from web.words import STOCK_WORDS
 
 PASSWORD = "manager-password"
@@ -29,11 +28,6 @@ def manager(auth):
 
 def page(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def slot_state(db, number: int) -> str:
-    with db.read() as session:
-        return session.get(Slot, number).state
 
 
 def test_the_api_opens_a_free_setting_slot(client, token, daemon, db):
