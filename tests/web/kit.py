@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -161,6 +162,11 @@ def raise_alert(db, at: datetime, alert: str = "door_forced", slot: int | None =
         session.add(row)
         session.commit()
         return row.id
+
+
+def page(response) -> str:
+    """A page's text with its HTML entities read (``&#39;`` as ``'``)."""
+    return html.unescape(response.get_data(as_text=True))
 
 
 def slot_state(db, number: int) -> str:

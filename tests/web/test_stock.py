@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import html
-
 import pytest
 
 from locker import events as ev
-from tests.web.kit import KINDS, commands, events, make_config, slot_state
+from tests.web.kit import KINDS, commands, events, make_config, page, slot_state
 from web.words import STOCK_WORDS
 
 PASSWORD = "manager-password"
@@ -18,16 +16,6 @@ SETTING = 5
 @pytest.fixture
 def config(tmp_path):
     return make_config(tmp_path, kinds=(*KINDS, "setting"))
-
-
-@pytest.fixture
-def manager(auth):
-    auth.login()
-    return auth
-
-
-def page(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def test_the_api_opens_a_free_setting_slot(client, token, daemon, db):
@@ -75,14 +63,15 @@ def test_a_setting_slot_that_is_not_free_is_refused(client, token, daemon, db):
     assert len(commands(db)) == 1
 
 
-def test_stocking_needs_the_password_again_and_a_running_daemon(manager, daemon, clock, db):
+def test_stocking_needs_the_password_again_and_a_running_daemon(auth, daemon, clock, db):
+    auth.login()
     daemon.advance(6 * 60)  # past the minutes the login's password covers
-    refused = manager.post_json("/api/slots/5/stock", {})
+    refused = auth.post_json("/api/slots/5/stock", {})
     assert refused.status_code == 403
     assert "type your password again in 'password'" in refused.json["error"]
     assert commands(db) == []
     clock.advance(60)  # no heartbeat for a minute: the daemon is down
-    down = manager.post_json("/api/slots/5/stock", {"password": PASSWORD})
+    down = auth.post_json("/api/slots/5/stock", {"password": PASSWORD})
     assert down.status_code == 503
     assert "not running; nothing was opened" in down.json["error"]
     assert commands(db) == []
@@ -97,7 +86,8 @@ def test_the_same_idempotency_key_twice_stocks_once(client, token, daemon, db):
     assert len(commands(db)) == 1
 
 
-def test_the_status_page_offers_the_free_setting_slot_only(client, manager, daemon):
+def test_the_status_page_offers_the_free_setting_slot_only(client, auth, daemon):
+    auth.login()
     text = page(client.get("/"))
     assert f'data-testid="slot-5-stock">{STOCK_WORDS}</a>' in text
     assert 'href="/actions?stock=5#stock"' in text
@@ -111,15 +101,16 @@ def test_a_viewer_is_not_offered_the_button(client, auth, daemon):
     assert 'data-testid="slot-5-stock"' not in page(client.get("/"))
 
 
-def test_the_form_opens_the_slot_with_the_password(client, manager, daemon, db):
+def test_the_form_opens_the_slot_with_the_password(client, auth, daemon, db):
+    auth.login()
     daemon.advance(6 * 60)  # past the minutes the login's password covers
     form = page(client.get("/actions?stock=5"))
     assert 'data-testid="stock-form"' in form
     assert '<option selected value="5">' in form
-    refused = manager.post("/actions/stock", {"stock-slot": "5"})
+    refused = auth.post("/actions/stock", {"stock-slot": "5"})
     assert refused.status_code == 400
     assert "Type your password again to open a setting slot" in page(refused)
-    done = manager.post("/actions/stock", {"stock-slot": "5", "stock-password": PASSWORD})
+    done = auth.post("/actions/stock", {"stock-slot": "5", "stock-password": PASSWORD})
     assert done.status_code == 302
     assert slot_state(db, SETTING) == "open_for_deposit"
     status = page(client.get("/"))
