@@ -33,6 +33,7 @@ from hardware.reader import (
 from hardware.sim_reader import SimulatedReaderBench
 from hardware.sim_world import SimulatedWorld
 from locker.clock import Clock, SystemClock
+from locker.commands import SimBadge, SimReader, SimSlot
 from locker.config import Config
 from locker.config_pins import EXPANDER_PIN
 from locker.decisions import (
@@ -307,43 +308,30 @@ class Backend:
             "buzzer": lights["buzzer"],
         }
 
-    def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Carry out a simulator command on the world.
+    def simulate(self, command: SimBadge | SimSlot | SimReader) -> dict[str, Any]:
+        """Carry out a simulator command (parsed by :func:`locker.commands.parse_command`).
 
-        ``sim_badge`` taps a card on the reader, ``sim_slot`` moves a door or a
-        device, ``sim_reader`` makes the emulated reader fail (or recover).
+        ``SimBadge`` taps a card on the reader, ``SimSlot`` moves a door or a
+        device, ``SimReader`` makes the emulated reader fail (or recover).
         """
         if self.world is None:
             raise InvalidRequest("the simulator only works with simulated hardware")
-        if kind == "sim_badge":
-            uid = payload.get("uid")
-            if not isinstance(uid, str):
-                raise InvalidRequest("uid must be the badge's UID in hex")
-            self.world.present_card(uid)
-            self.tap_ends = time.monotonic() + TAP_S
-            return {"presented": self.world.card}
-        if kind == "sim_slot":
-            number = payload.get("slot")
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise InvalidRequest("slot must be a slot number")
-            result: dict[str, Any] = {"slot": number}
-            door, device = payload.get("door"), payload.get("device")
-            if door is not None:
-                if door not in ("open", "closed"):
-                    raise InvalidRequest('door must be "open" or "closed"')
-                result["forced"] = self.world.set_door(number, door == "open")
-            if device is not None:
-                if not isinstance(device, bool):
-                    raise InvalidRequest("device must be true or false")
-                self.world.set_device(number, device)
-            return result
-        if kind == "sim_reader":
-            mode = payload.get("fail")
-            if mode not in (None, "no_answer", "bad_bcc", "silent_chip"):
-                raise InvalidRequest('fail must be null, "no_answer", "bad_bcc" or "silent_chip"')
-            self.reader.fail(mode)
-            return {"fail": mode}
-        raise InvalidRequest(f"unknown simulator command {kind!r}")
+        match command:
+            case SimBadge(uid):
+                self.world.present_card(uid)
+                self.tap_ends = time.monotonic() + TAP_S
+                return {"presented": self.world.card}
+            case SimSlot(number, door, device):
+                result: dict[str, Any] = {"slot": number}
+                if door is not None:
+                    result["forced"] = self.world.set_door(number, door == "open")
+                if device is not None:
+                    self.world.set_device(number, device)
+                return result
+            case SimReader(mode):
+                self.reader.fail(mode)
+                return {"fail": mode}
+        raise InvalidRequest(f"unknown simulator command {command!r}")
 
     def close(self) -> None:
         """Stop the reader and leave every lock in its safe state, whatever fails."""

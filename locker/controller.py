@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from locker import commands as cmd
 from locker import events as ev
 from locker.alert_lifecycle import (
     ALL_KINDS,
@@ -27,7 +28,7 @@ from locker.alert_lifecycle import (
     resolve_storage,
 )
 from locker.clock import Clock, Instant
-from locker.commands import CommandKind, CommandStatus, age_s, opens_a_slot, too_old
+from locker.commands import CommandStatus
 from locker.config import Config
 from locker.custody import CustodyRules
 from locker.db import Database
@@ -46,7 +47,6 @@ from locker.decisions import (
     Tick,
 )
 from locker.errors import InvalidRequest, LockerError, NotFound
-from locker.events import GRANT_REASONS
 from locker.log import append, format_ts
 from locker.models import Command, Grant, Person
 from locker.people import load_roster
@@ -184,36 +184,41 @@ class Controller:
 
     # ------------------------------------------------------------- commands
 
-    def run_command(self, command_id: int) -> tuple[list[Output], dict[str, Any]]:
-        """Carry out a stored :class:`Command`; mark it done or failed with the reason."""
+    def run_command(self, command: int | cmd.Queued) -> tuple[list[Output], dict[str, Any]]:
+        """Carry out a pending command; mark it done or failed with the reason.
+
+        ``command`` is as :meth:`waiting_commands` read it (the daemon's way:
+        the row is read once), or a row's id (read here).
+        """
+        queued = self._queued(command)
+        if queued is None:
+            return [], {"error": f"no pending command {command}"}
         result: dict[str, Any] = {}
 
         def decide(session: Session, rules: CustodyRules, now: Instant) -> Outcome:
-            command = session.get(Command, command_id)
-            if command is None or command.status != CommandStatus.PENDING:
-                raise NotFound(f"no pending command {command_id}")
-            outcome = self._command(session, rules, command, now)
-            command.status = CommandStatus.DONE
-            command.result = outcome.result
-            command.done_at = now.wall
+            outcome = self._command(session, rules, queued, now)
+            # Marked done in the decision's own transaction: run once, or not at all.
+            if not _finish(session, queued.id, CommandStatus.DONE, outcome.result, now.wall):
+                raise NotFound(f"no pending command {queued.id}")
             result.update(outcome.result)
             return outcome
 
         try:
             outputs = self._decide(decide)
         except (InvalidRequest, NotFound, LockerError) as exc:
-            now = self.clock.now()
-            with self.db.write() as session:
-                command = session.get(Command, command_id)
-                if command is not None and command.status == CommandStatus.PENDING:
-                    command.status = CommandStatus.FAILED
-                    command.result = {"error": str(exc)}
-                    command.done_at = now
-                    session.commit()
+            self.finish_command(queued.id, CommandStatus.FAILED, {"error": str(exc)})
             return [], {"error": str(exc)}
         return outputs, result
 
-    def expire_if_stale(self, command_id: int, real_now: datetime) -> bool:
+    def finish_command(self, command_id: int, status: CommandStatus, result: dict) -> bool:
+        """Record how a pending command ended (the simulator's too); False if it was not
+        pending. Commits."""
+        with self.db.write() as session:
+            finished = _finish(session, command_id, status, result, self.clock.now())
+            session.commit()
+        return finished
+
+    def expire_if_stale(self, command: int | cmd.Queued, real_now: datetime) -> bool:
         """Expire the pending command if it would open a slot and is too old; True if it did.
 
         ``real_now`` is real (wall) time, as the command's ``requested_at`` is.
@@ -221,102 +226,103 @@ class Controller:
         ``command.expired``; nothing is driven. See :mod:`locker.commands`.
         """
         max_age = self.config.commands.max_age_s
-        with self.db.read() as session:
-            command = session.get(Command, command_id)
-            if command is None or command.status != CommandStatus.PENDING:
-                return False
-            if not opens_a_slot(command.kind, command.payload or {}):
-                return False
-            requested = command.requested_at
-            age = None if requested is None else age_s(requested, real_now)
-            if age is not None and not too_old(command.kind, command.payload or {}, age, max_age):
-                return False
+        queued = self._queued(command)
+        if queued is None or not queued.expired(real_now, max_age):
+            return False
+        age = queued.age_s(real_now)
+        shown = "unknown" if age is None else f"{age:.0f} s"
+        age_kept = None if age is None else round(age, 1)
+        result = {
+            "error": f"the request was {shown} old when the controller reached it "
+            f"(the limit is {max_age:.0f} s); nothing was opened",
+            "age_s": age_kept,
+        }
+        details = {
+            "command": queued.kind,
+            "command_id": queued.id,
+            "age_s": age_kept,
+            "max_age_s": max_age,
+            "client": queued.client,
+        }
         now = self.clock.now()
         with self.db.write() as session:
-            command = session.get(Command, command_id)
-            if command is None or command.status != CommandStatus.PENDING:
+            if not _finish(session, queued.id, CommandStatus.EXPIRED, result, now):
                 return False
-            shown = "unknown" if age is None else f"{age:.0f} s"
-            command.status = CommandStatus.EXPIRED
-            command.result = {
-                "error": f"the request was {shown} old when the controller reached it "
-                f"(the limit is {max_age:.0f} s); nothing was opened",
-                "age_s": None if age is None else round(age, 1),
-            }
-            command.done_at = now
-            details = {
-                "command": command.kind,
-                "command_id": command.id,
-                "age_s": None if age is None else round(age, 1),
-                "max_age_s": max_age,
-                "client": command.client,
-            }
-            append(session, LogEntry(ev.COMMAND_EXPIRED, command.account, details=details), now)
+            append(session, LogEntry(ev.COMMAND_EXPIRED, queued.account, details=details), now)
             session.commit()
         return True
 
+    def waiting_commands(self) -> list[cmd.Queued]:
+        """Commands waiting for the daemon, oldest first, each read once."""
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(Command).where(Command.status == CommandStatus.PENDING).order_by(Command.id)
+            )
+            return [_queued(row) for row in rows]
+
     def pending_commands(self) -> list[int]:
         """Ids of commands waiting for the daemon, oldest first."""
+        return [queued.id for queued in self.waiting_commands()]
+
+    def _queued(self, command: int | cmd.Queued) -> cmd.Queued | None:
+        if isinstance(command, cmd.Queued):
+            return command
         with self.db.read() as session:
-            return list(
-                session.scalars(
-                    select(Command.id)
-                    .where(Command.status == CommandStatus.PENDING)
-                    .order_by(Command.id)
-                )
-            )
+            row = session.get(Command, command)
+            if row is None or row.status != CommandStatus.PENDING:
+                return None
+            return _queued(row)
 
     def _command(
-        self, session: Session, rules: CustodyRules, command: Command, now: Instant
+        self, session: Session, rules: CustodyRules, command: cmd.Queued, now: Instant
     ) -> Outcome:
-        payload = command.payload or {}
+        asked = cmd.parse_command(command.kind, command.payload or {}, self.bank)
         who = {"account": command.account, "client": command.client}
-        kind = command.kind
-        if kind == CommandKind.RELOAD:
-            rules.set_roster(load_roster(session, self.config.tz, now.wall))
-            return Outcome(result={"reloaded": True})
-        if kind == CommandKind.GRANT:
-            same = self._same_open_now_grant(session, payload, now.wall)
-            if same is not None:
-                return same
-            grant = self._new_grant(session, payload, command, now.wall)
-            if grant.person_id not in rules.roster.people:
+        match asked:
+            case cmd.Reload():
                 rules.set_roster(load_roster(session, self.config.tz, now.wall))
-            return rules.handle(GrantCreated(grant), now)
-        if kind == CommandKind.RELEASE_SLOT:
-            return rules.handle(
-                ReleaseSlot(_int(payload, "slot"), _text(payload, "reason"), **who), now
-            )
-        if kind == CommandKind.RELEASE_ALL:
-            if payload.get("confirm") is not True:
-                raise InvalidRequest("release-all needs confirm: true")
-            return rules.handle(ReleaseAll(_text(payload, "reason"), **who), now)
-        if kind == CommandKind.VISITOR_IN:
-            slot = payload.get("slot")
-            return rules.handle(
-                SignInVisitor(_text(payload, "name"), slot=_opt_int(slot, "slot"), **who), now
-            )
-        if kind == CommandKind.VISITOR_OUT:
-            return rules.handle(SignOutVisitor(_int(payload, "slot"), **who), now)
-        if kind == CommandKind.STOCK:
-            return rules.handle(StockSettingSlot(_int(payload, "slot"), **who), now)
-        raise InvalidRequest(f"unknown command {kind!r}")
+                return Outcome(result={"reloaded": True})
+            case cmd.Grant():
+                same = self._same_open_now_grant(session, asked, now.wall)
+                if same is not None:
+                    return same
+                grant = self._new_grant(session, asked, command, now.wall)
+                if grant.person_id not in rules.roster.people:
+                    rules.set_roster(load_roster(session, self.config.tz, now.wall))
+                return rules.handle(GrantCreated(grant), now)
+            case cmd.ReleaseSlot(slot, reason):
+                return rules.handle(ReleaseSlot(slot, reason, **who), now)
+            case cmd.ReleaseAll(reason):
+                return rules.handle(ReleaseAll(reason, **who), now)
+            case cmd.VisitorIn(name, slot):
+                return rules.handle(SignInVisitor(name, slot=slot, **who), now)
+            case cmd.VisitorOut(slot):
+                return rules.handle(SignOutVisitor(slot, **who), now)
+            case cmd.Stock(slot):
+                return rules.handle(StockSettingSlot(slot, **who), now)
+        raise InvalidRequest(f"the controller does not carry out {command.kind!r} commands")
 
-    def _same_open_now_grant(self, session: Session, payload: dict, at: datetime) -> Outcome | None:
+    @property
+    def bank(self) -> cmd.Bank:
+        """Each configured slot's number and kind, for :func:`locker.commands.parse_command`."""
+        return cmd.bank_of(self.config)
+
+    def _same_open_now_grant(
+        self, session: Session, asked: cmd.Grant, at: datetime
+    ) -> Outcome | None:
         """The answer of an open-now grant that already opened this person's slot lately.
 
         A double click, two managers at once, or a retry after the panel timed
         out must not make a second grant: it would wait for the person's next
         badge and release the device again after it went back in.
         """
-        if payload.get("open_now") is not True:
+        if not asked.open_now:
             return None
-        person_id = payload.get("person_id")
         since = at - timedelta(seconds=self.config.commands.same_grant_s)
         grant = session.scalar(
             select(Grant)
             .where(
-                Grant.person_id == person_id,
+                Grant.person_id == asked.person_id,
                 Grant.open_now.is_(True),
                 Grant.used_at.is_not(None),
                 Grant.used_at >= since,
@@ -329,33 +335,18 @@ class Controller:
         return Outcome(result={"grant_id": grant.id, "same_grant": True})
 
     def _new_grant(
-        self, session: Session, payload: dict, command: Command, at: datetime
+        self, session: Session, asked: cmd.Grant, command: cmd.Queued, at: datetime
     ) -> GrantInfo:
-        person_id = _int(payload, "person_id")
-        person = session.get(Person, person_id)
+        person = session.get(Person, asked.person_id)
         if person is None or not person.active:
-            raise NotFound(f"no active person with id {person_id}")
-        reason = payload.get("reason")
-        if reason not in GRANT_REASONS:
-            raise InvalidRequest(f"reason must be one of {', '.join(GRANT_REASONS)}")
-        note = payload.get("note") or ""
-        if not isinstance(note, str) or len(note) > 500:
-            raise InvalidRequest("note must be text of at most 500 characters")
-        if reason == "other" and not note.strip():
-            raise InvalidRequest("a grant for reason 'other' needs a note")
-        open_now = payload.get("open_now", False)
-        if not isinstance(open_now, bool):
-            raise InvalidRequest("open_now must be true or false")
-        minutes = _opt_int(payload.get("return_minutes"), "return_minutes")
-        if minutes is not None and not 1 <= minutes <= 24 * 60:
-            raise InvalidRequest("return_minutes must be between 1 and 1440")
+            raise NotFound(f"no active person with id {asked.person_id}")
         valid_until = at + timedelta(minutes=self.config.rules.grant_valid_min)
         row = Grant(
-            person_id=person_id,
-            reason=reason,
-            note=note,
-            open_now=open_now,
-            return_minutes=minutes,
+            person_id=asked.person_id,
+            reason=asked.reason,
+            note=asked.note,
+            open_now=asked.open_now,
+            return_minutes=asked.return_minutes,
             created_by=command.account,
             client=command.client,
             created_at=at,
@@ -365,11 +356,11 @@ class Controller:
         session.flush()
         return GrantInfo(
             row.id,
-            person_id,
-            reason,
-            note,
-            open_now,
-            minutes,
+            asked.person_id,
+            asked.reason,
+            asked.note,
+            asked.open_now,
+            asked.return_minutes,
             command.account,
             valid_until,
             command.client,
@@ -412,23 +403,24 @@ class Controller:
         return rules
 
 
-def _int(payload: dict, key: str) -> int:
-    value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{key} must be a whole number")
-    return value
+def _queued(row: Command) -> cmd.Queued:
+    """What the daemon needs of a command's row, read once."""
+    return cmd.Queued(
+        row.id, row.kind, dict(row.payload or {}), row.account, row.client, row.requested_at
+    )
 
 
-def _opt_int(value: Any, key: str) -> int | None:
-    if value is None:
-        return None
-    return _int({key: value}, key)
+def _finish(
+    session: Session, command_id: int, status: CommandStatus, result: dict, at: datetime
+) -> bool:
+    """Mark a pending command finished; False if it was not pending (never twice).
 
-
-def _text(payload: dict, key: str) -> str:
-    value = payload.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{key} must be non-empty text")
-    if len(value) > 500:
-        raise InvalidRequest(f"{key} is too long (at most 500 characters)")
-    return value.strip()
+    The one bookkeeping path of every command: done, failed, expired, and the
+    simulator's.
+    """
+    finished = session.execute(
+        update(Command)
+        .where(Command.id == command_id, Command.status == CommandStatus.PENDING)
+        .values(status=status, result=result, done_at=at)
+    )
+    return finished.rowcount == 1

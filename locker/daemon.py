@@ -36,7 +36,15 @@ from sqlalchemy.orm import Session
 from locker import events as ev
 from locker.alert_lifecycle import resolve_log_verified
 from locker.clock import Clock, Instant, SystemClock
-from locker.commands import SIMULATOR_KINDS, CommandKind, CommandStatus
+from locker.commands import (
+    CommandStatus,
+    Queued,
+    SimBadge,
+    SimClock,
+    SimReader,
+    SimSlot,
+    parse_command,
+)
 from locker.controller import Controller
 from locker.db import Database
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
@@ -50,7 +58,7 @@ from locker.log import (
     verify,
     write_checkpoint,
 )
-from locker.models import Alert, Checkpoint, Command, Event
+from locker.models import Alert, Checkpoint, Event
 from locker.rules_store import Output, store_alert
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
@@ -78,7 +86,7 @@ class Backend(Protocol):
     def update(self) -> None: ...
     def outputs(self) -> dict[str, Any]: ...
     def lock_all(self) -> None: ...
-    def simulate(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def simulate(self, command: SimBadge | SimSlot | SimReader) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -474,48 +482,38 @@ class Daemon:
 
     def run_commands(self) -> None:
         """Carry out every pending command, oldest first; an unlocking one that is too
-        old is expired instead (see :mod:`locker.commands`)."""
-        for command_id in self.controller.pending_commands():
-            if self.controller.expire_if_stale(command_id, self.real_clock.now()):
-                log.warning("command %d expired: too old to open a slot", command_id)
+        old is expired instead (see :mod:`locker.commands`). Each row is read once."""
+        for queued in self.controller.waiting_commands():
+            if self.controller.expire_if_stale(queued, self.real_clock.now()):
+                log.warning("command %d expired: too old to open a slot", queued.id)
                 continue
-            with self.db.read() as session:
-                command = session.get(Command, command_id)
-                kind, payload = command.kind, dict(command.payload or {})
-            if kind in SIMULATOR_KINDS:
-                self._simulate(command_id, kind, payload)
+            if queued.simulated:
+                self._simulate(queued)
             else:
-                outputs, _ = self.controller.run_command(command_id)
+                outputs, _ = self.controller.run_command(queued)
                 self._drive(outputs)
 
-    def _simulate(self, command_id: int, kind: str, payload: dict[str, Any]) -> None:
+    def _simulate(self, queued: Queued) -> None:
         # The world moves outside the database's transaction: once it has, the
         # command must not run again even if recording its answer fails now.
-        if command_id not in self.unrecorded:
+        if queued.id not in self.unrecorded:
             try:
-                if kind == CommandKind.SIM_CLOCK:
-                    result = self._advance(payload)
+                asked = parse_command(queued.kind, queued.payload, self.controller.bank)
+                if isinstance(asked, SimClock):
+                    result = self._advance(asked.advance_s)
                 else:
-                    result = self.backend.simulate(kind, payload)
+                    result = self.backend.simulate(asked)
                     self.backend.update()
                 status = CommandStatus.DONE
             except (InvalidRequest, NotFound, LockerError, ValueError) as exc:
                 result, status = {"error": str(exc)}, CommandStatus.FAILED
-            self.unrecorded[command_id] = (status, result)
-        status, result = self.unrecorded[command_id]
-        with self.db.write() as session:
-            command = session.get(Command, command_id)
-            command.status, command.result, command.done_at = status, result, self.clock.now()
-            session.commit()
-        del self.unrecorded[command_id]
+            self.unrecorded[queued.id] = (status, result)
+        status, result = self.unrecorded[queued.id]
+        self.controller.finish_command(queued.id, status, result)
+        del self.unrecorded[queued.id]
         self._heartbeat(force=True)
 
-    def _advance(self, payload: dict[str, Any]) -> dict[str, Any]:
-        seconds = payload.get("advance_s")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise InvalidRequest("advance_s must be a number of seconds")
-        if not 0 < seconds <= 7 * 24 * 3600:
-            raise InvalidRequest("advance_s must be between 0 and one week")
+    def _advance(self, seconds: float) -> dict[str, Any]:
         advance = getattr(self.clock, "advance", None)
         if advance is None:
             raise InvalidRequest("this daemon's clock is real and cannot be moved")

@@ -14,6 +14,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+#: File name of the daemon's doorbell socket in the data directory.
+DOORBELL_NAME = "daemon.sock"
+
+
+def doorbell_path(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the daemon listens for the doorbell (the one place every caller asks)."""
+    return Path(data_dir) / DOORBELL_NAME
+
 
 def ring(path: str | os.PathLike[str]) -> bool:
     """Wake the daemon listening at ``path``; False if nobody is listening."""

@@ -70,3 +70,11 @@ class ReaderError(HardwareError):
 
 class ReaderNotAnswering(ReaderError):
     """The badge reader does not answer its version register."""
+
+
+class CommandRejected(InvalidRequest):
+    """A command's payload is wrong; the message names the field (``locker.commands``)."""
+
+
+class NoSuchSlot(CommandRejected, NotFound):
+    """A command names a slot the bank does not have (a 404 to the panel's callers)."""

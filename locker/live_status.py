@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 FILE_NAME = "daemon-status.json"
+#: Seconds without a heartbeat after which the daemon counts as down.
+HEARTBEAT_STALE_S = 15
 
 
 def status_path(directory: str | os.PathLike[str]) -> Path:
@@ -65,6 +67,12 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def heartbeat_fresh(live: dict[str, Any], real: datetime) -> bool:
+    """Whether the daemon that wrote ``live`` is running: its heartbeat is recent at ``real``."""
+    beat = parse_time(live.get("heartbeat_at"))
+    return beat is not None and real - beat <= timedelta(seconds=HEARTBEAT_STALE_S)
 
 
 def controller_time(live: dict[str, Any], real: datetime, sim_speed: float) -> datetime:

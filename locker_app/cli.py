@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from locker import __version__
 from locker.clock import SystemClock
+from locker.commands import CommandKind
 from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_config_text, load_config
 from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
-from locker_app import cli_notify
+from locker_app import cli_notify, cli_slot
 from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
 
@@ -67,7 +68,9 @@ class App:
 
     def notify_daemon(self, session) -> None:
         """Ask the daemon to read people, badges and the rota again."""
-        session.add(Command(kind="reload", account=self.actor, created_at=self.clock.now()))
+        session.add(
+            Command(kind=CommandKind.RELOAD, account=self.actor, created_at=self.clock.now())
+        )
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -755,3 +758,4 @@ def doctor(app: App) -> None:
 # ---------------------------------------------------------------- notify
 
 main.add_command(cli_notify.notify)
+main.add_command(cli_slot.slot)

@@ -14,12 +14,12 @@ from hardware.reader import BadgeReader, Mfrc522Factory
 from locker.clock import SystemClock
 from locker.config import HardwareConfig, ReaderConfig
 from locker.config_pins import ExpanderConfig
-from locker.doctor import BadgeReaderLike, Environment
+from locker.doctor_base import BadgeReaderLike, Environment
 from locker.errors import HardwareError
 
 
 class MachineEnvironment(Environment):
-    """:class:`~locker.doctor.Environment` with this machine's pins and reader."""
+    """:class:`~locker.doctor_base.Environment` with this machine's pins and reader."""
 
     def pin_factory(self, hardware: HardwareConfig) -> Any:
         """The gpiozero pin factory the daemon would use; raises :class:`HardwareError`."""

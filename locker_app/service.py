@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 
 from hardware.backend import Backend
 from locker.clock import Clock, DemoClock, SystemClock
-from locker.commands import doorbell_path
 from locker.config import Config
 from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.daemon_lock import DaemonLock
 from locker.db import Database, require_current_schema
-from locker.doorbell import Doorbell
+from locker.doorbell import Doorbell, doorbell_path
 from locker_app.log_check import ProcessLogCheck
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from locker.commands import doorbell_path
 from locker.config import DEFAULT_CONFIG_PATH, default_config_text, parse_config
+from locker.doorbell import doorbell_path
 from locker_app.cli import main
 from locker_app.service import watchdog_interval
 

@@ -27,12 +27,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from locker.commands import CommandKind
 from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from locker.models import Person, Slot
 from web import manager, reauth
 from web.commands import describe
 from web.context import client_address, get_config, get_db
-from web.words import GRANT_REASON_WORDS, alert_words, in_words, state_words
+from web.words import GRANT_REASON_WORDS, STOCK_WORDS, alert_words, in_words, state_words
 
 bp = Blueprint("actions", __name__)
 
@@ -89,6 +90,13 @@ class ReleaseAllForm(FlaskForm):
     password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
+class StockForm(FlaskForm):
+    """Open an empty setting slot for one of the setting's own devices to be put in."""
+
+    slot = SelectField("Slot", coerce=int, validators=[InputRequired()])
+    password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
+
+
 class VisitorInForm(FlaskForm):
     """Open a visitor slot for a visitor's phone."""
 
@@ -105,12 +113,16 @@ class VisitorOutForm(FlaskForm):
 
 
 FORMS = {
-    "grant": GrantForm,
-    "release_slot": ReleaseSlotForm,
-    "release_all": ReleaseAllForm,
-    "visitor_in": VisitorInForm,
-    "visitor_out": VisitorOutForm,
+    CommandKind.GRANT: GrantForm,
+    CommandKind.RELEASE_SLOT: ReleaseSlotForm,
+    CommandKind.RELEASE_ALL: ReleaseAllForm,
+    CommandKind.VISITOR_IN: VisitorInForm,
+    CommandKind.VISITOR_OUT: VisitorOutForm,
+    CommandKind.STOCK: StockForm,
 }
+
+#: The words of the stock button, for the status page's slots (drawn by Jinja and by JS).
+bp.add_app_template_global(STOCK_WORDS, "stock_words")
 
 
 def _forms(submitted: str | None = None) -> dict[str, FlaskForm]:
@@ -125,7 +137,9 @@ def _forms(submitted: str | None = None) -> dict[str, FlaskForm]:
         people = session.scalars(
             select(Person).where(Person.active, Person.role != "visitor").order_by(Person.name)
         )
-        forms["grant"].person_id.choices = [SelectChoice(str(p.id), p.name) for p in people]
+        forms[CommandKind.GRANT].person_id.choices = [
+            SelectChoice(str(p.id), p.name) for p in people
+        ]
         rows = {row.number: row for row in session.scalars(select(Slot))}
         names = {p.id: p.name for p in session.scalars(select(Person))}
     slots = [
@@ -133,9 +147,14 @@ def _forms(submitted: str | None = None) -> dict[str, FlaskForm]:
         for cfg in get_config().slots
     ]
     visitor = [c for c in slots if get_config().slot(int(c.value)).kind == "visitor"]
-    forms["release_slot"].slot.choices = slots
-    forms["visitor_in"].slot.choices = [SelectChoice("", "The first free visitor slot"), *visitor]
-    forms["visitor_out"].slot.choices = visitor
+    setting = [c for c in slots if get_config().slot(int(c.value)).kind == "setting"]
+    forms[CommandKind.RELEASE_SLOT].slot.choices = slots
+    forms[CommandKind.VISITOR_IN].slot.choices = [
+        SelectChoice("", "The first free visitor slot"),
+        *visitor,
+    ]
+    forms[CommandKind.VISITOR_OUT].slot.choices = visitor
+    forms[CommandKind.STOCK].slot.choices = setting
     return forms
 
 
@@ -188,15 +207,16 @@ def index():
     if not current_user.can_act:
         raise Forbidden("a viewer account can only look")
     forms = _forms()
-    forms["release_slot"].slot.data = request.args.get("slot", type=int)
+    forms[CommandKind.RELEASE_SLOT].slot.data = request.args.get("slot", type=int)
+    forms[CommandKind.STOCK].slot.data = request.args.get("stock", type=int)
     return render_template("actions.html", forms=forms)
 
 
 @bp.post("/actions/grant")
 def grant():
     """Grant a person a release."""
-    forms = _forms("grant")
-    form = forms["grant"]
+    forms = _forms(CommandKind.GRANT)
+    form = forms[CommandKind.GRANT]
     if not form.validate():
         return _again(forms)
     if form.when.data == "now" and not _password_again(form, "open a slot now"):
@@ -214,8 +234,8 @@ def grant():
 @bp.post("/actions/release-slot")
 def release_slot():
     """Release one slot."""
-    forms = _forms("release_slot")
-    form = forms["release_slot"]
+    forms = _forms(CommandKind.RELEASE_SLOT)
+    form = forms[CommandKind.RELEASE_SLOT]
     if not form.validate() or not _password_again(form, "release a slot"):
         return _again(forms)
     data = {"reason": form.reason.data}
@@ -225,8 +245,8 @@ def release_slot():
 @bp.post("/actions/release-all")
 def release_all():
     """Release every slot holding a device."""
-    forms = _forms("release_all")
-    form = forms["release_all"]
+    forms = _forms(CommandKind.RELEASE_ALL)
+    form = forms[CommandKind.RELEASE_ALL]
     if not form.validate() or not _password_again(form, "release every slot"):
         return _again(forms)
     data = {"reason": form.reason.data, "confirm": form.confirm.data}
@@ -236,8 +256,8 @@ def release_all():
 @bp.post("/actions/visitor-in")
 def visitor_in():
     """Sign a visitor in: open a slot for their phone."""
-    forms = _forms("visitor_in")
-    form = forms["visitor_in"]
+    forms = _forms(CommandKind.VISITOR_IN)
+    form = forms[CommandKind.VISITOR_IN]
     if not form.validate() or not _password_again(form, "open a slot for a visitor"):
         return _again(forms)
     data = {"name": form.name.data, "slot": form.slot.data}
@@ -247,11 +267,21 @@ def visitor_in():
 @bp.post("/actions/visitor-out")
 def visitor_out():
     """Sign a visitor out: open their slot."""
-    forms = _forms("visitor_out")
-    form = forms["visitor_out"]
+    forms = _forms(CommandKind.VISITOR_OUT)
+    form = forms[CommandKind.VISITOR_OUT]
     if not form.validate() or not _password_again(form, "open a visitor's slot"):
         return _again(forms)
     return _carry_out(lambda: manager.sign_out_visitor({"slot": form.slot.data}, _actor()), forms)
+
+
+@bp.post("/actions/stock")
+def stock():
+    """Open an empty setting slot for one of the setting's own devices."""
+    forms = _forms(CommandKind.STOCK)
+    form = forms[CommandKind.STOCK]
+    if not form.validate() or not _password_again(form, "open a setting slot"):
+        return _again(forms)
+    return _carry_out(lambda: manager.stock_slot(form.slot.data, {}, _actor()), forms)
 
 
 @bp.post("/alerts/<int:alert_id>/ack")

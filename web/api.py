@@ -197,6 +197,14 @@ def release_slot(number: int):
     return command_answer(manager.release_slot(number, data, actor()))
 
 
+@bp.post("/api/slots/<int:number>/stock")
+def stock_slot(number: int):
+    """Open an empty setting slot for one of the setting's own devices to be put in."""
+    data = json_body()
+    reauth.require(reauth.password_in(data), "open a setting slot")
+    return command_answer(manager.stock_slot(number, data, actor()))
+
+
 @bp.post("/api/release-all")
 def release_all():
     """Evacuation: open every slot holding a device."""

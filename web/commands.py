@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import current_app
 
-from locker.commands import CommandKind, CommandStatus, doorbell_path, opens_a_slot
-from locker.doorbell import ring
+from locker.commands import CommandKind, CommandStatus, opens_a_slot
+from locker.doorbell import doorbell_path, ring
 from locker.errors import ControllerDown
 from locker.models import Command
 from web.context import controller_now, daemon_state, get_config, get_db, real_now
@@ -124,4 +124,6 @@ def describe(outcome: CommandOutcome, names: dict[str, str] | None = None) -> st
     if outcome.kind == CommandKind.VISITOR_OUT:
         visitor = names.get("visitor", "the visitor")
         return f"Slot {slot} is open: {visitor} can take their phone."
+    if outcome.kind == CommandKind.STOCK:
+        return f"Slot {slot} is open: put the setting's device in and close the door."
     return "Done."

@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 from locker.clock import Clock
 from locker.config import Config
 from locker.db import Database
-from locker.live_status import parse_time, read_live_status, status_path
+from locker.live_status import (
+    heartbeat_fresh,
+    parse_time,
+    read_live_status,
+    status_path,
+)
 
-#: Seconds without a heartbeat after which the daemon counts as down.
-HEARTBEAT_STALE_S = 15
 #: The largest id SQLite (and PostgreSQL's BIGINT) can hold; larger ones exist nowhere.
 MAX_ID = 2**63 - 1
 
@@ -71,12 +74,12 @@ def daemon_state(session: Session | None = None) -> DaemonState:
     """The daemon's state from its live status file (see :mod:`locker.live_status`).
 
     The daemon rewrites the file every few seconds in ``run_dir``; a file older
-    than :data:`HEARTBEAT_STALE_S`, or none, means it is not running. Nothing of
+    than :data:`~locker.live_status.HEARTBEAT_STALE_S`, or none, means it is not running. Nothing of
     it is in the database (``session`` is accepted for the callers' convenience).
     """
     live = read_live_status(status_path(get_config().status_dir)) or {}
     beat = parse_time(live.get("heartbeat_at"))
-    running = beat is not None and real_now() - beat <= timedelta(seconds=HEARTBEAT_STALE_S)
+    running = heartbeat_fresh(live, real_now())
     failing = running and live.get("storage") == "failing"
     outputs = live.get("outputs")
     unknown = live.get("last_unknown_uid")

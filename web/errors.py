@@ -17,7 +17,8 @@ from werkzeug.exceptions import HTTPException
 from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from web.security import uses_api
 
-STATUS_OF = {InvalidRequest: 400, NotFound: 404, Conflict: 409, ControllerDown: 503}
+#: First match wins: a slot the bank does not have is a 404 though also a bad request.
+STATUS_OF = {NotFound: 404, InvalidRequest: 400, Conflict: 409, ControllerDown: 503}
 #: Seconds a client is asked to wait before trying again after a 503.
 RETRY_AFTER_S = 30
 

@@ -9,24 +9,25 @@ the product's own: :class:`InvalidRequest` (400), :class:`NotFound` (404),
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from locker import commands
 from locker import events as ev
-from locker.commands import CommandKind
+from locker.commands import MAX_NAME as MAX_NAME
+from locker.commands import MAX_NOTE as MAX_NOTE
+from locker.commands import MAX_RETURN_MINUTES as MAX_RETURN_MINUTES
+from locker.commands import MAX_TEXT as MAX_TEXT
+from locker.commands import Bank, CommandKind, only
+from locker.commands import text as text
 from locker.decisions import LogEntry
-from locker.errors import Conflict, InvalidRequest, NotFound
-from locker.events import GRANT_REASONS
+from locker.errors import Conflict, NotFound
 from locker.log import append
 from locker.models import Alert, Person, Slot
 from web.commands import CommandOutcome, send_command
 from web.context import MAX_ID, controller_now, daemon_state, get_config, get_db
-
-MAX_TEXT = 500
-MAX_NAME = 120
-MAX_RETURN_MINUTES = 24 * 60
+from web.words import state_words
 
 
 @dataclass(frozen=True)
@@ -48,74 +49,24 @@ class Requested:
 # ------------------------------------------------------------- checking input
 
 
-def only(data: Mapping[str, Any], allowed: set[str]) -> None:
-    """Refuse fields nobody asked for: a misspelt one would otherwise be ignored."""
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InvalidRequest(
-            f"unknown field {unknown[0]!r} (expected: {', '.join(sorted(allowed))})"
-        )
-
-
-def whole_number(value: Any, key: str, lo: int = 1, hi: int = MAX_ID) -> int:
-    """``value`` as an int within ``lo..hi``; booleans and numbers as text are refused."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{key} must be a whole number")
-    if not lo <= value <= hi:
-        raise InvalidRequest(f"{key} must be between {lo} and {hi}")
-    return value
-
-
-def text(value: Any, key: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
-    """``value`` as trimmed text of at most ``limit`` characters, without control codes."""
-    if value is None:
-        if required:
-            raise InvalidRequest(f"{key} is needed")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{key} must be text")
-    value = value.strip()
-    if required and not value:
-        raise InvalidRequest(f"{key} is needed")
-    if len(value) > limit:
-        raise InvalidRequest(f"{key} is too long (at most {limit} characters)")
-    # Lone surrogates cannot be stored; control codes have no business in a log;
-    # bidi overrides and zero-width characters (format, Cf) make a log line read
-    # other than it is; private-use, unassigned and line-separator ones likewise.
-    not_plain = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-    for c in value:
-        if unicodedata.category(c) in not_plain and c not in "\n\t":
-            raise InvalidRequest(
-                f"{key} contains U+{ord(c):04X}, a control, invisible or direction-changing "
-                "character, which is not plain text: type it again without it"
-            )
-    return value
-
-
-def flag(value: Any, key: str) -> bool:
-    """``value`` as true or false (absent means false)."""
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"{key} must be true or false")
-    return value
+def bank() -> Bank:
+    """Each configured slot's number and kind, for :func:`locker.commands.parse_command`."""
+    return commands.bank_of(get_config())
 
 
 def slot_number(value: Any, key: str = "slot") -> int:
-    """A configured slot's number."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{key} must be a whole number")
-    if value not in {s.number for s in get_config().slots}:
-        raise NotFound(f"there is no slot {value}")
-    return value
+    """A configured slot's number (:class:`NotFound` for one the bank does not have)."""
+    return commands.slot_number(value, bank(), key)
 
 
-def slot_of_kind(value: Any, kind: str) -> int:
-    """A configured slot's number, which must be of ``kind``."""
-    number = slot_number(value)
-    if get_config().slot(number).kind != kind:
-        raise InvalidRequest(f"slot {number} is not a {kind} slot")
-    return number
+def parse(kind: CommandKind, data: Mapping[str, Any]) -> commands.Payload:
+    """``data`` (a form or a JSON body, its password taken out) as ``kind``'s payload."""
+    return commands.parse_command(kind, {k: v for k, v in data.items() if k != "password"}, bank())
+
+
+def ask(kind: CommandKind, asked: commands.Payload, who: Actor) -> CommandOutcome:
+    """Queue the parsed command for the daemon and wait briefly for its answer."""
+    return send_command(kind, commands.payload_of(asked), account=who.account, client=who.client)
 
 
 # ---------------------------------------------------------------- the actions
@@ -124,65 +75,51 @@ def slot_of_kind(value: Any, kind: str) -> int:
 def grant_release(data: Mapping[str, Any], who: Actor) -> Requested:
     """Approve a release for a person: at once, or at their next badge."""
     only(data, {"person_id", "reason", "note", "open_now", "return_minutes"})
-    person_id = whole_number(data.get("person_id"), "person_id")
-    reason = data.get("reason")
-    if reason not in GRANT_REASONS:
-        raise InvalidRequest(f"reason must be one of {', '.join(GRANT_REASONS)}")
-    note = text(data.get("note"), "note", required=False)
-    if reason == "other" and not note:
-        raise InvalidRequest("a grant for reason 'other' needs a note saying why")
-    payload: dict[str, Any] = {
-        "person_id": person_id,
-        "reason": reason,
-        "note": note,
-        "open_now": flag(data.get("open_now"), "open_now"),
-    }
-    if data.get("return_minutes") is not None:
-        payload["return_minutes"] = whole_number(
-            data["return_minutes"], "return_minutes", 1, MAX_RETURN_MINUTES
-        )
+    asked = parse(CommandKind.GRANT, data)
     with get_db().read() as session:
-        person = session.get(Person, person_id)
+        person = session.get(Person, asked.person_id)
         if person is None or not person.active:
-            raise NotFound(f"there is nobody with id {person_id}")
+            raise NotFound(f"there is nobody with id {asked.person_id}")
         name = person.name
-    return Requested(send_command(CommandKind.GRANT, payload, **_who(who)), {"person": name})
+    return Requested(ask(CommandKind.GRANT, asked, who), {"person": name})
 
 
 def release_slot(number: Any, data: Mapping[str, Any], who: Actor) -> Requested:
     """Open one slot so its device can be taken."""
     only(data, {"reason", "password"})
-    payload = {"slot": slot_number(number), "reason": text(data.get("reason"), "reason")}
-    names = {"person": name} if (name := _occupant(payload["slot"])) else {}
-    return Requested(send_command(CommandKind.RELEASE_SLOT, payload, **_who(who)), names)
+    asked = parse(CommandKind.RELEASE_SLOT, {**data, "slot": number})
+    names = {"person": name} if (name := _occupant(asked.slot)) else {}
+    return Requested(ask(CommandKind.RELEASE_SLOT, asked, who), names)
 
 
 def release_all(data: Mapping[str, Any], who: Actor) -> Requested:
     """Evacuation: open every slot holding a device."""
-    only(data, {"reason", "confirm", "password"})
-    reason = text(data.get("reason"), "reason")
-    if data.get("confirm") is not True:
-        raise InvalidRequest("confirm must be true: release-all opens every slot holding a device")
-    payload = {"reason": reason, "confirm": True}
-    return Requested(send_command(CommandKind.RELEASE_ALL, payload, **_who(who)), {})
+    asked = parse(CommandKind.RELEASE_ALL, data)
+    return Requested(ask(CommandKind.RELEASE_ALL, asked, who), {})
 
 
 def sign_in_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
     """Open a free visitor slot for a visitor's phone."""
-    only(data, {"name", "slot"})
-    name = text(data.get("name"), "name", limit=MAX_NAME)
-    payload: dict[str, Any] = {"name": name}
-    if data.get("slot") is not None:
-        payload["slot"] = slot_of_kind(data["slot"], "visitor")
-    return Requested(send_command(CommandKind.VISITOR_IN, payload, **_who(who)), {"visitor": name})
+    asked = parse(CommandKind.VISITOR_IN, data)
+    return Requested(ask(CommandKind.VISITOR_IN, asked, who), {"visitor": asked.name})
 
 
 def sign_out_visitor(data: Mapping[str, Any], who: Actor) -> Requested:
     """Open a visitor's slot so they can take their phone."""
-    only(data, {"slot"})
-    payload = {"slot": slot_of_kind(data.get("slot"), "visitor")}
-    names = {"visitor": name} if (name := _occupant(payload["slot"])) else {}
-    return Requested(send_command(CommandKind.VISITOR_OUT, payload, **_who(who)), names)
+    asked = parse(CommandKind.VISITOR_OUT, data)
+    names = {"visitor": name} if (name := _occupant(asked.slot)) else {}
+    return Requested(ask(CommandKind.VISITOR_OUT, asked, who), names)
+
+
+def stock_slot(number: Any, data: Mapping[str, Any], who: Actor) -> Requested:
+    """Open an empty setting slot for one of the setting's own devices to be put in."""
+    only(data, {"password"})
+    asked = parse(CommandKind.STOCK, {**data, "slot": number})
+    with get_db().read() as session:
+        slot = session.get(Slot, asked.slot)
+        state = slot.state if slot is not None else "unknown"
+    commands.refuse_unless_free(asked.slot, state, state_words(state).lower())
+    return Requested(ask(CommandKind.STOCK, asked, who), {})
 
 
 def _occupant(number: int) -> str | None:
@@ -213,7 +150,3 @@ def acknowledge_alert(alert_id: int, who: Actor) -> Alert:
         append(session, entry, now)
         session.commit()
         return alert
-
-
-def _who(who: Actor) -> dict[str, str]:
-    return {"account": who.account, "client": who.client}

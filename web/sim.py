@@ -9,7 +9,6 @@ daemon carries out on its simulated world (``sim_badge``, ``sim_slot``,
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
+from locker.commands import CommandKind, Payload, SimBadge, only, parse_command, payload_of
 from locker.errors import Conflict, InvalidRequest
 from locker.models import Badge, Event, Person, Slot
 from locker.roster import normalise_uid
@@ -26,14 +26,12 @@ from locker.rota import NonexistentTime, local_to_utc
 from web.api import json_body
 from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
-from web.manager import only, slot_number
+from web.manager import bank
 from web.rota import parse_time
 from web.words import STATE_WORDS, slot_kind_words
 
 bp = Blueprint("sim", __name__)
 
-#: The daemon moves its simulated clock by at most a week at a time.
-MAX_ADVANCE_S = 7 * 24 * 3600
 #: Events the simulator page shows when it opens.
 LOG_LINES = 15
 NOT_SIMULATED = (
@@ -144,14 +142,17 @@ def _badges(session: Session) -> list[dict[str, Any]]:
 # -------------------------------------------------------------- commands
 
 
-def _ask(kind: str, payload: dict[str, Any], words) -> tuple[Any, int]:
-    """Send a simulator command; 200 with what happened, 202 while queued, 409 if refused."""
+def _ask(kind: CommandKind, asked: Payload, words) -> tuple[Any, int]:
+    """Send a parsed simulator command; 200 with what happened, 202 while queued, 409 if
+    refused."""
     with get_db().read() as session:
         running = daemon_state(session).running
     if not running:
         # A card tap or a door queued for later would play out at the wrong moment.
         raise Conflict("the controller is not running: start it (locker demo) and try again")
-    outcome = send_command(kind, payload, account=current_user.username, client=client_address())
+    outcome = send_command(
+        kind, payload_of(asked), account=current_user.username, client=client_address()
+    )
     body = {"command_id": outcome.command_id, "status": outcome.status, "result": outcome.result}
     if outcome.status == "failed":
         return jsonify(error=f"the simulator refused: {outcome.error}", **body), 409
@@ -234,11 +235,10 @@ def badge():
     """Present a card to the reader: ``{uid}``."""
     data = json_body()
     only(data, {"uid"})
-    raw = data.get("uid")
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise InvalidRequest('uid must be the card\'s UID in hex, e.g. "DEADBEEF"')
-    uid = normalise_uid(raw)
-    return _ask("sim_badge", {"uid": uid}, lambda result: f"Card {uid} held to the reader.")
+    asked = SimBadge(normalise_uid(parse_command(CommandKind.SIM_BADGE, data).uid))
+    return _ask(
+        CommandKind.SIM_BADGE, asked, lambda result: f"Card {asked.uid} held to the reader."
+    )
 
 
 @bp.post("/api/sim/slots/<int:number>")
@@ -246,27 +246,18 @@ def slot(number: int):
     """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``."""
     data = json_body()
     only(data, {"door", "device"})
-    number = slot_number(number)
-    if not data:
-        raise InvalidRequest('send door ("open" or "closed"), device (true or false), or both')
-    payload: dict[str, Any] = {"slot": number}
+    asked = parse_command(CommandKind.SIM_SLOT, {**data, "slot": number}, bank())
     said = []
-    if "door" in data:
-        if data["door"] not in ("open", "closed"):
-            raise InvalidRequest('door must be "open" or "closed"')
-        payload["door"] = data["door"]
-        said.append("door opened" if data["door"] == "open" else "door closed")
-    if "device" in data:
-        if not isinstance(data["device"], bool):
-            raise InvalidRequest("device must be true (put in) or false (take out)")
-        payload["device"] = data["device"]
-        said.append("device put in" if data["device"] else "device taken out")
+    if asked.door is not None:
+        said.append("door opened" if asked.door == "open" else "door closed")
+    if asked.device is not None:
+        said.append("device put in" if asked.device else "device taken out")
 
     def words(result: dict[str, Any]) -> str:
         forced = " It was locked: that is a forced door." if result.get("forced") else ""
         return f"Slot {number}: {' and '.join(said)}.{forced}"
 
-    return _ask("sim_slot", payload, words)
+    return _ask(CommandKind.SIM_SLOT, asked, words)
 
 
 @bp.post("/api/sim/clock")
@@ -276,20 +267,11 @@ def clock():
     only(data, {"advance_s", "to"})
     if ("advance_s" in data) == ("to" in data):
         raise InvalidRequest("send advance_s (seconds) or to (a local time as HH:MM), not both")
-    if "to" in data:
-        seconds = _advance_to(data["to"])
-    else:
-        seconds = data["advance_s"]
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-            raise InvalidRequest("advance_s must be a number of seconds")
-        if isinstance(seconds, float) and not math.isfinite(seconds):
-            raise InvalidRequest("advance_s must be a finite number of seconds")
-        if not 0 < seconds <= MAX_ADVANCE_S:
-            raise InvalidRequest(f"advance_s must be above 0 and at most {MAX_ADVANCE_S} (a week)")
-
-    how_far = f"to {data['to'].strip()}" if "to" in data else _duration(seconds)
+    seconds = _advance_to(data["to"]) if "to" in data else data["advance_s"]
+    asked = parse_command(CommandKind.SIM_CLOCK, {"advance_s": seconds})
+    how_far = f"to {data['to'].strip()}" if "to" in data else _duration(asked.advance_s)
 
     def words(result: dict[str, Any]) -> str:
         return f"Clock moved on {how_far}: it is now {_local(result.get('now'))}."
 
-    return _ask("sim_clock", {"advance_s": seconds}, words)
+    return _ask(CommandKind.SIM_CLOCK, asked, words)

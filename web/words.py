@@ -241,6 +241,10 @@ REQUEST_WORDS = {
 }
 
 
+#: The button on a free setting slot that opens it to be stocked (the ``stock`` command).
+STOCK_WORDS = "Open to put the setting's tablet in"
+
+
 def plain(code: str) -> str:
     """A code with no entry in a table, in words: ``home_visit`` → ``home visit``."""
     return code.replace("_", " ").replace(".", " ")

@@ -15,7 +15,7 @@ import pytest
 
 from hardware.sim_world import SimulatedWorld
 from locker.db import Database
-from locker.doorbell import ring
+from locker.doorbell import doorbell_path, ring
 from locker.live_status import read_live_status, status_path
 from locker.log import verify
 from locker.models import Command, Slot
@@ -78,7 +78,7 @@ class Site:
             session.add(row)
             session.commit()
             command_id = row.id
-        ring(self.root / "daemon.sock")
+        ring(doorbell_path(self.root))
         self.wait(lambda: self.status_of(command_id) == "done", f"command {kind}")
 
     def status_of(self, command_id: int) -> str:

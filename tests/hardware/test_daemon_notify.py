@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from locker.db import Database
-from locker.doorbell import ring
+from locker.doorbell import doorbell_path, ring
 from locker.live_status import read_live_status, status_path
 from locker.models import Command
 
@@ -110,7 +110,7 @@ def test_ready_then_keep_alives_that_stop_when_the_reader_stops(tmp_path):
                 )
             )
             session.commit()
-        ring(tmp_path / "daemon.sock")
+        ring(doorbell_path(tmp_path))
         # Once a heartbeat says the reader is down the daemon has stopped petting
         # (both follow the reader's health), and every pet it sent before is queued.
         end = time.monotonic() + PATIENCE_S

@@ -44,7 +44,7 @@ import tomli_w
 from hardware.sim_world import SimulatedWorld
 from locker.config import default_config_text
 from locker.db import Database, migrate
-from locker.doorbell import ring
+from locker.doorbell import doorbell_path, ring
 from locker.live_status import read_live_status, status_path
 from locker.log import verify
 from locker.models import Command
@@ -335,7 +335,7 @@ class Site:
             session.add(row)
             session.commit()
             command_id = row.id
-        ring(self.root / "daemon.sock")
+        ring(doorbell_path(self.root))
         return command_id
 
     def settled(self, command_id: int) -> bool:

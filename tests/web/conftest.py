@@ -13,4 +13,5 @@ from tests.web.fixtures import (  # noqa: F401 - pytest finds fixtures by name h
     people,
     runner,
     token,
+    world,
 )

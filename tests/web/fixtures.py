@@ -18,7 +18,16 @@ from locker.config import Config
 from locker.db import Database, migrate
 from locker.people import add_person
 from locker.rota import set_shift
-from tests.web.kit import MONDAY, PASSWORDS, SECRET, AuthActions, FakeDaemon, at, make_config
+from tests.web.kit import (
+    MONDAY,
+    PASSWORDS,
+    SECRET,
+    AuthActions,
+    FakeDaemon,
+    World,
+    at,
+    make_config,
+)
 from web import create_app
 
 
@@ -124,3 +133,12 @@ def daemon(config, db, clock, people, monkeypatch) -> FakeDaemon:
     fake = FakeDaemon(config, db, clock)
     monkeypatch.setattr("web.commands.wait_for_command", fake.wait_for_command)
     return fake
+
+
+@pytest.fixture
+def world(config, db, clock, people, monkeypatch, tmp_path) -> World:
+    """The real daemon on simulated hardware, running each command the panel sends."""
+    simulated = World(config, db, clock, tmp_path)
+    monkeypatch.setattr("web.commands.wait_for_command", simulated.wait_for_command)
+    yield simulated
+    simulated.close()

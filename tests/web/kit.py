@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from hardware.backend import Backend
+from hardware.pins import SimulatedPinFactory
 from locker.clock import SimulatedClock
 from locker.config import Config, parse_config
 from locker.controller import Controller
+from locker.daemon import Daemon
 from locker.db import Database
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
-from locker.models import Alert, Command, Event
+from locker.models import Alert, Command, Event, Slot
 from tests.support.live import publish
 
 LONDON = ZoneInfo("Europe/London")
@@ -32,9 +36,13 @@ def at(hhmm: str, day: date = MONDAY) -> datetime:
     return datetime.combine(day, time.fromisoformat(hhmm), tzinfo=LONDON).astimezone(UTC)
 
 
-def make_config(tmp_path, **web) -> Config:
-    """Three staff slots and one visitor slot on simulated hardware, data in ``tmp_path``."""
-    kinds = ["staff", "staff", "staff", "visitor"]
+#: The bank of :func:`make_config`: three staff slots and one visitor slot.
+KINDS = ("staff", "staff", "staff", "visitor")
+
+
+def make_config(tmp_path, *, kinds=KINDS, **web) -> Config:
+    """Slots of ``kinds`` (three staff, one visitor) on simulated hardware, data in
+    ``tmp_path``."""
     slots = [
         {
             "number": n,
@@ -156,7 +164,76 @@ def raise_alert(db, at: datetime, alert: str = "door_forced", slot: int | None =
         return row.id
 
 
+def page(response) -> str:
+    """A page's text with its HTML entities read (``&#39;`` as ``'``)."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def slot_state(db, number: int) -> str:
+    """The stored state of slot ``number``."""
+    with db.read() as session:
+        return session.get(Slot, number).state
+
+
 def commands(db) -> list[Command]:
     """Every command the panel queued, oldest first."""
     with db.read() as session:
         return list(session.scalars(select(Command).order_by(Command.id)))
+
+
+class InertTimer:
+    """The locks' real-time safety cap, which never fires in a test."""
+
+    def __init__(self, interval, function):
+        self.daemon = False
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+class World:
+    """The real daemon on simulated hardware, stepped by hand as the panel asks it to act
+    (the ``world`` fixture)."""
+
+    def __init__(self, config, db, clock, data_dir):
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.pins = SimulatedPinFactory()
+        self.backend = Backend.from_config(
+            config,
+            clock,
+            data_dir=data_dir,
+            pin_factory=self.pins,
+            timer_factory=InertTimer,
+            reader_clock=clock,
+        )
+        self.daemon = Daemon(Controller(config, db, clock), self.backend, real_clock=clock)
+        self.daemon.begin(reader_thread=False)
+        for _ in range(3):  # the reader's first polls after opening ignore a resting card
+            self.backend.poll_reader()
+        self.beat()
+
+    def beat(self) -> None:
+        """Stamp the heartbeat with the test's clock, which is the panel's real clock too."""
+        publish(self.config, heartbeat_at=self.clock.now().isoformat())
+
+    def wait_for_command(self, command_id: int):
+        """Stand-in for ``web.commands.wait_for_command``: the daemon's loop runs once."""
+        self.daemon.run_commands()
+        # What the reader thread does next: poll, and hand over the card it read.
+        for _ in range(3):
+            for event in self.backend.poll_reader():
+                self.daemon.emit(event)
+        self.daemon.step(0)
+        self.beat()
+        with self.db.read() as session:
+            command = session.get(Command, command_id)
+            return command.status, dict(command.result)
+
+    def close(self) -> None:
+        self.daemon.finish()
+        self.pins.close()

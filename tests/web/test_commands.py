@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from locker.doorbell import Doorbell
+from locker.doorbell import Doorbell, doorbell_path
 from locker.models import Command
 from tests.support.live import publish
 from tests.web.kit import commands
@@ -71,7 +71,7 @@ def test_no_wait_when_the_daemon_is_down(app, config, db, clock, monkeypatch):
 
 def test_the_doorbell_rings_where_the_daemon_listens(app, config, clock, db):
     rung = threading.Event()
-    bell = Doorbell(f"{config.data_dir}/daemon.sock", rung.set)
+    bell = Doorbell(doorbell_path(config.data_dir), rung.set)
     bell.start()
     try:
         with app.test_request_context():

@@ -7,15 +7,11 @@ import json
 
 import pytest
 
-from hardware.backend import Backend
-from hardware.pins import SimulatedPinFactory
 from locker import events as ev
-from locker.controller import Controller
-from locker.daemon import Daemon
-from locker.models import Command, Slot
+from locker.models import Command
 from locker.people import add_person
 from tests.support.live import publish, published
-from tests.web.kit import at, commands, events
+from tests.web.kit import at, commands, events, slot_state
 from web.commands import NOT_YET
 from web.sim import NOT_SIMULATED
 
@@ -37,76 +33,6 @@ def manager(auth):
 
 def page(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-class _Timer:
-    """The locks' real-time safety cap, which never fires in a test."""
-
-    def __init__(self, interval, function):
-        self.daemon = False
-
-    def start(self) -> None:
-        pass
-
-    def cancel(self) -> None:
-        pass
-
-
-class World:
-    """The real daemon on simulated hardware, stepped by hand as the panel asks it to act."""
-
-    def __init__(self, config, db, clock, data_dir):
-        self.config = config
-        self.db = db
-        self.clock = clock
-        self.pins = SimulatedPinFactory()
-        self.backend = Backend.from_config(
-            config,
-            clock,
-            data_dir=data_dir,
-            pin_factory=self.pins,
-            timer_factory=_Timer,
-            reader_clock=clock,
-        )
-        self.daemon = Daemon(Controller(config, db, clock), self.backend, real_clock=clock)
-        self.daemon.begin(reader_thread=False)
-        for _ in range(3):  # the reader's first polls after opening ignore a resting card
-            self.backend.poll_reader()
-        self.beat()
-
-    def beat(self) -> None:
-        """Stamp the heartbeat with the test's clock, which is the panel's real clock too."""
-        publish(self.config, heartbeat_at=self.clock.now().isoformat())
-
-    def wait_for_command(self, command_id: int):
-        """Stand-in for ``web.commands.wait_for_command``: the daemon's loop runs once."""
-        self.daemon.run_commands()
-        # What the reader thread does next: poll, and hand over the card it read.
-        for _ in range(3):
-            for event in self.backend.poll_reader():
-                self.daemon.emit(event)
-        self.daemon.step(0)
-        self.beat()
-        with self.db.read() as session:
-            command = session.get(Command, command_id)
-            return command.status, dict(command.result)
-
-    def close(self) -> None:
-        self.daemon.finish()
-        self.pins.close()
-
-
-@pytest.fixture
-def world(config, db, clock, people, monkeypatch, tmp_path):
-    simulated = World(config, db, clock, tmp_path)
-    monkeypatch.setattr("web.commands.wait_for_command", simulated.wait_for_command)
-    yield simulated
-    simulated.close()
-
-
-def slot_state(db, number: int) -> str:
-    with db.read() as session:
-        return session.get(Slot, number).state
 
 
 # ------------------------------------------------------------ not simulated

@@ -51,6 +51,10 @@
       const href = main.dataset.actionsUrl + "?slot=" + n + "#release-slot";
       cell.append(el("a", { class: "button small", href: href, "data-testid": "slot-" + n + "-release" }, "Release…"));
     }
+    if (canAct && s.kind === "setting" && s.state === "free") {
+      const href = main.dataset.actionsUrl + "?stock=" + n + "#stock";
+      cell.append(el("a", { class: "button small", href: href, "data-testid": "slot-" + n + "-stock" }, main.dataset.stockWords));
+    }
     return cell;
   }
 
