@@ -54,6 +54,14 @@ COMMAND_EXPIRED = "command.expired"
 #: The database took writes again after a storage fault (details: since, late events).
 STORAGE_RECOVERED = "storage.recovered"
 
+# Data protection (issue 17): who read or took personal data, and subject access.
+#: Everything held about one person was exported (details: ``via``, cli or panel).
+PERSON_EXPORTED = "person.exported"
+#: Somebody viewed the log, a report or a person's page, or exported the log
+#: (details: ``what``; ``person_id`` is the person whose page it was). One a day
+#: per account and page kind; every export is one.
+DATA_VIEWED = "data.viewed"
+
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
     {GRANT_CREATED, APPROVAL_ON_THE_SPOT, RELEASE_MANAGER, RELEASE_ALL, RELEASE_GRANT}

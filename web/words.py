@@ -182,6 +182,8 @@ EVENT_WORDS = {
     ev.LOG_VERIFIED: "Whole log verified",
     ev.COMMAND_EXPIRED: "Request too old, not carried out",
     ev.STORAGE_RECOVERED: "Storage working again",
+    ev.PERSON_EXPORTED: "Everything held about a person downloaded (access request)",
+    ev.DATA_VIEWED: "Personal data viewed",
 }
 
 #: Detail keys in words; ``None`` shows the value alone.
@@ -237,6 +239,19 @@ REQUEST_WORDS = {
     "stock": "Stocking a setting slot",
     "sim_badge": "A simulated badge",
 }
+
+
+# Data protection (issue 17): the access log and the person's privacy page.
+#: What was looked at (``details.what`` of ``data.viewed``).
+VIEWED_WORDS = {
+    "log": "the log",
+    "log_export": "a download of the log",
+    "report": "the daily report",
+    "person": "a person's page",
+    "api_events": "the log through the API",
+}
+#: How everything about a person was downloaded (``details.via`` of ``person.exported``).
+VIA_WORDS = {"cli": "on the command line", "panel": "from the panel"}
 
 
 def plain(code: str) -> str:
