@@ -25,7 +25,7 @@ from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_conf
 from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
-from locker_app import cli_notify
+from locker_app import cli_notify, cli_person_export
 from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
 
@@ -755,3 +755,7 @@ def doctor(app: App) -> None:
 # ---------------------------------------------------------------- notify
 
 main.add_command(cli_notify.notify)
+
+# ---------------------------------------------------------------- person (issue 17)
+
+main.add_command(cli_person_export.person)
