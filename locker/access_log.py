@@ -9,7 +9,6 @@ export takes a copy away, so every export is one event.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.decisions import LogEntry
-from locker.log import append, format_ts
+from locker.log import append, canonical_details, format_ts
 from locker.models import Event
 
 #: What was looked at (``details.what``): the panel's words are in ``web/words.py``.
@@ -52,10 +51,15 @@ def record_view(
 def _seen_since(
     session: Session, actor: str, what: str, person_id: int | None, since: datetime
 ) -> bool:
-    query = select(Event.details).where(
-        Event.kind == ev.DATA_VIEWED,
-        Event.actor == actor,
-        Event.ts >= format_ts(since),
-        Event.person_id.is_(None) if person_id is None else Event.person_id == person_id,
+    query = (
+        select(Event.id)
+        .where(
+            Event.kind == ev.DATA_VIEWED,
+            Event.actor == actor,
+            Event.ts >= format_ts(since),
+            Event.person_id.is_(None) if person_id is None else Event.person_id == person_id,
+            Event.details == canonical_details({"what": what}),
+        )
+        .limit(1)
     )
-    return any(json.loads(details).get("what") == what for details in session.scalars(query))
+    return session.scalar(query) is not None

@@ -87,6 +87,17 @@ def collect(session: Session, person_id: int, *, notice: Notice, at: datetime) -
     return data
 
 
+def held_counts(session: Session, person_id: int) -> dict[str, int]:
+    """How many rows each table holds about the person, and their log events (by id)."""
+    counts: dict[str, int] = {}
+    for table, column in person_columns():
+        query = select(func.count()).select_from(table).where(column == person_id)
+        counts[table.name] = counts.get(table.name, 0) + (session.scalar(query) or 0)
+    query = select(func.count()).select_from(Event).where(Event.person_id == person_id)
+    counts["events"] = session.scalar(query) or 0
+    return counts
+
+
 def person_row(session: Session, person_id: int) -> Any:
     """The person's own row, as a mapping of its columns."""
     table = Person.__table__

@@ -252,6 +252,16 @@ VIEWED_WORDS = {
 }
 #: How everything about a person was downloaded (``details.via`` of ``person.exported``).
 VIA_WORDS = {"cli": "on the command line", "panel": "from the panel"}
+#: What the locker holds about a person, by table, on their privacy page.
+HELD_WORDS = {
+    "badges": "badges (cards)",
+    "shifts": "shifts",
+    "custody": "stays of a device in the locker",
+    "grants": "releases approved by a manager",
+    "alerts": "alerts",
+    "slots": "slots in use now",
+    "events": "log events",
+}
 
 
 def plain(code: str) -> str:

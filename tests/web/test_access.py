@@ -40,6 +40,8 @@ ROUTES = [
     ("POST", "/people/<int:person_id>/badges", "/people/1/badges"),
     ("GET", "/people/badges/<uid>/revoke", "/people/badges/A1A1A1A1/revoke"),
     ("POST", "/people/badges/<uid>/revoke", "/people/badges/A1A1A1A1/revoke"),
+    ("GET", "/people/<int:person_id>", "/people/1"),
+    ("GET", "/people/<int:person_id>/export.zip", "/people/1/export.zip"),
     ("GET", "/rota", "/rota"),
     ("POST", "/rota/import", "/rota/import"),
     ("POST", "/rota/shifts", "/rota/shifts"),
