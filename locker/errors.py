@@ -70,3 +70,11 @@ class ReaderError(HardwareError):
 
 class ReaderNotAnswering(ReaderError):
     """The badge reader does not answer its version register."""
+
+
+class PersonOnHold(Conflict):
+    """A legal hold is on the person: their data may be neither erased nor purged."""
+
+
+class PersonHasDevice(Conflict):
+    """The person's device is still in a slot, so they cannot be forgotten yet."""

@@ -62,6 +62,12 @@ PERSON_EXPORTED = "person.exported"
 #: per account and page kind; every export is one.
 DATA_VIEWED = "data.viewed"
 
+# Privacy (issue 17): a leaver erased, and a legal hold put on or taken off.
+#: A person was forgotten: badges revoked, name and personal values erased.
+PERSON_FORGOTTEN = "person.forgotten"
+#: A legal hold was put on a person (details: ``reason``) or released (``released``).
+PERSON_HOLD = "person.hold"
+
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
     {GRANT_CREATED, APPROVAL_ON_THE_SPOT, RELEASE_MANAGER, RELEASE_ALL, RELEASE_GRANT}

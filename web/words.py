@@ -162,6 +162,8 @@ EVENT_WORDS = {
     ev.ALERT_RESOLVED: "Alert resolved (its cause ended)",
     ev.NOTIFY_SENT: "Notification sent",
     ev.NOTIFY_FAILED: "Notification not sent (will retry)",
+    ev.PERSON_FORGOTTEN: "Person forgotten (personal data erased)",
+    ev.PERSON_HOLD: "Legal hold put on or released",
     ev.VISITOR_SIGNED_IN: "Visitor signed in",
     ev.VISITOR_SIGNED_OUT: "Visitor signed out",
     ev.SETTING_CHECKED_OUT: "Setting's device checked out",
