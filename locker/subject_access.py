@@ -34,6 +34,7 @@ from locker import events as ev
 from locker.decisions import LogEntry
 from locker.errors import NotFound
 from locker.log import append, format_ts
+from locker.log.personal import PERSON_ACTOR, Resolver
 from locker.models import (
     ApiToken,
     Base,
@@ -42,12 +43,15 @@ from locker.models import (
     PanelAccount,
     PanelSession,
     Person,
+    PersonalValue,
     Shift,
 )
 from locker.subject_access_page import Notice, SubjectData, summary_html
 
 #: Columns never exported: hashes of secrets (they tell the person nothing).
 SECRET_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash"})
+#: How another person's value reads in somebody's export.
+SOMEBODY_ELSE = "(another person)"
 #: How an export was asked for, as ``person.exported`` records it.
 VIA = ("cli", "panel")
 
@@ -82,8 +86,17 @@ def collect(session: Session, person_id: int, *, notice: Notice, at: datetime) -
         rows = session.execute(query.order_by(*order)).mappings()
         data.records[name] = [_row(table, row) for row in rows]
     data.records["breaks"] = _breaks(session, person.id)
-    data.records["events"] = [_event(e) for e in person_events(session, person.id)]
-    data.records.update(_account(session, person.name))
+    events = person_events(session, person.id)
+    data.records["events"] = _events(session, events, person.id)
+    data.records["personal_values"] = [
+        {"id": ref, "field": field, "value": value}
+        for ref, field, value in session.execute(
+            select(PersonalValue.id, PersonalValue.field, PersonalValue.value)
+            .where(PersonalValue.person_id == person.id)
+            .order_by(PersonalValue.id)
+        )
+    ]
+    data.records.update(_account(session, person.name, person.id))
     return data
 
 
@@ -108,11 +121,14 @@ def person_events(session: Session, person_id: int) -> list[Event]:
     """Log events about the person: by ``person_id``, or naming their id in the details."""
     # The LIKE narrows the search; parsing decides (``"person_id":1`` also matches 12).
     named = Event.details.contains(f'"person_id":{person_id}')
-    query = select(Event).where(or_(Event.person_id == person_id, named)).order_by(Event.id)
+    actor = Event.actor == f"{PERSON_ACTOR}{person_id}"
+    query = select(Event).where(or_(Event.person_id == person_id, actor, named)).order_by(Event.id)
     return [
         event
         for event in session.scalars(query)
-        if event.person_id == person_id or person_id in _ids_in(_details(event.details))
+        if event.person_id == person_id
+        or event.actor == f"{PERSON_ACTOR}{person_id}"
+        or person_id in _ids_in(_details(event.details))
     ]
 
 
@@ -142,7 +158,7 @@ def _breaks(session: Session, person_id: int) -> list[dict[str, Any]]:
     return [_row(Break.__table__, row) for row in session.execute(query).mappings()]
 
 
-def _account(session: Session, name: str) -> dict[str, list[dict[str, Any]]]:
+def _account(session: Session, name: str, person_id: int) -> dict[str, list[dict[str, Any]]]:
     """The panel account named like the person, its sessions, tokens and actions."""
     account = session.scalar(
         select(PanelAccount)
@@ -169,12 +185,15 @@ def _account(session: Session, name: str) -> dict[str, list[dict[str, Any]]]:
                 select(tokens).where(tokens.c.account_id == account.id).order_by(tokens.c.id)
             ).mappings()
         ],
-        "panel_events": [
-            _event(e)
-            for e in session.scalars(
-                select(Event).where(Event.actor == account.username).order_by(Event.id)
-            )
-        ],
+        "panel_events": _events(
+            session,
+            list(
+                session.scalars(
+                    select(Event).where(Event.actor == account.username).order_by(Event.id)
+                )
+            ),
+            person_id,
+        ),
     }
 
 
@@ -194,17 +213,36 @@ def _row(table: Table, row: Any) -> dict[str, Any]:
     }
 
 
-def _event(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "ts": event.ts,
-        "kind": event.kind,
-        "actor": event.actor,
-        "slot": event.slot,
-        "person_id": event.person_id,
-        "details": _details(event.details),
-        "hash": event.hash,
-    }
+def _events(session: Session, events: list[Event], person_id: int) -> list[dict[str, Any]]:
+    """Events as stored (``details``, with commitments) and as read (``details_read``).
+
+    In ``details_read`` the person's own values are filled in; anybody else's
+    (the manager who approved, another member of staff) read as
+    :data:`SOMEBODY_ELSE`: a subject access answer gives third parties' data
+    only when it must.
+    """
+    resolver = Resolver(session)
+    resolver.load([e.details for e in events], [e.actor for e in events])
+    for ref, (_value, owner) in list(resolver.values.items()):
+        if owner != person_id:
+            resolver.values[ref] = (SOMEBODY_ELSE, owner)
+    rows = []
+    for event in events:
+        details = _details(event.details)
+        rows.append(
+            {
+                "id": event.id,
+                "ts": event.ts,
+                "kind": event.kind,
+                "actor": event.actor,
+                "slot": event.slot,
+                "person_id": event.person_id,
+                "details": details,
+                "details_read": resolver.details(details, event.person_id),
+                "hash": event.hash,
+            }
+        )
+    return rows
 
 
 def _details(text: str) -> Any:

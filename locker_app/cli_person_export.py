@@ -17,7 +17,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from locker.errors import LockerError
-from locker.people import find_person
+from locker.privacy import find_person
 from locker.subject_access import collect, file_name, record_export, write_zip
 from locker.subject_access_page import notice_for
 from locker_app.cli_group import LockerGroup

@@ -9,15 +9,26 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from locker import events as ev
 from locker.accounts import add_account, create_token, start_session
 from locker.config import HubConfig
 from locker.decisions import LogEntry
 from locker.log import append, verify
-from locker.models import Alert, Break, Custody, Event, Grant, Person, Shift, Slot
+from locker.models import (
+    Alert,
+    Break,
+    Custody,
+    Event,
+    Grant,
+    Person,
+    PersonHold,
+    Shift,
+    Slot,
+)
 from locker.people import add_person
+from locker.privacy import forget_person
 from locker.subject_access import (
     SECRET_COLUMNS,
     collect,
@@ -60,6 +71,10 @@ def _alert(session, person, now):
     session.add(Alert(alert="overdue", slot=1, person_id=person.id, raised_at=now))
 
 
+def _hold(session, person, now):
+    session.add(PersonHold(person_id=person.id, reason="inspection", set_by="mary", set_at=now))
+
+
 #: How to give a person a row in each table that refers to ``people.id``. A new
 #: table with such a key needs a line here (the test below says so), so its rows
 #: are checked to be in the export.
@@ -69,6 +84,7 @@ ROWS_IN = {
     "custody": _custody,
     "grants": _grant,
     "alerts": _alert,
+    "person_holds": _hold,
     "badges": lambda session, person, now: None,  # add_person gave them one
 }
 
@@ -199,3 +215,45 @@ def test_an_unknown_person_is_a_clear_error(db, aisha):
         collect(session, 99, notice=notice_for(make_config()), at=at(MONDAY, "12:00"))
     with db.read() as session:
         assert session.get(Person, 99) is None
+
+
+def test_values_in_the_log_are_read_back_for_the_person_only(db, aisha):
+    aisha_id, bob_id = aisha
+    with db.write() as session:
+        details = {"what": "pair", "name": "Aisha Khan", "manager": "Bob", "manager_id": bob_id}
+        append(
+            session,
+            LogEntry(ev.CONFIG_CHANGED, "mary", None, aisha_id, details),
+            at(MONDAY, "09:00"),
+        )
+        session.commit()
+    _, archive = _export(db, aisha_id)
+    last = _json(archive, "events.json")[-1]
+    assert last["details_read"]["name"] == "Aisha Khan"
+    assert last["details_read"]["manager"] == "(another person)"
+    assert "Bob" not in json.dumps(last)
+    values = _json(archive, "personal_values.json")
+    assert "Aisha Khan" in {v["value"] for v in values}
+    assert all("salt" not in v for v in values)
+
+
+def test_after_forget_no_export_holds_the_name_or_the_card_number(db, aisha):
+    aisha_id, _ = aisha
+    with db.write() as session:
+        session.execute(delete(PersonHold).where(PersonHold.person_id == aisha_id))
+        session.execute(update(Slot).values(occupant_id=None, state="free"))
+        session.execute(
+            update(Custody).values(ended_at=at(MONDAY, "16:00"), end_reason="shift_end")
+        )
+        forget_person(session, aisha_id, actor="mary", at=at(MONDAY, "17:00"))
+        session.commit()
+    for person_id in aisha:
+        _, archive = _export(db, person_id)
+        for name in archive.namelist():
+            content = archive.read(name)
+            for secret in (b"Aisha", b"Khan", b"A4B5C6D7", bytes.fromhex("A4B5C6D7")):
+                assert secret not in content, (person_id, name, secret)
+    _, archive = _export(db, aisha_id)
+    assert _json(archive, "person.json")[0]["name"] == f"Former staff #{aisha_id}"
+    with db.read() as session:
+        assert verify(session).ok

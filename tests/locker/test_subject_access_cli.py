@@ -65,7 +65,7 @@ def test_export_by_id_names_the_file_without_the_name(cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["Nobody"], "no person 'Nobody'"),
+        (["Nobody"], "there is nobody with the name 'Nobody'"),
         (["1", "--out", "aisha.txt"], "should end in .zip"),
         (["1", "--out", "missing-dir/aisha.zip"], "No such file or directory"),
     ],
