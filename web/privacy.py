@@ -17,19 +17,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest
 
 from locker.access_log import record_view
+from locker.errors import InvalidRequest, PersonHasDevice, PersonOnHold
+from locker.log.personal import pseudonym
+from locker.privacy import HOLD_REASON_MAX, forget_person, holds, set_hold, wipe_free_pages
 from locker.rota import day_bounds
 from locker.subject_access import collect, file_name, held_counts, record_export, zip_bytes
 from locker.subject_access_page import notice_for
-from web import uids
+from web import reauth, uids
 from web.context import controller_now, daemon_state, get_config, get_db, local_day
-from web.people import person_or_404, require_acting
-from web.words import HELD_WORDS, role_words
+from web.people import flash_done, person_or_404, reload_roster, require_acting
+from web.words import HELD_WORDS, PRIVACY_WORDS, role_words
 
 bp = Blueprint("privacy", __name__)
 
@@ -105,6 +119,7 @@ def _summary(session: Session, person_id: int) -> dict:
     return {
         "id": person.id,
         "name": person.name,
+        "hold": holds(session).get(person.id),
         "role_text": role_words(person.role),
         "active": person.active,
         "badges": [
@@ -114,14 +129,109 @@ def _summary(session: Session, person_id: int) -> dict:
     }
 
 
+def _person_page(person_id: int, *, error: str = "", reason: str = "", status: int = 200):
+    with get_db().write() as session:
+        info = _summary(session, person_id)
+        if status == 200:
+            log_view(session, "person", person_id)
+        session.commit()
+    page = render_template(
+        "people_privacy.html",
+        person=info,
+        words=PRIVACY_WORDS,
+        error=error,
+        reason=reason,
+        max_reason=HOLD_REASON_MAX,
+    )
+    return page, status
+
+
 @bp.get("/people/<int:person_id>")
 def person(person_id: int):
     """What the locker holds about one person, and the privacy actions (logged as viewed)."""
+    return _person_page(person_id)
+
+
+@bp.post("/people/<int:person_id>/hold")
+def hold(person_id: int):
+    """Put a legal hold on the person (with a reason) or release it; logged as ``person.hold``."""
+    action = request.form.get("hold")
+    if action not in ("on", "release"):
+        raise BadRequest("hold must be on or release")
+    reason = request.form.get("reason", "")[: HOLD_REASON_MAX * 4]
     with get_db().write() as session:
+        person_or_404(session, person_id)
+        try:
+            set_hold(
+                session,
+                person_id,
+                reason=reason,
+                actor=current_user.username,
+                at=controller_now(daemon_state(session)),
+                release=action == "release",
+            )
+        except InvalidRequest as exc:
+            error = str(exc).replace(" (--reason TEXT)", "")
+        else:
+            session.commit()
+            error = ""
+    if error:
+        return _person_page(person_id, error=error, reason=reason, status=400)
+    done = PRIVACY_WORDS["hold_done" if action == "on" else "release_done"]
+    flash(done, "success")
+    return redirect(url_for(".person", person_id=person_id))
+
+
+def _forget_page(person_id: int, *, error: str = "", status: int = 200):
+    with get_db().read() as session:
         info = _summary(session, person_id)
-        log_view(session, "person", person_id)
-        session.commit()
-    return render_template("people_privacy.html", person=info)
+    page = render_template("people_forget.html", person=info, words=PRIVACY_WORDS, error=error)
+    return page, status
+
+
+@bp.get("/people/<int:person_id>/forget")
+def confirm_forget(person_id: int):
+    """Ask before forgetting a leaver: it cannot be undone, and the password is asked again."""
+    require_acting()
+    return _forget_page(person_id)
+
+
+@bp.post("/people/<int:person_id>/forget")
+def forget(person_id: int):
+    """Forget a leaver (badges revoked, name and card numbers erased); logged."""
+    if request.form.get("confirm") != "yes":
+        return _forget_page(person_id, error=PRIVACY_WORDS["tick_to_confirm"], status=400)
+    password = request.form.get("password", "")[: reauth.MAX_PASSWORD]
+    if not password:
+        # Erasure cannot be undone: a password typed minutes ago does not cover it.
+        return _forget_page(person_id, error=PRIVACY_WORDS["password_needed"], status=403)
+    try:
+        reauth.require(password, "forget a person")
+    except reauth.WrongPassword:
+        return _forget_page(person_id, error=PRIVACY_WORDS["password_wrong"], status=403)
+    db = get_db()
+    with db.write() as session:
+        name = person_or_404(session, person_id).name
+        try:
+            forget_person(
+                session,
+                person_id,
+                actor=current_user.username,
+                at=controller_now(daemon_state(session)),
+            )
+        except (PersonOnHold, PersonHasDevice) as exc:
+            error = str(exc)
+        else:
+            session.commit()
+            error = ""
+    if error:
+        return _forget_page(person_id, error=error, status=409)
+    wipe_free_pages(db.engine)
+    flash_done(
+        PRIVACY_WORDS["forgotten"].format(name=name, alias=pseudonym(person_id)),
+        reload_roster(),
+    )
+    return redirect(url_for("people.index"))
 
 
 @bp.get("/people/<int:person_id>/export.zip")

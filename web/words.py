@@ -264,6 +264,22 @@ HELD_WORDS = {
     "slots": "slots in use now",
     "events": "log events",
 }
+#: The privacy page's buttons and answers, for a manager who is not a lawyer.
+PRIVACY_WORDS = {
+    "export": "Download everything we hold (access request)",
+    "hold": "Put on hold",
+    "release": "Release the hold",
+    "forget": "Forget this person (leaver)",
+    "hold_done": "The hold is on: nothing of theirs is erased or removed until it is released.",
+    "release_done": "The hold is released: their records follow the usual retention again.",
+    "tick_to_confirm": "Tick the box to confirm that this person is to be forgotten.",
+    "password_needed": "Type your own password again: forgetting somebody cannot be undone.",
+    "password_wrong": "That password is not right. Nothing was erased.",
+    "forgotten": (
+        "{name} is forgotten: their badges are revoked and their name and card numbers "
+        "erased. Their history stays as {alias}."
+    ),
+}
 
 
 def plain(code: str) -> str:

@@ -104,3 +104,88 @@ def test_a_page_refused_or_not_found_is_not_logged_as_viewed(client, auth, db, p
 def test_the_api_events_read_is_logged_for_the_tokens_account(client, db, people, token):
     assert client.get("/api/events", headers=token("admin")).status_code == 200
     assert viewed(db) == [("admin", "api_events", None)]
+
+
+def test_a_hold_needs_a_reason_and_blocks_forgetting_until_released(client, auth, db, people):
+    auth.login()
+    response = auth.post(f"/people/{ALICE}/hold", {"hold": "on", "reason": "  "})
+    assert response.status_code == 400
+    assert "say why the hold is needed" in response.get_data(as_text=True)
+    response = auth.post(f"/people/{ALICE}/hold", {"hold": "on", "reason": "LADO referral"})
+    assert response.status_code == 302
+    text = client.get(f"/people/{ALICE}").get_data(as_text=True)
+    assert "On hold: LADO referral" in text
+    response = forget(auth)
+    assert response.status_code == 409
+    assert "on legal hold" in response.get_data(as_text=True)
+    assert events(db, ev.PERSON_FORGOTTEN) == []
+    assert auth.post(f"/people/{ALICE}/hold", {"hold": "release"}).status_code == 302
+    assert forget(auth).status_code == 302
+    assert [e.actor for e in events(db, ev.PERSON_HOLD)] == ["manager", "manager"]
+
+
+def forget(auth, **fields):
+    data = {"confirm": "yes", "password": "manager-password", **fields}
+    return auth.post(f"/people/{ALICE}/forget", data)
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "message"),
+    [
+        ({"confirm": ""}, 400, "Tick the box to confirm"),
+        ({"password": ""}, 403, "Type your own password again"),
+        ({"password": "not-it"}, 403, "That password is not right. Nothing was erased."),
+    ],
+)
+def test_forget_wants_the_box_ticked_and_the_password_typed_again(
+    client, auth, db, people, fields, status, message
+):
+    auth.login()
+    response = forget(auth, **fields)
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True)
+    assert events(db, ev.PERSON_FORGOTTEN) == []
+
+
+def test_after_forget_no_page_or_download_holds_the_name_or_the_card(client, auth, db, people):
+    auth.login()
+    response = forget(auth)
+    assert response.status_code == 302
+    flashed = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "Alice is forgotten" in flashed  # said once, to the manager who did it
+    pages = [
+        f"/people/{ALICE}",
+        f"/people/{ALICE}/forget",
+        "/people",
+        "/log",
+        f"/log?person={ALICE}",
+        "/log/overrides",
+        "/report",
+        "/rota",
+        "/api/people",
+        "/api/events",
+    ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = html.unescape(response.get_data(as_text=True))
+        text = text.replace("Alice Smith", "")  # the rota page's example file
+        assert "Alice" not in text and "A1A1A1A1" not in text, path
+    downloads = [f"/people/{ALICE}/export.zip", "/log/export.csv", "/log/export.csv?format=jsonl"]
+    for path in downloads:
+        body = client.get(path).data
+        contents = [body]
+        if path.endswith(".zip"):
+            archive = zipfile.ZipFile(io.BytesIO(body))
+            contents = [archive.read(name) for name in archive.namelist()]
+        for content in contents:
+            for secret in (b"Alice", b"A1A1A1A1", bytes.fromhex("A1A1A1A1")):
+                assert secret not in content, (path, secret)
+    assert f"Former staff #{ALICE}" in client.get(f"/people/{ALICE}").get_data(as_text=True)
+
+
+def test_a_viewer_cannot_hold_or_forget(client, auth, db, people):
+    auth.login("viewer")
+    assert client.get(f"/people/{ALICE}/forget").status_code == 403
+    assert auth.post(f"/people/{ALICE}/hold", {"hold": "on", "reason": "x"}).status_code == 403
+    assert events(db, ev.PERSON_HOLD) == []
