@@ -28,6 +28,7 @@ from locker.models import Command
 from locker_app import cli_notify
 from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
+from locker_app.cli_person import person as person_commands
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -755,3 +756,7 @@ def doctor(app: App) -> None:
 # ---------------------------------------------------------------- notify
 
 main.add_command(cli_notify.notify)
+
+# ---------------------------------------------------------------- person
+
+main.add_command(person_commands)
