@@ -397,9 +397,14 @@ class PersonalValue(Base):
     __tablename__ = "personal_values"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Whose value it is (erased with them); None for a visitor's name or a typed user name.
+    #: The event whose details refer to it: it goes when retention purges that event,
+    #: or erases the personal data of that event's category.
+    event_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), default=None, index=True
+    )
+    #: Whose value it is (erased with them); None for a visitor's name or an unknown card.
     person_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    #: The details key it stands for: ``name``, ``uid``, ``visitor``, ``username``, ``note``.
+    #: The details key it stands for: ``name``, ``uid``, ``visitor``, ``note``...
     field: Mapped[str] = mapped_column(String(24))
     value: Mapped[str] = mapped_column(Text)
     #: 16 random bytes, hex: without it the commitment cannot be tested against guesses.

@@ -28,6 +28,7 @@ from locker.models import Command
 from locker_app import cli_notify, cli_person_export
 from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
+from locker_app.cli_person import person as person_commands
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -756,6 +757,7 @@ def doctor(app: App) -> None:
 
 main.add_command(cli_notify.notify)
 
-# ---------------------------------------------------------------- person (issue 17)
+# ---------------------------------------------------------------- person
 
-main.add_command(cli_person_export.person)
+main.add_command(person_commands)
+person_commands.add_command(cli_person_export.person_export)

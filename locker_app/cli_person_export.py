@@ -2,7 +2,8 @@
 
 Writes everything the locker holds about the person (see
 :mod:`locker.subject_access`) as a ZIP of JSON files and a printable
-``summary.html``, and logs ``person.exported`` with who ran it. The file is
+``summary.html``, and logs ``person.exported`` with who ran it. The command
+is registered on ``locker person`` (:mod:`locker_app.cli_person`). The file is
 made readable by its owner only, and an existing file is never overwritten: it
 holds personal data, and the one already there may be another person's.
 """
@@ -20,19 +21,13 @@ from locker.errors import LockerError
 from locker.privacy import find_person
 from locker.subject_access import collect, file_name, record_export, write_zip
 from locker.subject_access_page import notice_for
-from locker_app.cli_group import LockerGroup
 
 EXIT_ERROR = 1
 #: Owner read and write only: the export is one person's whole record.
 EXPORT_FILE_MODE = 0o600
 
 
-@click.group(cls=LockerGroup)
-def person() -> None:
-    """One person's data: access requests (export)."""
-
-
-@person.command("export")
+@click.command("export")
 @click.argument("who", metavar="ID|NAME")
 @click.option(
     "--out",

@@ -90,8 +90,8 @@ def append(session: Session, entry: LogEntry, at: datetime) -> Event:
     """
     if entry.kind not in ALL_KINDS:
         raise ValueError(f"unknown event kind {entry.kind!r}")
-    entry = private_entry(session, entry)
     last_id, last_hash = head(session)
+    entry = private_entry(session, entry, last_id + 1)
     event = Event(
         id=last_id + 1,
         ts=format_ts(at),

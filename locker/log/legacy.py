@@ -91,7 +91,7 @@ def _move(session: Session, event: Event, prev_hash: str, checkpointed: dict[int
     old = json.loads(event.details)
     details = old if isinstance(old, dict) else {"details": old}
     entry = LogEntry(event.kind, event.actor, event.slot, event.person_id, details)
-    details = commit_details(session, details, event.person_id)
+    details = commit_details(session, details, event.person_id, event.id)
     if event.kind == LOG_CHECKPOINT and event.id - 1 in checkpointed:
         details["hash"] = prev_hash
     details[LEGACY_HASH] = event.hash

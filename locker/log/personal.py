@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -36,13 +37,13 @@ from locker.decisions import LogEntry
 from locker.models import Person, PersonalValue
 
 #: Details keys whose text values are personal data: a person's, manager's or
-#: visitor's name, a card UID, a typed panel user name, a free-text note, an
-#: alert's message (it names the person).
-PERSONAL_FIELDS = frozenset(
-    {"name", "person", "manager", "uid", "visitor", "username", "note", "message"}
-)
-#: Keys whose values belong to nobody on the people list (erased only by retention).
-NOBODYS_FIELDS = frozenset({"visitor", "username"})
+#: visitor's name, a card UID, a free-text note, an alert's message (it names
+#: the person). Panel account names are not among them: they are the actors of
+#: the panel's events, logged in clear so every change has a name on it (and a
+#: failed login logs only a name that is an account's, cut short: web/auth.py).
+PERSONAL_FIELDS = frozenset({"name", "person", "manager", "uid", "visitor", "note", "message"})
+#: Keys whose values belong to nobody on the people list (a visitor signed in by name).
+NOBODYS_FIELDS = frozenset({"visitor"})
 
 #: The actor of an event done by a person (a badge), followed by their id.
 PERSON_ACTOR = "person:"
@@ -76,10 +77,12 @@ def is_ref(value: Any) -> bool:
     )
 
 
-def commit_value(session: Session, field: str, value: str, person_id: int | None) -> dict:
+def commit_value(
+    session: Session, field: str, value: str, person_id: int | None, event_id: int | None
+) -> dict:
     """Store ``value`` beside the chain and return the commitment the chain gets."""
     salt = secrets.token_hex(16)
-    row = PersonalValue(person_id=person_id, field=field, value=value, salt=salt)
+    row = PersonalValue(event_id=event_id, person_id=person_id, field=field, value=value, salt=salt)
     session.add(row)
     session.flush()
     return {"ref": row.id, "c": commitment(salt, value)}
@@ -94,22 +97,25 @@ def owner_of(field: str, siblings: dict, person_id: int | None) -> int | None:
     return own if type(own) is int else person_id
 
 
-def commit_details(session: Session, details: Any, person_id: int | None, field: str = "") -> Any:
+def commit_details(
+    session: Session, details: Any, person_id: int | None, event_id: int, field: str = ""
+) -> Any:
     """``details`` with every personal text value replaced by a commitment.
 
     ``field`` is the key ``details`` sits under (its personal values are then
     committed even inside a list, as ``changes.name: [old, new]``).
-    ``person_id`` is whose values they are (see :func:`owner_of`).
+    ``person_id`` is whose values they are (see :func:`owner_of`), ``event_id``
+    the event that will carry them.
     """
     if isinstance(details, dict):
         return {
-            k: commit_details(session, v, owner_of(k, details, person_id), k)
+            k: commit_details(session, v, owner_of(k, details, person_id), event_id, k)
             for k, v in details.items()
         }
     if isinstance(details, list):
-        return [commit_details(session, v, person_id, field) for v in details]
+        return [commit_details(session, v, person_id, event_id, field) for v in details]
     if field in PERSONAL_FIELDS and isinstance(details, str) and details:
-        return commit_value(session, field, details, person_id)
+        return commit_value(session, field, details, person_id, event_id)
     return details
 
 
@@ -128,10 +134,11 @@ def personal_actor(session: Session, entry: LogEntry) -> str:
     return actor if someone is None else f"{PERSON_ACTOR}{someone}"
 
 
-def private_entry(session: Session, entry: LogEntry) -> LogEntry:
-    """``entry`` as the chain stores it: personal values committed, the actor stood in for."""
+def private_entry(session: Session, entry: LogEntry, event_id: int) -> LogEntry:
+    """``entry`` as the chain stores it (as event ``event_id``): personal values
+    committed, the actor stood in for."""
     actor = personal_actor(session, entry)
-    details = commit_details(session, entry.details, entry.person_id)
+    details = commit_details(session, entry.details, entry.person_id, event_id)
     if actor == entry.actor and details == entry.details:
         return entry
     return LogEntry(entry.kind, actor, entry.slot, entry.person_id, details)
@@ -249,3 +256,53 @@ def _parsed(details: Any) -> Any:
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    """An event as a reader shows it: its references resolved, its row untouched.
+
+    Built by :func:`shown_events`; it has the attributes of
+    :class:`~locker.models.Event` the readers use, so the ORM row (which a
+    change would mark dirty) is never altered.
+    """
+
+    id: int
+    ts: str
+    kind: str
+    actor: str
+    slot: int | None
+    person_id: int | None
+    details: str
+    prev_hash: str
+    hash: str
+
+
+def shown_events(session: Session, events: Sequence[Any]) -> list[ShownEvent]:
+    """``events`` (rows with an Event's attributes) with names in place of references."""
+    resolver = Resolver(session)
+    resolver.load([e.details for e in events], [e.actor for e in events])
+    shown = []
+    for event in events:
+        details = _parsed(event.details)
+        text = event.details
+        if details is not None:
+            resolved = resolver.details(details, event.person_id)
+            if resolved != details:
+                text = json.dumps(
+                    resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                )
+        shown.append(
+            ShownEvent(
+                event.id,
+                event.ts,
+                event.kind,
+                resolver.actor(event.actor, details),
+                event.slot,
+                event.person_id,
+                text,
+                event.prev_hash,
+                event.hash,
+            )
+        )
+    return shown

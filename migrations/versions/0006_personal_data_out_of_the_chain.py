@@ -29,11 +29,15 @@ def upgrade() -> None:
     op.create_table(
         "personal_values",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("field", sa.String(length=24), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("salt", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_personal_values")),
+    )
+    op.create_index(
+        op.f("ix_personal_values_event_id"), "personal_values", ["event_id"], unique=False
     )
     op.create_index(
         op.f("ix_personal_values_person_id"), "personal_values", ["person_id"], unique=False
