@@ -99,15 +99,30 @@ def notice_for(config: Config, retention: tuple[tuple[str, str], ...] = ()) -> N
             f"The group's hub at {host}: a copy of the event log, for the group's managers."
         )
     if not retention:
-        days = config.retention_days
-        retention = (
-            ("Log events", f"{days} days, then removed by the nightly retention."),
-            (
-                "Your details, badges and shifts",
-                "While you work here; erased or made anonymous when you leave.",
-            ),
-        )
+        retention = retention_rows(config)
     return Notice(config.site_name, PURPOSES, tuple(recipients), retention)
+
+
+def retention_rows(config: Config) -> tuple[tuple[str, str], ...]:
+    """``(what, how long)`` for each category of ``[retention]``, in a person's words."""
+    kept = config.retention
+    return (
+        (
+            "Badge, slot, deposit and release events, your devices' stays in the locker, "
+            "releases approved for you",
+            f"{kept.custody_days} days",
+        ),
+        ("Alerts", f"{kept.alerts_days} days"),
+        ("Shifts and breaks from the rota", f"{kept.shifts_days} days"),
+        ("Panel logins, logouts and panel sessions", f"{kept.login_days} days"),
+        ("Notification messages", f"{kept.notifications_days} days after they are sent"),
+        ("Other log events", f"{config.retention_days} days"),
+        (
+            "Your name, badges and personal details",
+            "While you work here; erased when you leave (only a number stays in the log), "
+            "unless a legal hold is on",
+        ),
+    )
 
 
 def summary_html(data: SubjectData) -> str:

@@ -176,7 +176,7 @@ def test_summary_states_purposes_recipients_and_retention(db, aisha):
     assert "What Test Nursery holds about Aisha Khan" in page
     assert "Why we hold it" in page and "EYFS" in page
     assert "hub.group.example" in page
-    assert "365 days" in page
+    assert "365 days" in page and "90 days" in page and "180 days" in page  # [retention]
     assert "A4B5C6D7" in page  # the badge, in the badges table
     assert page.count("<table>") >= len(data.records)
     about = _json(archive, "about.json")
