@@ -227,21 +227,12 @@ def _events(session: Session, events: list[Event], person_id: int) -> list[dict[
         if owner != person_id:
             resolver.values[ref] = (SOMEBODY_ELSE, owner)
     rows = []
+    table = Event.__table__
     for event in events:
-        details = _details(event.details)
-        rows.append(
-            {
-                "id": event.id,
-                "ts": event.ts,
-                "kind": event.kind,
-                "actor": event.actor,
-                "slot": event.slot,
-                "person_id": event.person_id,
-                "details": details,
-                "details_read": resolver.details(details, event.person_id),
-                "hash": event.hash,
-            }
-        )
+        row = _row(table, {c.name: getattr(event, c.name) for c in table.columns})
+        row["details"] = _details(event.details)
+        row["details_read"] = resolver.details(row["details"], event.person_id)
+        rows.append(row)
     return rows
 
 
