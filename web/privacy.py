@@ -15,6 +15,7 @@ modules stay as they were.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 
 from flask import (
@@ -104,7 +105,7 @@ def _record(app: Flask, account: str, what: str) -> None:
             with get_db().write() as session:
                 log_view(session, what, actor=account)
                 session.commit()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
             app.logger.warning("data.viewed not logged (%s by %s): %s", what, account, exc)
 
 
