@@ -170,3 +170,17 @@ def test_find_person_names_what_was_asked(db, aisha, asked, words):
         assert find_person(session, NAME).id == aisha
         with pytest.raises(NotFound, match=words):
             find_person(session, asked)
+
+
+def test_a_grant_note_over_the_cap_is_refused_with_the_reason(db, controller, clock, aisha):
+    with db.write() as session:
+        command = Command(
+            kind="grant",
+            payload={"person_id": aisha, "reason": "other", "note": "x" * 201},
+            account="mary",
+            created_at=clock.now(),
+        )
+        session.add(command)
+        session.commit()
+    _outputs, result = controller.run_command(command.id)
+    assert "at most 200 characters" in str(result) and "health details" in str(result)
