@@ -10,7 +10,7 @@ from locker import events as ev
 from locker.config_retention import RetentionConfig
 from locker.decisions import LogEntry
 from locker.log import append, verify, write_checkpoint
-from locker.models import Event, PersonalValue
+from locker.models import Alert, Event, NotifyMessage, PersonalValue, Shift
 from locker.people import add_person
 from locker.privacy import set_hold
 from locker.retention import apply_retention
@@ -140,3 +140,35 @@ def test_a_hold_stops_the_purge_before_the_held_persons_first_event(db, clock):
         assert verify(session).ok
         assert ev.BADGE_GRANTED not in kinds_left(db)
         assert "ann's day" not in set(session.scalars(select(PersonalValue.value)))
+
+
+def test_plain_tables_lose_old_rows_by_category_except_a_held_persons(db, clock):
+    ann, bea = people(db, clock)
+    start = clock.now()
+    with db.write() as session:
+        set_hold(session, ann, reason="inspection", actor="cli:root", at=start)
+        for pid in (ann, bea):
+            session.add(Shift(person_id=pid, day=start.date(), start=start, end=start))
+            session.add(
+                Alert(
+                    alert=ev.ALERT_OVERDUE,
+                    person_id=pid,
+                    raised_at=start,
+                    acknowledged_at=start,
+                )
+            )
+        session.add(
+            NotifyMessage(created_at=start, topic="test", next_attempt_at=start, finished_at=start)
+        )
+        session.commit()
+    clock.advance(400 * DAY)
+    done = retain(db, clock, config())
+    assert {t: n for t, n in done.rows.items() if n} == {
+        "shifts": 1,
+        "alerts": 1,
+        "notify_outbox": 1,
+    }
+    with db.read() as session:
+        assert session.scalars(select(Shift.person_id)).all() == [ann]
+        assert session.scalars(select(Alert.person_id)).all() == [ann]
+        assert verify(session).ok
