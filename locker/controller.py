@@ -44,6 +44,7 @@ from locker.events import GRANT_REASONS
 from locker.log import append, format_ts
 from locker.models import Command, Grant, Person
 from locker.people import load_roster
+from locker.privacy import GRANT_NOTE_MAX
 from locker.rules_store import (
     Output,
     alert_world,
@@ -329,8 +330,11 @@ class Controller:
         if reason not in GRANT_REASONS:
             raise InvalidRequest(f"reason must be one of {', '.join(GRANT_REASONS)}")
         note = payload.get("note") or ""
-        if not isinstance(note, str) or len(note) > 500:
-            raise InvalidRequest("note must be text of at most 500 characters")
+        if not isinstance(note, str) or len(note) > GRANT_NOTE_MAX:
+            raise InvalidRequest(
+                f"note must be text of at most {GRANT_NOTE_MAX} characters (the reason codes "
+                "cover the common cases; keep health details out of it)"
+            )
         if reason == "other" and not note.strip():
             raise InvalidRequest("a grant for reason 'other' needs a note")
         open_now = payload.get("open_now", False)

@@ -18,6 +18,7 @@ caller commits (as the CLI does for ``locker user deactivate``).
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -234,39 +235,39 @@ def _scrub_copies(session: Session, secrets: list[str], alias: str) -> None:
 
     Alert messages and details, the notification outbox, the daemon's
     requests and their results, and the panel's stored idempotent answers:
-    each a copy made for a moment, none of them hashed.
+    each a copy made for a moment, none of them hashed. Only whole words are
+    replaced, so a short name does not eat into other words ("Al" in "Alert").
     """
+    if not secrets:
+        return
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, secrets)) + r")(?!\w)")
     for alert in session.scalars(select(Alert)):
-        alert.details = _scrubbed(alert.details, secrets, alias)
+        alert.details = _scrubbed(alert.details, pattern, alias)
     for message in session.scalars(select(NotifyMessage)):
-        message.subject = _scrubbed(message.subject, secrets, alias)
-        message.body = _scrubbed(message.body, secrets, alias)
+        message.subject = _scrubbed(message.subject, pattern, alias)
+        message.body = _scrubbed(message.body, pattern, alias)
     for command in session.scalars(select(Command)):
-        command.payload = _scrubbed(command.payload, secrets, alias)
-        command.result = _scrubbed(command.result, secrets, alias)
-    for answer in session.scalars(
-        select(IdempotentRequest).where(IdempotentRequest.body.is_not(None))
-    ):
-        answer.body = _scrubbed_text(answer.body or "", secrets, alias)
+        command.payload = _scrubbed(command.payload, pattern, alias)
+        command.result = _scrubbed(command.result, pattern, alias)
+    answers = select(IdempotentRequest).where(IdempotentRequest.body.is_not(None))
+    for answer in session.scalars(answers):
+        answer.body = _scrubbed_text(answer.body or "", pattern, alias)
 
 
-def _scrubbed(value: Any, secrets: list[str], alias: str) -> Any:
-    """``value`` (text or JSON) with every secret replaced; the same object when untouched."""
+def _scrubbed(value: Any, pattern: re.Pattern[str], alias: str) -> Any:
+    """``value`` (text or JSON) with every match of ``pattern`` replaced by ``alias``."""
     if isinstance(value, str):
-        changed = value
-        for secret in secrets:
-            changed = changed.replace(secret, alias)
-        return changed
+        return pattern.sub(alias, value)
     if isinstance(value, dict):
-        return {k: _scrubbed(v, secrets, alias) for k, v in value.items()}
+        return {k: _scrubbed(v, pattern, alias) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrubbed(v, secrets, alias) for v in value]
+        return [_scrubbed(v, pattern, alias) for v in value]
     return value
 
 
-def _scrubbed_text(text: str, secrets: list[str], alias: str) -> str:
+def _scrubbed_text(text: str, pattern: re.Pattern[str], alias: str) -> str:
     """Stored JSON text, scrubbed as data (escaped non-ASCII included) or as plain text."""
     try:
-        return json.dumps(_scrubbed(json.loads(text), secrets, alias))
+        return json.dumps(_scrubbed(json.loads(text), pattern, alias))
     except ValueError:
-        return _scrubbed(text, secrets, alias)
+        return _scrubbed(text, pattern, alias)

@@ -21,6 +21,7 @@ from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.events import GRANT_REASONS
 from locker.log import append
 from locker.models import Alert, Person, Slot
+from locker.privacy import GRANT_NOTE_MAX
 from web.commands import CommandOutcome, send_command
 from web.context import MAX_ID, controller_now, daemon_state, get_config, get_db
 
@@ -128,7 +129,9 @@ def grant_release(data: Mapping[str, Any], who: Actor) -> Requested:
     reason = data.get("reason")
     if reason not in GRANT_REASONS:
         raise InvalidRequest(f"reason must be one of {', '.join(GRANT_REASONS)}")
-    note = text(data.get("note"), "note", required=False)
+    # A short note: the reason codes cover the common cases, and health details
+    # have no place in it (UK GDPR special category data).
+    note = text(data.get("note"), "note", required=False, limit=GRANT_NOTE_MAX)
     if reason == "other" and not note:
         raise InvalidRequest("a grant for reason 'other' needs a note saying why")
     payload: dict[str, Any] = {

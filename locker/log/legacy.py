@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from locker.decisions import LogEntry
 from locker.errors import ChainBroken
 from locker.events import LOG_CHECKPOINT
-from locker.log.chain import canonical_details, event_hash
+from locker.log.chain import canonical_details, hash_of
 from locker.log.personal import commit_details, personal_actor
 from locker.log.walk import load_anchors, walk_chain
 from locker.models import Checkpoint, Event
@@ -98,16 +98,7 @@ def _move(session: Session, event: Event, prev_hash: str, checkpointed: dict[int
     event.actor = personal_actor(session, entry)
     event.details = canonical_details(details)
     event.prev_hash = prev_hash
-    event.hash = event_hash(
-        prev_hash=prev_hash,
-        id=event.id,
-        ts=event.ts,
-        kind=event.kind,
-        actor=event.actor,
-        slot=event.slot,
-        person_id=event.person_id,
-        details=event.details,
-    )
+    event.hash = hash_of(event)
     return event.hash
 
 

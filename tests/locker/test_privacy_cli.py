@@ -21,6 +21,8 @@ def test_hold_blocks_forget_until_released_and_the_log_still_verifies(cli, tmp_p
     assert "Former staff #1" in cli("staff", "list").output
     verified = cli("log", "verify", "--checkpoint", ":".join(printed))
     assert verified.exit_code == 0, verified.output
+    exported = cli("log", "export", "--format", "jsonl").output
+    assert "Former staff #1" in exported and "Aisha" not in exported
     data = (tmp_path / "locker.db").read_bytes()
     assert b"Aisha" not in data and b"A4B5C6D7" not in data
 

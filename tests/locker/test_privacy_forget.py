@@ -1,59 +1,32 @@
 """Forgetting a leaver and legal holds: erased everywhere, the log still verifies."""
 
+# The controller tests' fixtures are imported, so their names are used as arguments.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
 from locker import events as ev
-from locker.controller import Controller
-from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading, Tick
+from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, Tick
 from locker.errors import NotFound, PersonHasDevice, PersonOnHold
 from locker.log import paper_mismatch, verify, write_checkpoint
 from locker.log.personal import PERSON_ACTOR, Resolver
 from locker.models import Badge, Command, Event, Person, PersonalValue
-from locker.people import add_person
 from locker.privacy import find_person, forget_person, holds, set_hold, wipe_free_pages
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
+from tests.locker.kit import MONDAY, at
+from tests.locker.test_controller import config, controller, people  # noqa: F401 - fixtures
 
-NAME = "Aisha Khanzada"
-UID = "A4B5C6D7"
-NOTE = "Dentist appointment for Aisha"
-
-
-@pytest.fixture
-def aisha(db, clock):
-    with db.write() as session:
-        person = add_person(session, NAME, badge=UID, at=clock.now(), actor="cli:root")
-        add_person(
-            session,
-            "Mary Manager",
-            role="manager",
-            badge="4D4D4D4D",
-            at=clock.now(),
-            actor="cli:root",
-        )
-        set_shift(
-            session,
-            person.id,
-            MONDAY,
-            at(MONDAY, "08:00"),
-            at(MONDAY, "16:00"),
-            [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-            at=clock.now(),
-            actor="test",
-        )
-        session.commit()
-        return person.id
+NAME = "Alice"
+UID = "A1A1A1A1"
+NOTE = "Dentist appointment for Alice"
 
 
 @pytest.fixture
-def controller(db, clock, aisha):
-    config = make_config()
-    ctl = Controller(config, db, clock)
-    ctl.start({s.number: SensorReading(False, False) for s in config.slots})
-    return ctl
+def aisha(people):
+    """Alice of the controller tests: a shift today, her badge, Mary the manager."""
+    return people["alice"]
 
 
 def a_day_in_the_locker(controller, db, clock, aisha) -> None:
@@ -170,3 +143,17 @@ def test_find_person_names_what_was_asked(db, aisha, asked, words):
         assert find_person(session, NAME).id == aisha
         with pytest.raises(NotFound, match=words):
             find_person(session, asked)
+
+
+def test_a_grant_note_over_the_cap_is_refused_with_the_reason(db, controller, clock, aisha):
+    with db.write() as session:
+        command = Command(
+            kind="grant",
+            payload={"person_id": aisha, "reason": "other", "note": "x" * 201},
+            account="mary",
+            created_at=clock.now(),
+        )
+        session.add(command)
+        session.commit()
+    _outputs, result = controller.run_command(command.id)
+    assert "at most 200 characters" in str(result) and "health details" in str(result)
