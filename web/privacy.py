@@ -84,8 +84,8 @@ def _log_watched_view(response: Response) -> Response:
     viewer's own visit; a download once it has been sent (its rows are read
     while it streams), so it does not carry its own record. A database that
     cannot take the entry does not cost the manager the page: the storage
-    fault has its own alert, and the panel's log says which view went
-    unrecorded.
+    fault has its own alert, and the panel's process log (the journal) says
+    which view went unrecorded.
     """
     what = WATCHED.get(request.endpoint or "")
     if what is None or response.status_code != 200 or not current_user.is_authenticated:
