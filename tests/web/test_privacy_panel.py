@@ -8,6 +8,7 @@ import json
 import zipfile
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from locker import events as ev
 from locker.log import verify
@@ -189,3 +190,15 @@ def test_a_viewer_cannot_hold_or_forget(client, auth, db, people):
     assert client.get(f"/people/{ALICE}/forget").status_code == 403
     assert auth.post(f"/people/{ALICE}/hold", {"hold": "on", "reason": "x"}).status_code == 403
     assert events(db, ev.PERSON_HOLD) == []
+
+
+def test_a_view_the_database_cannot_record_still_shows_the_page(client, auth, db, monkeypatch):
+    auth.login()
+
+    def refused(*args, **kwargs):
+        raise OperationalError("INSERT INTO events", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("web.privacy.record_view", refused)
+    response = client.get("/log")
+    assert response.status_code == 200
+    assert viewed(db) == []
