@@ -37,8 +37,8 @@ from locker.decisions import LogEntry
 from locker.models import Person, PersonalValue
 
 #: Details keys whose text values are personal data: a person's, manager's or
-#: visitor's name, a card UID, a free-text note, an alert's message (it names
-#: the person). Panel account names are not among them: they are the actors of
+#: visitor's name, a card UID, a free-text note, an alert's message about a
+#: person (it names them). Panel account names are not among them: they are the actors of
 #: the panel's events, logged in clear so every change has a name on it (and a
 #: failed login logs only a name that is an account's, cut short: web/auth.py).
 PERSONAL_FIELDS = frozenset({"name", "person", "manager", "uid", "visitor", "note", "message"})
@@ -115,6 +115,8 @@ def commit_details(
     if isinstance(details, list):
         return [commit_details(session, v, person_id, event_id, field) for v in details]
     if field in PERSONAL_FIELDS and isinstance(details, str) and details:
+        if field == "message" and person_id is None:
+            return details  # an alert about nobody (storage, clock): no personal data
         return commit_value(session, field, details, person_id, event_id)
     return details
 
