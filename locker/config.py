@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from locker.config_pins import ExpanderConfig, Pin, check_pins, expander_pin
+from locker.config_retention import RetentionConfig
 from locker.errors import ConfigError
 from locker.notify_policy import NotifyConfig, check_notify
 
@@ -273,7 +274,7 @@ class Config:
     run_dir: str = ""
     #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/locker.db``.
     database_url: str = ""
-    #: Days events are kept before a retention purge may remove them.
+    #: Days events are kept before a purge may remove them (``[retention]`` has categories).
     retention_days: int = field(default=365, metadata=_range(30, 36500))
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     lock: LockConfig = field(default_factory=LockConfig)
@@ -285,6 +286,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     hub: HubConfig = field(default_factory=HubConfig)
     hub_server: HubServerConfig = field(default_factory=HubServerConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     slots: tuple[SlotConfig, ...] = ()
     #: MCP23017 I/O expanders whose lines slot pins may name.
     expanders: tuple[ExpanderConfig, ...] = ()

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -53,12 +53,12 @@ from locker.live_status import remove_live_status, status_path, write_live_statu
 from locker.log import (
     VerifyReport,
     append,
-    purge_before,
     verified_entry,
     verify,
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Event
+from locker.retention import apply_retention
 from locker.rules_store import Output, store_alert
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
@@ -424,13 +424,18 @@ class Daemon:
         if today == self.checkpoint_day:
             return
         self.checkpoint_day = today
-        cutoff = now - timedelta(days=config.retention_days)
         with self.db.write() as session:
             write_checkpoint(session, now)
-            purged = purge_before(session, cutoff, now, "daemon")
+            # Retention by category, legal holds respected (locker.retention).
+            done = apply_retention(session, config, now, "daemon")
             session.commit()
-        if purged:
-            log.info("retention: purged %d events older than %s", purged, cutoff.date())
+        if done.events or done.values or any(done.rows.values()):
+            log.info(
+                "retention: purged %d events, erased %d personal values, removed rows %s",
+                done.events,
+                done.values,
+                {table: n for table, n in done.rows.items() if n},
+            )
         self._start_log_check(now)
 
     def _start_log_check(self, now: datetime) -> None:

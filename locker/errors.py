@@ -78,3 +78,11 @@ class CommandRejected(InvalidRequest):
 
 class NoSuchSlot(CommandRejected, NotFound):
     """A command names a slot the bank does not have (a 404 to the panel's callers)."""
+
+
+class PersonOnHold(Conflict):
+    """A legal hold is on the person: their data may be neither erased nor purged."""
+
+
+class PersonHasDevice(Conflict):
+    """The person's device is still in a slot, so they cannot be forgotten yet."""

@@ -54,6 +54,20 @@ COMMAND_EXPIRED = "command.expired"
 #: The database took writes again after a storage fault (details: since, late events).
 STORAGE_RECOVERED = "storage.recovered"
 
+# Data protection (issue 17): who read or took personal data, and subject access.
+#: Everything held about one person was exported (details: ``via``, cli or panel).
+PERSON_EXPORTED = "person.exported"
+#: Somebody viewed the log, a report or a person's page, or exported the log
+#: (details: ``what``; ``person_id`` is the person whose page it was). One a day
+#: per account and page kind; every export is one.
+DATA_VIEWED = "data.viewed"
+
+# Privacy (issue 17): a leaver erased, and a legal hold put on or taken off.
+#: A person was forgotten: badges revoked, name and personal values erased.
+PERSON_FORGOTTEN = "person.forgotten"
+#: A legal hold was put on a person (details: ``reason``) or released (``released``).
+PERSON_HOLD = "person.hold"
+
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
     {GRANT_CREATED, APPROVAL_ON_THE_SPOT, RELEASE_MANAGER, RELEASE_ALL, RELEASE_GRANT}

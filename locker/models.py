@@ -384,3 +384,41 @@ class IdempotentRequest(Base):
     body: Mapped[str | None] = mapped_column(Text, default=None)
     content_type: Mapped[str] = mapped_column(String(100), default="")
     location: Mapped[str] = mapped_column(String(500), default="")
+
+
+class PersonalValue(Base):
+    """A personal value an event refers to, kept outside the hashed chain.
+
+    The event's details carry ``{"ref": id, "c": sha256(salt || value)}``
+    instead of the value (see :mod:`locker.log.personal`): deleting this row
+    erases the value for good while every event hash still verifies.
+    """
+
+    __tablename__ = "personal_values"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The event whose details refer to it: it goes when retention purges that event,
+    #: or erases the personal data of that event's category.
+    event_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), default=None, index=True
+    )
+    #: Whose value it is (erased with them); None for a visitor's name or an unknown card.
+    person_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    #: The details key it stands for: ``name``, ``uid``, ``visitor``, ``note``...
+    field: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(Text)
+    #: 16 random bytes, hex: without it the commitment cannot be tested against guesses.
+    salt: Mapped[str] = mapped_column(String(32))
+
+
+class PersonHold(Base):
+    """A legal hold on one person (an allegation, an inspection): no erasure, no purge."""
+
+    __tablename__ = "person_holds"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id"), primary_key=True, autoincrement=False
+    )
+    reason: Mapped[str] = mapped_column(String(200))
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime]

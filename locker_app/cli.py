@@ -26,9 +26,10 @@ from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_conf
 from locker.db import Database, migrate, require_current_schema
 from locker.errors import LockerError, RotaError
 from locker.models import Command
-from locker_app import cli_notify, cli_slot
+from locker_app import cli_notify, cli_person_export, cli_slot
 from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
 from locker_app.cli_hub import hub as hub_commands
+from locker_app.cli_person import person as person_commands
 
 EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
@@ -759,3 +760,8 @@ def doctor(app: App) -> None:
 
 main.add_command(cli_notify.notify)
 main.add_command(cli_slot.slot)
+
+# ---------------------------------------------------------------- person
+
+main.add_command(person_commands)
+person_commands.add_command(cli_person_export.person_export)

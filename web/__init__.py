@@ -27,6 +27,7 @@ from web import (
     idempotency,
     log,
     people,
+    privacy,
     report,
     rota,
     security,
@@ -87,6 +88,9 @@ def create_app(
     errors.init_app(app)
     for module in (auth, status, alerts, actions, api, people, rota, sim, log, report, accounts):
         app.register_blueprint(module.bp)
+    # Data protection (issue 17): the person's privacy page and the access log.
+    app.register_blueprint(privacy.bp)
+    privacy.init_app(app)
 
     @app.context_processor
     def panel_globals() -> dict[str, Any]:

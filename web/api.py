@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from locker.events import ALL_KINDS
+from locker.log.personal import ShownEvent, shown_events
 from locker.models import Event, Person
 from locker.rota import shifts_on
 from web import manager, reauth, uids
@@ -150,7 +151,7 @@ def events():
         query = query.where(Event.kind == kind)
     with get_db().read() as session:
         rows = list(session.scalars(query))
-    page = rows[:limit]
+        page = shown_events(session, rows[:limit])
     return jsonify(
         events=[_event(e) for e in page],
         next_after_id=page[-1].id if page else after_id,
@@ -158,7 +159,7 @@ def events():
     )
 
 
-def _event(event: Event) -> dict[str, Any]:
+def _event(event: ShownEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "ts": event.ts,

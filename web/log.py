@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 from locker import events as ev
 from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import export_chunks
+from locker.log.personal import shown_events
 from locker.rota import day_bounds, day_problem
 from web import uids
 from web.api import query_int
@@ -79,7 +80,8 @@ def index():
         page = fetch_page(session, flt, tz, before_id=before_id, after_id=after_id)
         names = names_of(session, (e.person_id for e in page.events))
         people = people_choices(session)
-    rows = [event_row(e, names, tz) for e in page.events]
+        shown = shown_events(session, page.events)
+    rows = [event_row(e, names, tz) for e in shown]
     simulated = daemon_state().simulated
     for row in rows:
         # In the demo the panel's own events (logins) are stamped with real time,
@@ -108,7 +110,8 @@ def overrides():
         names = names_of(session, (e.person_id for e in page.events))
         grants = grants_of(session, page.events)
         people = people_choices(session)
-    rows = [override_row(e, names, grants, tz) for e in page.events]
+        shown = shown_events(session, page.events)
+    rows = [override_row(e, names, grants, tz) for e in shown]
     return render_template(
         "log_overrides.html",
         rows=_with_person_links(rows, "log.overrides", flt),

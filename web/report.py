@@ -35,6 +35,7 @@ from locker.log import (
     parse_ts,
     verify_range,
 )
+from locker.log.personal import shown_events
 from locker.models import Alert, Checkpoint, Custody, Event, Shift
 from locker.rota import day_bounds, shifts_on
 from web.context import controller_now, daemon_state, get_config, get_db, local_day
@@ -200,7 +201,7 @@ def build_report(session: Session, day: date, now: datetime) -> dict[str, Any]:
         "until_now": day_start < now < day_end,
         "until_text": f"{until.astimezone(tz):%H:%M}",
         "people": people,
-        "overrides": [override_row(e, names, grants, tz) for e in overrides],
+        "overrides": [override_row(e, names, grants, tz) for e in shown_events(session, overrides)],
         "alerts": [_alert(a, names, tz, day) for a in alerts],
         "verification": _day_check(day_check, tz),
         "whole": _whole_check(last_whole_check(session), tz),

@@ -164,6 +164,8 @@ EVENT_WORDS = {
     ev.ALERT_RESOLVED: "Alert resolved (its cause ended)",
     ev.NOTIFY_SENT: "Notification sent",
     ev.NOTIFY_FAILED: "Notification not sent (will retry)",
+    ev.PERSON_FORGOTTEN: "Person forgotten (personal data erased)",
+    ev.PERSON_HOLD: "Legal hold put on or released",
     ev.VISITOR_SIGNED_IN: "Visitor signed in",
     ev.VISITOR_SIGNED_OUT: "Visitor signed out",
     ev.SETTING_CHECKED_OUT: "Setting's device checked out",
@@ -184,6 +186,8 @@ EVENT_WORDS = {
     ev.LOG_VERIFIED: "Whole log verified",
     ev.COMMAND_EXPIRED: "Request too old, not carried out",
     ev.STORAGE_RECOVERED: "Storage working again",
+    ev.PERSON_EXPORTED: "Everything held about a person downloaded (access request)",
+    ev.DATA_VIEWED: "Personal data viewed",
 }
 
 #: Detail keys in words; ``None`` shows the value alone.
@@ -243,6 +247,44 @@ REQUEST_WORDS = {
 
 #: The button on a free setting slot that opens it to be stocked (the ``stock`` command).
 STOCK_WORDS = "Open to put the setting's tablet in"
+
+# Data protection (issue 17): the access log and the person's privacy page.
+#: What was looked at (``details.what`` of ``data.viewed``).
+VIEWED_WORDS = {
+    "log": "the log",
+    "log_export": "a download of the log",
+    "report": "the daily report",
+    "person": "a person's page",
+    "api_events": "the log through the API",
+}
+#: How everything about a person was downloaded (``details.via`` of ``person.exported``).
+VIA_WORDS = {"cli": "on the command line", "panel": "from the panel"}
+#: What the locker holds about a person, by table, on their privacy page.
+HELD_WORDS = {
+    "badges": "badges (cards)",
+    "shifts": "shifts",
+    "custody": "stays of a device in the locker",
+    "grants": "releases approved by a manager",
+    "alerts": "alerts",
+    "slots": "slots in use now",
+    "events": "log events",
+}
+#: The privacy page's buttons and answers, for a manager who is not a lawyer.
+PRIVACY_WORDS = {
+    "export": "Download everything we hold (access request)",
+    "hold": "Put on hold",
+    "release": "Release the hold",
+    "forget": "Forget this person (leaver)",
+    "hold_done": "The hold is on: nothing of theirs is erased or removed until it is released.",
+    "release_done": "The hold is released: their records follow the usual retention again.",
+    "tick_to_confirm": "Tick the box to confirm that this person is to be forgotten.",
+    "password_needed": "Type your own password again: forgetting somebody cannot be undone.",
+    "password_wrong": "That password is not right. Nothing was erased.",
+    "forgotten": (
+        "{name} is forgotten: their badges are revoked and their name and card numbers "
+        "erased. Their history stays as {alias}."
+    ),
+}
 
 
 def plain(code: str) -> str:

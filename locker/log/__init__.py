@@ -13,7 +13,10 @@ The package, one thing a file: :mod:`~locker.log.chain` (encoding, hashing,
 appending), :mod:`~locker.log.walk` (the batched walk that checks the chain
 against its checkpoints), :mod:`~locker.log.verification` (the whole chain, a
 slice, a printed checkpoint, the nightly record), :mod:`~locker.log.retention`
-(checkpoints and purges) and :mod:`~locker.log.exporter` (CSV and JSON lines).
+(checkpoints and purges) and :mod:`~locker.log.exporter` (CSV and JSON lines);
+:mod:`~locker.log.personal` keeps personal values beside the chain (the chain
+holds commitments, so a person can be erased and every hash still verifies)
+and :mod:`~locker.log.legacy` moved logs written before that over (migration 0006).
 """
 
 from locker.decisions import LogEntry

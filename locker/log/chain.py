@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
 from locker.events import ALL_KINDS
+from locker.log.personal import private_entry
 from locker.models import Checkpoint, Event
 
 GENESIS_HASH = "0" * 64
@@ -83,11 +84,14 @@ def append(session: Session, entry: LogEntry, at: datetime) -> Event:
     """Add ``entry`` at time ``at`` to the chain, in ``session``'s transaction.
 
     The caller commits; the session must be a writing one (``Database.write``)
-    so the head read here cannot change before the commit.
+    so the head read here cannot change before the commit. Personal values
+    go beside the chain, the chain keeps commitments to them
+    (:mod:`locker.log.personal`).
     """
     if entry.kind not in ALL_KINDS:
         raise ValueError(f"unknown event kind {entry.kind!r}")
     last_id, last_hash = head(session)
+    entry = private_entry(session, entry, last_id + 1)
     event = Event(
         id=last_id + 1,
         ts=format_ts(at),

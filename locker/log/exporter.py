@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locker.errors import ChainBroken
-from locker.log.chain import format_ts
+from locker.log.chain import canonical_details, format_ts
+from locker.log.personal import Resolver
 from locker.log.walk import event_batches
 from locker.models import Event
 
@@ -106,7 +107,7 @@ def _export(
         conditions.append(Event.kind.in_(sorted(set(kinds))))
     if person_id is not None:
         conditions.append(Event.person_id == person_id)
-    batches = event_batches(session, conditions, after_id, batch)
+    batches = resolved_batches(session, event_batches(session, conditions, after_id, batch))
     if redact is not None:
         at = EXPORT_FIELDS.index("details")
         batches = ([(*r[:at], redact(r[at]), *r[at + 1 :]) for r in rows] for rows in batches)
@@ -121,6 +122,38 @@ def _export(
     else:
         for rows in batches:
             yield "".join(_jsonl_line(row) for row in rows), len(rows)
+
+
+def resolved_batches(
+    session: Session, batches: Iterable[Sequence[Any]]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of ``EXPORT_FIELDS`` with personal references resolved to their values.
+
+    The chain stores commitments (:mod:`locker.log.personal`); an export is
+    read by people, so it shows the names (or the pseudonym of a forgotten
+    person). Such rows no longer hash to ``hash``: ``locker log verify``
+    checks the stored log.
+    """
+    at_actor, at_details = EXPORT_FIELDS.index("actor"), EXPORT_FIELDS.index("details")
+    at_person = EXPORT_FIELDS.index("person_id")
+    for rows in batches:
+        resolver = Resolver(session)
+        resolver.load([r[at_details] for r in rows], [r[at_actor] for r in rows])
+        out = []
+        for row in rows:
+            stored = row[at_details]
+            try:
+                details = json.loads(stored)
+            except (TypeError, ValueError):
+                out.append(tuple(row))
+                continue
+            shown = resolver.details(details, row[at_person])
+            cells = list(row)
+            cells[at_actor] = resolver.actor(row[at_actor], details)
+            if shown != details:
+                cells[at_details] = canonical_details(shown)
+            out.append(tuple(cells))
+        yield out
 
 
 def _check_format(fmt: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
@@ -49,7 +49,14 @@ def checkpoints(
     return list(session.scalars(stmt.order_by(Checkpoint.created_at, Checkpoint.id)))
 
 
-def purge_before(session: Session, cutoff: datetime, at: datetime, actor: str) -> int:
+def purge_before(
+    session: Session,
+    cutoff: datetime,
+    at: datetime,
+    actor: str,
+    *,
+    keep: ColumnElement[bool] | None = None,
+) -> int:
     """Delete the oldest events, those before ``cutoff``; the number deleted.
 
     Only the unbroken run of oldest events timed before ``cutoff`` goes (an
@@ -60,15 +67,17 @@ def purge_before(session: Session, cutoff: datetime, at: datetime, actor: str) -
     tampering. A ``purge`` checkpoint then records the last purged event and
     a ``log.purged`` event records the purge. Use a writing session; the
     caller commits.
+
+    ``keep``, when given, says which events must stay instead of "timed at or
+    after ``cutoff``" (retention by category, legal holds: see
+    :mod:`locker.retention`); the purge stops before the first of them.
     """
     cutoff_ts = format_ts(cutoff)
+    must_stay = Event.ts >= cutoff_ts if keep is None else keep
     anchors = load_anchors(session)
     newest_daily = max(anchors.daily, default=0)
     first_kept = session.scalar(
-        select(Event.id)
-        .where(Event.id > anchors.start_id, Event.ts >= cutoff_ts)
-        .order_by(Event.id)
-        .limit(1)
+        select(Event.id).where(Event.id > anchors.start_id, must_stay).order_by(Event.id).limit(1)
     )
     if first_kept is None:
         first_kept = session.scalar(select(func.max(Event.id))) or 0

@@ -12,6 +12,7 @@ from locker import events as ev
 from locker.alerts import queue_message
 from locker.config import Config
 from locker.log import format_ts, parse_ts
+from locker.log.personal import shown_events
 from locker.models import Alert, Event, NotifyMessage, Person
 from locker.rota import shifts_on
 from web.log_rows import kind_text
@@ -80,7 +81,7 @@ def queue_summary(session: Session, config: Config, day: date, now: datetime) ->
         state = " (resolved)" if a.resolved_at else ""
         lines.append(f"  {a.raised_at.astimezone(tz):%H:%M} {what}{where}{who}{state}")
     lines += ["", f"Overrides ({len(overrides)}):"]
-    for e in overrides:
+    for e in shown_events(session, list(overrides)):
         who = f" for {names.get(e.person_id, '?')}" if e.person_id else ""
         moment = parse_ts(e.ts).astimezone(tz)
         lines.append(f"  {moment:%H:%M} {kind_text(e.kind)}{who} by {e.actor}")

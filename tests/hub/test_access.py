@@ -38,7 +38,8 @@ def shipped(hub_app, sites, site_factory):
     client = hub_app.test_client()
     for name in ("oak", "elm"):
         site = site_factory(name)
-        site.log(4, note=f"secret-of-{name}")
+        # Not a personal field (a note would ship as a commitment only), so it shows.
+        site.log(4, marker=f"secret-of-{name}")
         with site.db.read() as session:
             batch = next_batch(session, 0, 100)
         auth = {"Authorization": f"Bearer {sites[name]}", "Content-Encoding": "gzip"}
@@ -172,8 +173,13 @@ def test_the_overrides_page_filters_by_site_kind_and_day_and_pages_by_keyset(
         site = site_factory(name)
         site.log(2)
         with site.db.write() as session:
+            # A marker, not a note: a note ships only as a commitment to it (issue 17).
             entry = LogEntry(
-                "release.grant", "manager", slot=1, person_id=7, details={"note": f"dentist-{name}"}
+                "release.grant",
+                "manager",
+                slot=1,
+                person_id=7,
+                details={"marker": f"dentist-{name}"},
             )
             append(session, entry, site.clock.now())
             session.commit()

@@ -200,7 +200,8 @@ SWAP_ROWS_2_AND_3 = "CREATE TEMP TABLE t AS SELECT * FROM events WHERE id IN (2,
     ("tamper", "first_bad"),
     [
         ("UPDATE events SET actor = 'someone else' WHERE id = 3", 3),
-        ("UPDATE events SET details = replace(details, 'Bea', 'Bee') WHERE id = 3", 3),
+        # The chain holds a commitment to the name: altering it shows.
+        ('UPDATE events SET details = replace(details, \'"c":"\', \'"c":"0\') WHERE id = 3', 3),
         ("DELETE FROM events WHERE id = 2", 2),
         (
             "UPDATE events SET id = -1 WHERE id = 2; UPDATE events SET id = 2 WHERE id = 3;"

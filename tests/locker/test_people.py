@@ -10,6 +10,7 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.log import verify
+from locker.log.personal import resolve_one
 from locker.models import Event
 from locker.people import add_person, update_person
 
@@ -44,7 +45,8 @@ def test_a_change_is_stored_and_logged_as_before_and_after(db, clock, two):
     with db.read() as session:
         logged = session.scalars(select(Event).where(Event.kind == ev.CONFIG_CHANGED)).all()[-1]
         assert (logged.actor, logged.person_id) == ("mary", alice)
-        assert json.loads(logged.details)["changes"] == changes
+        shown = resolve_one(session, json.loads(logged.details), alice)
+        assert shown["changes"] == changes
         assert verify(session).ok
 
 

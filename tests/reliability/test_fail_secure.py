@@ -26,6 +26,7 @@ from locker.accounts import add_account, create_token
 from locker.config import load_config
 from locker.live_status import read_live_status, status_path
 from locker.log import verify
+from locker.log.personal import is_ref
 from locker.models import Command, Event, Grant
 from locker_app.log_check import ProcessLogCheck
 from tests.reliability.crash_site import LOCKER, Site
@@ -82,9 +83,14 @@ def unlock_counts(site: Site) -> dict[int, int]:
 
 
 def logged(site: Site, kind: str) -> list[dict]:
+    """Details of the events of ``kind``, personal values read back from beside the chain."""
     with site.connect() as conn:
         rows = conn.execute("SELECT details FROM events WHERE kind = ?", (kind,)).fetchall()
-    return [json.loads(r[0]) for r in rows]
+        values = dict(conn.execute("SELECT id, value FROM personal_values").fetchall())
+    return [
+        {k: values.get(v["ref"]) if is_ref(v) else v for k, v in json.loads(r[0]).items()}
+        for r in rows
+    ]
 
 
 def test_a_release_all_queued_while_the_daemon_was_down_opens_nothing(site):

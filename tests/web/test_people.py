@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.decisions import BadgeRead
+from locker.log.personal import resolve_one
 from locker.models import Badge, Person
 from tests.support.live import publish
 from tests.web.kit import commands, events
@@ -147,9 +148,13 @@ def test_deactivating_and_reactivating(client, manager, daemon, db):
     assert "Alice is deactivated." in page(response)
     assert person_named(db, "Alice").active is False
     daemon.controller.handle(BadgeRead("A1A1A1A1"))
-    assert events(db, ev.BADGE_REFUSED)[-1].details == (
-        '{"explanation":"This person is no longer active.","reason":"inactive","uid":"A1A1A1A1"}'
-    )
+    refused = events(db, ev.BADGE_REFUSED)[-1]
+    with db.read() as session:
+        assert resolve_one(session, json.loads(refused.details), refused.person_id) == {
+            "explanation": "This person is no longer active.",
+            "reason": "inactive",
+            "uid": "A1A1A1A1",
+        }
     response = manager.post("/people/1/active", {"active": "yes"}, follow_redirects=True)
     assert "Alice is active again." in page(response)
     assert person_named(db, "Alice").active is True

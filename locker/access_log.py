@@ -1,0 +1,65 @@
+"""The access log: who looked at personal data, logged as ``data.viewed``.
+
+Viewing the log, a daily report or a person's page, and exporting the log, are
+themselves recorded, so a nursery can answer "who has seen my records?". A
+manager opens the log page dozens of times a day; one event per account, page
+kind (and person) and local day says who looked without flooding the chain. An
+export takes a copy away, so every export is one event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locker import events as ev
+from locker.decisions import LogEntry
+from locker.log import append, canonical_details, format_ts
+from locker.models import Event
+
+#: What was looked at (``details.what``): the panel's words are in ``web/words.py``.
+VIEWS = ("log", "log_export", "report", "person", "api_events")
+#: Views recorded every time (a copy leaves the panel), not once a day.
+EVERY_TIME = frozenset({"log_export"})
+
+
+def record_view(
+    session: Session,
+    *,
+    actor: str,
+    what: str,
+    at: datetime,
+    day_start: datetime,
+    person_id: int | None = None,
+) -> Event | None:
+    """Log that ``actor`` viewed ``what`` (about ``person_id``), unless already today.
+
+    ``day_start`` is when the site's local day of ``at`` began. Returns the new
+    event, or ``None`` when this account's view of the same thing was already
+    logged since then.
+    """
+    if what not in VIEWS:
+        raise ValueError(f"what must be one of {VIEWS}")
+    if what not in EVERY_TIME and _seen_since(session, actor, what, person_id, day_start):
+        return None
+    entry = LogEntry(ev.DATA_VIEWED, actor, None, person_id, {"what": what})
+    return append(session, entry, at)
+
+
+def _seen_since(
+    session: Session, actor: str, what: str, person_id: int | None, since: datetime
+) -> bool:
+    query = (
+        select(Event.id)
+        .where(
+            Event.kind == ev.DATA_VIEWED,
+            Event.actor == actor,
+            Event.ts >= format_ts(since),
+            Event.person_id.is_(None) if person_id is None else Event.person_id == person_id,
+            Event.details == canonical_details({"what": what}),
+        )
+        .limit(1)
+    )
+    return session.scalar(query) is not None

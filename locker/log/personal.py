@@ -1,0 +1,310 @@
+"""Personal values out of the hashed chain: commitments in the log, values beside it.
+
+The event log is append-only and hash-chained, so anything written into an
+event's details can never be removed without breaking ``locker log verify``.
+A leaver's name or card number must be removable (UK GDPR, the right to
+erasure), so the chain carries a *commitment* in its place::
+
+    {"name": {"ref": 17, "c": "<sha256(salt || value) in hex>"}}
+
+Row 17 of ``personal_values`` keeps the value and a random salt outside the
+chain. A reader resolves the reference to the value (and can check it against
+``c``); erasing deletes the row, after which the reference reads as a
+pseudonym ("Former staff #12") and, without the salt, the commitment cannot
+be tested against guessed names. Every event hash still verifies.
+
+Which values are personal is decided by the details key (:data:`PERSONAL_FIELDS`),
+at any depth (``changes: {"name": [old, new]}`` too), and by the actor: an
+actor that is a person's name is hashed as ``person:<id>`` (readers show that
+person's current name, the pseudonym once forgotten), and one that is the
+visitor the event names as :data:`VISITOR_ACTOR`. Panel account names stay as
+they are: who acted on the panel is what the log is for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from locker.decisions import LogEntry
+from locker.models import Person, PersonalValue
+
+#: Details keys whose text values are personal data: a person's, manager's or
+#: visitor's name, a card UID, a free-text note, an alert's message about a
+#: person (it names them). Panel account names are not among them: they are the actors of
+#: the panel's events, logged in clear so every change has a name on it (and a
+#: failed login logs only a name that is an account's, cut short: web/auth.py).
+PERSONAL_FIELDS = frozenset({"name", "person", "manager", "uid", "visitor", "note", "message"})
+#: Keys whose values belong to nobody on the people list (a visitor signed in by name).
+NOBODYS_FIELDS = frozenset({"visitor"})
+
+#: The actor of an event done by a person (a badge), followed by their id.
+PERSON_ACTOR = "person:"
+#: The actor of an event done by the visitor its ``visitor`` detail names.
+VISITOR_ACTOR = "@visitor"
+
+#: Actors that are never a person.
+SYSTEM_ACTORS = frozenset({"system", "daemon"})
+
+#: How a value reads once erased: the person's pseudonym, or this for anyone else's.
+ERASED = "(erased)"
+
+
+def pseudonym(person_id: int) -> str:
+    """What a forgotten person is called from then on, e.g. ``Former staff #12``."""
+    return f"Former staff #{person_id}"
+
+
+def commitment(salt: str, value: str) -> str:
+    """``sha256(salt || value)`` in hex, the salt given in hex."""
+    return hashlib.sha256(bytes.fromhex(salt) + value.encode("utf-8")).hexdigest()
+
+
+def is_ref(value: Any) -> bool:
+    """Whether ``value`` is a commitment written by :func:`commit_details`."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"ref", "c"}
+        and type(value["ref"]) is int
+        and isinstance(value["c"], str)
+    )
+
+
+def commit_value(
+    session: Session, field: str, value: str, person_id: int | None, event_id: int | None
+) -> dict:
+    """Store ``value`` beside the chain and return the commitment the chain gets."""
+    salt = secrets.token_hex(16)
+    row = PersonalValue(event_id=event_id, person_id=person_id, field=field, value=value, salt=salt)
+    session.add(row)
+    session.flush()
+    return {"ref": row.id, "c": commitment(salt, value)}
+
+
+def owner_of(field: str, siblings: dict, person_id: int | None) -> int | None:
+    """Whose value ``siblings[field]`` is: ``<field>_id`` beside it (``manager_id``),
+    else the event's person, else nobody's (a visitor, a typed user name)."""
+    if field in NOBODYS_FIELDS:
+        return None
+    own = siblings.get(f"{field}_id")
+    return own if type(own) is int else person_id
+
+
+def commit_details(
+    session: Session, details: Any, person_id: int | None, event_id: int, field: str = ""
+) -> Any:
+    """``details`` with every personal text value replaced by a commitment.
+
+    ``field`` is the key ``details`` sits under (its personal values are then
+    committed even inside a list, as ``changes.name: [old, new]``).
+    ``person_id`` is whose values they are (see :func:`owner_of`), ``event_id``
+    the event that will carry them.
+    """
+    if isinstance(details, dict):
+        return {
+            k: commit_details(session, v, owner_of(k, details, person_id), event_id, k)
+            for k, v in details.items()
+        }
+    if isinstance(details, list):
+        return [commit_details(session, v, person_id, event_id, field) for v in details]
+    if field in PERSONAL_FIELDS and isinstance(details, str) and details:
+        if field == "message" and person_id is None:
+            return details  # an alert about nobody (storage, clock): no personal data
+        return commit_value(session, field, details, person_id, event_id)
+    return details
+
+
+def personal_actor(session: Session, entry: LogEntry) -> str:
+    """The actor to hash for ``entry``: a stand-in when it is the person or visitor's name."""
+    actor = entry.actor
+    if not actor or actor in SYSTEM_ACTORS or actor.startswith(("cli:", PERSON_ACTOR)):
+        return actor
+    if entry.details.get("visitor") == actor:
+        return VISITOR_ACTOR
+    if entry.person_id is not None:
+        person = session.get(Person, entry.person_id)
+        if person is not None and person.name == actor:
+            return f"{PERSON_ACTOR}{person.id}"
+    someone = session.scalar(select(Person.id).where(Person.name == actor))
+    return actor if someone is None else f"{PERSON_ACTOR}{someone}"
+
+
+def private_entry(session: Session, entry: LogEntry, event_id: int) -> LogEntry:
+    """``entry`` as the chain stores it (as event ``event_id``): personal values
+    committed, the actor stood in for."""
+    actor = personal_actor(session, entry)
+    details = commit_details(session, entry.details, entry.person_id, event_id)
+    if actor == entry.actor and details == entry.details:
+        return entry
+    return LogEntry(entry.kind, actor, entry.slot, entry.person_id, details)
+
+
+# ----------------------------------------------------------------- reading
+
+
+def refs_in(details: Any) -> set[int]:
+    """Every reference id inside ``details``."""
+    if is_ref(details):
+        return {details["ref"]}
+    if isinstance(details, dict):
+        return set().union(*(refs_in(v) for v in details.values()))
+    if isinstance(details, list):
+        return set().union(*(refs_in(v) for v in details))
+    return set()
+
+
+class Resolver:
+    """Turns references back into values (or pseudonyms) for the readers of the log.
+
+    Load it once with every reference a page needs (:meth:`load`), then call
+    :meth:`details` and :meth:`actor` per event: one query per page, not per row.
+    """
+
+    def __init__(self, session: Session):
+        self.session = session
+        #: ref -> (value, person id), for the rows still stored.
+        self.values: dict[int, tuple[str, int | None]] = {}
+        #: ref -> person id, for every ref ever loaded (erased ones give a pseudonym).
+        self.owners: dict[int, int | None] = {}
+        #: Current names of the people met so far.
+        self.names: dict[int, str] = {}
+
+    def load(self, all_details: Iterable[Any], actors: Iterable[str] = ()) -> None:
+        """Fetch the values behind every reference in ``all_details``, and the
+        names of the people among ``actors``."""
+        wanted = set().union(*(refs_in(_parsed(d)) for d in all_details)) - set(self.values)
+        for chunk in _chunks(sorted(wanted), 500):
+            rows = self.session.execute(
+                select(PersonalValue.id, PersonalValue.value, PersonalValue.person_id).where(
+                    PersonalValue.id.in_(chunk)
+                )
+            )
+            for ref, value, owner in rows:
+                self.values[ref] = (value, owner)
+        people = {actor_person(a) for a in actors} - {None} - set(self.names)
+        for chunk in _chunks(sorted(people), 500):
+            rows = self.session.execute(select(Person.id, Person.name).where(Person.id.in_(chunk)))
+            self.names.update({pid: name for pid, name in rows})
+
+    def value(self, ref: dict, person_id: int | None) -> str:
+        """The value a reference stands for, or the pseudonym once it is erased."""
+        stored = self.values.get(ref["ref"])
+        if stored is not None:
+            return stored[0]
+        return pseudonym(person_id) if person_id is not None else ERASED
+
+    def details(self, details: Any, person_id: int | None) -> Any:
+        """``details`` with every reference resolved (load them first)."""
+        if is_ref(details):
+            return self.value(details, person_id)
+        if isinstance(details, dict):
+            return {k: self.details(v, owner_of(k, details, person_id)) for k, v in details.items()}
+        if isinstance(details, list):
+            return [self.details(v, person_id) for v in details]
+        return details
+
+    def actor(self, actor: str, details: Any) -> str:
+        """The actor as a reader should see it (load the person first)."""
+        who = actor_person(actor)
+        if who is not None:
+            return self.names.get(who, pseudonym(who))
+        if actor == VISITOR_ACTOR and isinstance(details, dict):
+            visitor = details.get("visitor")
+            return self.value(visitor, None) if is_ref(visitor) else str(visitor or "visitor")
+        return actor
+
+
+def actor_person(actor: str) -> int | None:
+    """The person id a ``person:<id>`` actor stands for, else ``None``."""
+    if actor.startswith(PERSON_ACTOR) and actor[len(PERSON_ACTOR) :].isdigit():
+        return int(actor[len(PERSON_ACTOR) :])
+    return None
+
+
+def resolve_one(session: Session, details: Any, person_id: int | None) -> Any:
+    """One event's details with its references resolved (for a single event)."""
+    resolver = Resolver(session)
+    resolver.load([details])
+    return resolver.details(details, person_id)
+
+
+def erase_values(session: Session, person_id: int) -> int:
+    """Delete every personal value of ``person_id``; how many were deleted."""
+    result = session.execute(
+        delete(PersonalValue)
+        .where(PersonalValue.person_id == person_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def _parsed(details: Any) -> Any:
+    """Stored details text parsed (anything unreadable holds no references)."""
+    if not isinstance(details, str):
+        return details
+    try:
+        return json.loads(details)
+    except ValueError:
+        return None
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    """An event as a reader shows it: its references resolved, its row untouched.
+
+    Built by :func:`shown_events`; it has the attributes of
+    :class:`~locker.models.Event` the readers use, so the ORM row (which a
+    change would mark dirty) is never altered.
+    """
+
+    id: int
+    ts: str
+    kind: str
+    actor: str
+    slot: int | None
+    person_id: int | None
+    details: str
+    prev_hash: str
+    hash: str
+
+
+def shown_events(session: Session, events: Sequence[Any]) -> list[ShownEvent]:
+    """``events`` (rows with an Event's attributes) with names in place of references."""
+    resolver = Resolver(session)
+    resolver.load([e.details for e in events], [e.actor for e in events])
+    shown = []
+    for event in events:
+        details = _parsed(event.details)
+        text = event.details
+        if details is not None:
+            resolved = resolver.details(details, event.person_id)
+            if resolved != details:
+                text = json.dumps(
+                    resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                )
+        shown.append(
+            ShownEvent(
+                event.id,
+                event.ts,
+                event.kind,
+                resolver.actor(event.actor, details),
+                event.slot,
+                event.person_id,
+                text,
+                event.prev_hash,
+                event.hash,
+            )
+        )
+    return shown

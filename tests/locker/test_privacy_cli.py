@@ -1,0 +1,34 @@
+"""``locker person forget`` and ``locker person hold``: clear answers, exit statuses."""
+
+from __future__ import annotations
+
+from tests.locker.test_cli import cli  # noqa: F401 - the CLI fixture, shared
+
+
+def test_hold_blocks_forget_until_released_and_the_log_still_verifies(cli, tmp_path):  # noqa: F811
+    cli("staff", "add", "Aisha Khanzada", "--badge", "A4B5C6D7")
+    printed = cli("log", "verify").output.split()[-2:]
+    no_reason = cli("person", "hold", "Aisha Khanzada")
+    assert no_reason.exit_code == 1 and "say why the hold is needed" in no_reason.output
+    held = cli("person", "hold", "1", "--reason", "allegation 2026-14")
+    assert held.exit_code == 0 and "Aisha Khanzada (id 1) is on legal hold" in held.output
+    refused = cli("person", "forget", "Aisha Khanzada")
+    assert refused.exit_code == 1 and "on legal hold (allegation 2026-14" in refused.output
+    assert cli("person", "hold", "1", "--release").exit_code == 0
+    forgotten = cli("person", "forget", "Aisha Khanzada")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert "now Former staff #1" in forgotten.output
+    assert "Former staff #1" in cli("staff", "list").output
+    verified = cli("log", "verify", "--checkpoint", ":".join(printed))
+    assert verified.exit_code == 0, verified.output
+    exported = cli("log", "export", "--format", "jsonl").output
+    assert "Former staff #1" in exported and "Aisha" not in exported
+    data = (tmp_path / "locker.db").read_bytes()
+    assert b"Aisha" not in data and b"A4B5C6D7" not in data
+
+
+def test_an_unknown_person_is_named(cli):  # noqa: F811
+    result = cli("person", "forget", "Nobody Here")
+    assert result.exit_code == 1
+    assert "there is nobody with the name 'Nobody Here'" in result.output
+    assert "nobody with id 42" in cli("person", "hold", "42", "--reason", "x").output

@@ -1,0 +1,256 @@
+"""A person's privacy page: what is held about them, their access request, hold and leaving.
+
+The page (``/people/<id>``) says in plain words what the locker holds about
+one person and offers a manager the three things data protection asks of
+the nursery: download everything held (a subject access request, answered
+within a month), put a legal hold on (or release it), and forget a leaver.
+The core does the work (:mod:`locker.subject_access`, :mod:`locker.privacy`).
+
+Looking is logged too (:mod:`locker.access_log`): this page, the log, its
+downloads and the daily report each write ``data.viewed`` (once a day per
+account and page kind; a download every time). :func:`init_app` registers
+that for the other blueprints' views in one table, :data:`WATCHED`, so their
+modules stay as they were.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest
+
+from locker.access_log import record_view
+from locker.errors import InvalidRequest, PersonHasDevice, PersonOnHold
+from locker.log.personal import pseudonym
+from locker.privacy import HOLD_REASON_MAX, forget_person, holds, set_hold, wipe_free_pages
+from locker.rota import day_bounds
+from locker.subject_access import collect, file_name, held_counts, record_export, zip_bytes
+from locker.subject_access_page import notice_for
+from web import reauth, uids
+from web.context import controller_now, daemon_state, get_config, get_db, local_day
+from web.people import flash_done, person_or_404, reload_roster, require_acting
+from web.words import HELD_WORDS, PRIVACY_WORDS, role_words
+
+bp = Blueprint("privacy", __name__)
+
+#: Views of other blueprints that show personal data: endpoint → ``data.viewed`` what.
+WATCHED = {
+    "log.index": "log",
+    "log.overrides": "log",
+    "log.export": "log_export",
+    "report.index": "report",
+    "api.events": "api_events",
+}
+
+
+def log_view(
+    session: Session, what: str, person_id: int | None = None, *, actor: str | None = None
+) -> None:
+    """Record that ``actor`` (default: the logged-in account) viewed ``what``.
+
+    Once a day per account, page kind and person; a download every time.
+    """
+    now = controller_now(daemon_state(session))
+    start, _ = day_bounds(local_day(now), get_config().tz)
+    record_view(
+        session,
+        actor=actor or current_user.username,
+        what=what,
+        at=now,
+        day_start=start,
+        person_id=person_id,
+    )
+
+
+def _log_watched_view(response: Response) -> Response:
+    """After a watched view answered 200: log who looked (see the module's docstring).
+
+    A page is logged once it is made, so the log page does not open on the
+    viewer's own visit; a download once it has been sent (its rows are read
+    while it streams), so it does not carry its own record. A database that
+    cannot take the entry does not cost the manager the page: the storage
+    fault has its own alert, and the panel's process log (the journal) says
+    which view went unrecorded.
+    """
+    what = WATCHED.get(request.endpoint or "")
+    if what is None or response.status_code != 200 or not current_user.is_authenticated:
+        return response
+    account = current_user.username
+    app = current_app._get_current_object()
+    if response.is_streamed:
+        response.call_on_close(lambda: _record(app, account, what))
+    else:
+        _record(app, account, what)
+    return response
+
+
+def _record(app: Flask, account: str, what: str) -> None:
+    with app.app_context():
+        try:
+            with get_db().write() as session:
+                log_view(session, what, actor=account)
+                session.commit()
+        except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+            app.logger.warning("data.viewed not logged (%s by %s): %s", what, account, exc)
+
+
+def init_app(app: Flask) -> None:
+    """Log views of the watched pages of other blueprints."""
+    app.after_request(_log_watched_view)
+
+
+def _summary(session: Session, person_id: int) -> dict:
+    person = person_or_404(session, person_id)
+    counts = held_counts(session, person.id)
+    return {
+        "id": person.id,
+        "name": person.name,
+        "hold": holds(session).get(person.id),
+        "role_text": role_words(person.role),
+        "active": person.active,
+        "badges": [
+            {"uid": uids.shown(b.uid), "revoked": b.revoked_at is not None} for b in person.badges
+        ],
+        "held": [(HELD_WORDS[name], counts[name]) for name in HELD_WORDS if name in counts],
+    }
+
+
+def _person_page(person_id: int, *, error: str = "", reason: str = "", status: int = 200):
+    with get_db().write() as session:
+        info = _summary(session, person_id)
+        if status == 200:
+            log_view(session, "person", person_id)
+        session.commit()
+    page = render_template(
+        "people_privacy.html",
+        person=info,
+        words=PRIVACY_WORDS,
+        error=error,
+        reason=reason,
+        max_reason=HOLD_REASON_MAX,
+    )
+    return page, status
+
+
+@bp.get("/people/<int:person_id>")
+def person(person_id: int):
+    """What the locker holds about one person, and the privacy actions (logged as viewed)."""
+    return _person_page(person_id)
+
+
+@bp.post("/people/<int:person_id>/hold")
+def hold(person_id: int):
+    """Put a legal hold on the person (with a reason) or release it; logged as ``person.hold``."""
+    action = request.form.get("hold")
+    if action not in ("on", "release"):
+        raise BadRequest("hold must be on or release")
+    reason = request.form.get("reason", "")[: HOLD_REASON_MAX * 4]
+    with get_db().write() as session:
+        person_or_404(session, person_id)
+        try:
+            set_hold(
+                session,
+                person_id,
+                reason=reason,
+                actor=current_user.username,
+                at=controller_now(daemon_state(session)),
+                release=action == "release",
+            )
+        except InvalidRequest as exc:
+            error = str(exc).replace(" (--reason TEXT)", "")
+        else:
+            session.commit()
+            error = ""
+    if error:
+        return _person_page(person_id, error=error, reason=reason, status=400)
+    done = PRIVACY_WORDS["hold_done" if action == "on" else "release_done"]
+    flash(done, "success")
+    return redirect(url_for(".person", person_id=person_id))
+
+
+def _forget_page(person_id: int, *, error: str = "", status: int = 200):
+    with get_db().read() as session:
+        info = _summary(session, person_id)
+    page = render_template("people_forget.html", person=info, words=PRIVACY_WORDS, error=error)
+    return page, status
+
+
+@bp.get("/people/<int:person_id>/forget")
+def confirm_forget(person_id: int):
+    """Ask before forgetting a leaver: it cannot be undone, and the password is asked again."""
+    require_acting()
+    return _forget_page(person_id)
+
+
+@bp.post("/people/<int:person_id>/forget")
+def forget(person_id: int):
+    """Forget a leaver (badges revoked, name and card numbers erased); logged."""
+    if request.form.get("confirm") != "yes":
+        return _forget_page(person_id, error=PRIVACY_WORDS["tick_to_confirm"], status=400)
+    password = request.form.get("password", "")[: reauth.MAX_PASSWORD]
+    if not password:
+        # Erasure cannot be undone: a password typed minutes ago does not cover it.
+        return _forget_page(person_id, error=PRIVACY_WORDS["password_needed"], status=403)
+    try:
+        reauth.require(password, "forget a person")
+    except reauth.WrongPassword:
+        return _forget_page(person_id, error=PRIVACY_WORDS["password_wrong"], status=403)
+    db = get_db()
+    with db.write() as session:
+        name = person_or_404(session, person_id).name
+        try:
+            forget_person(
+                session,
+                person_id,
+                actor=current_user.username,
+                at=controller_now(daemon_state(session)),
+            )
+        except (PersonOnHold, PersonHasDevice) as exc:
+            error = str(exc)
+        else:
+            session.commit()
+            error = ""
+    if error:
+        return _forget_page(person_id, error=error, status=409)
+    wipe_free_pages(db.engine)
+    flash_done(
+        PRIVACY_WORDS["forgotten"].format(name=name, alias=pseudonym(person_id)),
+        reload_roster(),
+    )
+    return redirect(url_for("people.index"))
+
+
+@bp.get("/people/<int:person_id>/export.zip")
+def export(person_id: int):
+    """Download everything held about the person (an access request); logged."""
+    require_acting()
+    with get_db().write() as session:
+        person_or_404(session, person_id)
+        now: datetime = controller_now(daemon_state(session))
+        data = collect(session, person_id, notice=notice_for(get_config()), at=now)
+        body = zip_bytes(data)
+        record_export(session, person_id, actor=current_user.username, via="panel", at=now)
+        session.commit()
+    return Response(
+        body,
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{file_name(data)}"',
+            "Cache-Control": "no-store",
+        },
+    )
