@@ -35,19 +35,11 @@ from web.log_query import moment_of, parse_details
 from web.log_rows import local_time, override_row
 from web.words import alert_words, event_words
 
-#: The releases the report counts, in the order it lists them.
-RELEASE_KINDS = (
-    ev.RELEASE_BREAK,
-    ev.RELEASE_GRANT,
-    ev.RELEASE_SHIFT_END,
-    ev.RELEASE_MANAGER,
-    ev.RELEASE_ALL,
-    ev.RELEASE_CLOSING,
-    ev.RELEASE_TIMEOUT,
-)
 #: Events that end an alert: a manager acknowledged it, or its cause ended.
 ALERT_ENDS = frozenset({ev.ALERT_ACKNOWLEDGED, ev.ALERT_RESOLVED})
-REPORT_KINDS = frozenset({ev.DEPOSIT_CONFIRMED, *RELEASE_KINDS, *OVERRIDE_KINDS, ev.ALERT_RAISED})
+REPORT_KINDS = frozenset(
+    {ev.DEPOSIT_CONFIRMED, *ev.RELEASE_KINDS, *OVERRIDE_KINDS, ev.ALERT_RAISED}
+)
 
 
 @dataclass(frozen=True)
@@ -154,7 +146,7 @@ def day_report(session: Session, site: Site, day: date, now: datetime) -> dict[s
         "has_events": any_event_between(session, site.id, start, end),
         "chain_broken": chain_broken_on(session, site.id, start, end),
         "deposits": counts[ev.DEPOSIT_CONFIRMED],
-        "releases": [(event_words(k), counts[k]) for k in RELEASE_KINDS if counts[k]],
+        "releases": [(event_words(k), counts[k]) for k in ev.RELEASE_KINDS if counts[k]],
         "overrides": [override_row(e, names, {}, tz) for e in events if e.kind in OVERRIDE_KINDS],
         "alerts": [
             _alert_row(a, names, tz, day) for a in alert_spans(session, site.id, raised, now)

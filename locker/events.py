@@ -68,6 +68,17 @@ PERSON_FORGOTTEN = "person.forgotten"
 #: A legal hold was put on a person (details: ``reason``) or released (``released``).
 PERSON_HOLD = "person.hold"
 
+#: Every way a device leaves its slot for its owner, in the order reports list them.
+RELEASE_KINDS = (
+    RELEASE_BREAK,
+    RELEASE_GRANT,
+    RELEASE_SHIFT_END,
+    RELEASE_MANAGER,
+    RELEASE_ALL,
+    RELEASE_CLOSING,
+    RELEASE_TIMEOUT,
+)
+
 #: What the panel's "override log" shows.
 OVERRIDE_KINDS = frozenset(
     {GRANT_CREATED, APPROVAL_ON_THE_SPOT, RELEASE_MANAGER, RELEASE_ALL, RELEASE_GRANT}

@@ -46,9 +46,6 @@ from locker.people import find_person as _find_by_id_or_name
 
 #: The longest hold reason (the details of an allegation belong in the case file).
 HOLD_REASON_MAX = 200
-#: The longest grant note: reason codes cover the common cases, and a note is no
-#: place for health details (see ``docs/privacy.md``).
-GRANT_NOTE_MAX = 200
 #: What an erased card number becomes (``Badge.uid`` is unique, so with the badge id).
 ERASED_UID = "ERASED-{id}"
 

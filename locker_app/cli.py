@@ -7,7 +7,6 @@ one-line ``error: ...`` on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 import secrets
@@ -17,21 +16,18 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from locker import __version__
 from locker.clock import SystemClock
 from locker.commands import CommandKind
 from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_config_text, load_config
 from locker.db import Database, migrate, require_current_schema
-from locker.errors import LockerError, RotaError
 from locker.models import Command
 from locker_app import cli_notify, cli_person_export, cli_slot
-from locker_app.cli_group import EXIT_USAGE, LockerGroup, read_password
+from locker_app.cli_group import EXIT_ERROR, EXIT_USAGE, LockerGroup, fail, friendly, read_password
 from locker_app.cli_hub import hub as hub_commands
 from locker_app.cli_person import person as person_commands
 
-EXIT_ERROR = 1
 EXIT_CHAIN_BROKEN = 3
 
 
@@ -72,34 +68,6 @@ class App:
         session.add(
             Command(kind=CommandKind.RELOAD, account=self.actor, created_at=self.clock.now())
         )
-
-
-def fail(message: str, code: int = EXIT_ERROR) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def friendly(func):
-    """Turn the product's own errors into one line on stderr and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except RotaError as exc:
-            click.echo(f"error: {exc.args[0].split(':')[0]}:", err=True)
-            for line, why in exc.problems:
-                click.echo(f"  line {line}: {why}", err=True)
-            sys.exit(EXIT_ERROR)
-        except LockerError as exc:
-            fail(str(exc))
-        except SQLAlchemyError as exc:
-            fail(f"database: {exc.__class__.__name__}: {str(exc.orig or exc).splitlines()[0]}")
-        except OSError as exc:
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-
-    return wrapper
 
 
 pass_app = click.make_pass_decorator(App)

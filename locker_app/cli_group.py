@@ -13,12 +13,18 @@ command, including groups other modules register with ``main.group()``:
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
+from locker.errors import LockerError, RotaError
+
+#: Exit status of a command that failed (its error on one line).
+EXIT_ERROR = 1
 #: Exit status of a usage mistake (as click, argparse and the shells use).
 EXIT_USAGE = 2
 #: The option every command takes wherever it is written.
@@ -108,3 +114,31 @@ def read_password() -> str:
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return sys.stdin.readline().rstrip("\n")
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> None:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(func):
+    """Turn the product's own errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RotaError as exc:
+            click.echo(f"error: {exc.args[0].split(':')[0]}:", err=True)
+            for line, why in exc.problems:
+                click.echo(f"  line {line}: {why}", err=True)
+            sys.exit(EXIT_ERROR)
+        except LockerError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            fail(f"database: {exc.__class__.__name__}: {str(exc.orig or exc).splitlines()[0]}")
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+    return wrapper

@@ -9,13 +9,9 @@ this group beside them.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from locker.errors import LockerError
-
-EXIT_ERROR = 1
+from locker_app.cli_group import friendly
 
 
 @click.group()
@@ -26,6 +22,7 @@ def person() -> None:
 @person.command("forget")
 @click.argument("who", metavar="ID|NAME")
 @click.pass_obj
+@friendly
 def person_forget(app, who: str) -> None:
     """Forget the person ID|NAME: badges revoked, name and personal values erased.
 
@@ -34,18 +31,15 @@ def person_forget(app, who: str) -> None:
     """
     from locker.privacy import find_person, forget_person, wipe_free_pages
 
-    try:
-        with app.db.write() as session:
-            person = find_person(session, who)
-            old_id = person.id
-            forget_person(session, person.id, actor=app.actor, at=app.clock.now())
-            app.notify_daemon(session)
-            session.commit()
-            alias = person.name
-        # The erased values must not linger in the file's free pages or its WAL.
-        wipe_free_pages(app.db.engine)
-    except LockerError as exc:
-        _fail(str(exc))
+    with app.db.write() as session:
+        person = find_person(session, who)
+        old_id = person.id
+        forget_person(session, person.id, actor=app.actor, at=app.clock.now())
+        app.notify_daemon(session)
+        session.commit()
+        alias = person.name
+    # The erased values must not linger in the file's free pages or its WAL.
+    wipe_free_pages(app.db.engine)
     click.echo(f"person {old_id} forgotten: now {alias}; badges revoked, personal data erased")
 
 
@@ -54,32 +48,20 @@ def person_forget(app, who: str) -> None:
 @click.option("--reason", default="", help="Why (an allegation, an inspection): required.")
 @click.option("--release", is_flag=True, help="Lift the hold instead.")
 @click.pass_obj
+@friendly
 def person_hold(app, who: str, reason: str, release: bool) -> None:
     """Put a legal hold on ID|NAME (no erasure, no retention purge), or --release it."""
     from locker.privacy import find_person, set_hold
 
-    try:
-        with app.db.write() as session:
-            person = find_person(session, who)
-            set_hold(
-                session,
-                person.id,
-                reason=reason,
-                actor=app.actor,
-                at=app.clock.now(),
-                release=release,
-            )
-            session.commit()
-            name = f"{person.name} (id {person.id})"
-    except LockerError as exc:
-        _fail(str(exc))
+    with app.db.write() as session:
+        person = find_person(session, who)
+        set_hold(
+            session, person.id, reason=reason, actor=app.actor, at=app.clock.now(), release=release
+        )
+        session.commit()
+        name = f"{person.name} (id {person.id})"
     click.echo(f"hold on {name} released" if release else f"{name} is on legal hold")
 
 
 # The subject access export (`locker person export ID|NAME [--out FILE.zip]`) is
 # registered on this group by its own module: person.add_command(...).
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)

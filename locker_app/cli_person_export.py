@@ -11,7 +11,6 @@ holds personal data, and the one already there may be another person's.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -21,8 +20,8 @@ from locker.errors import LockerError
 from locker.privacy import find_person
 from locker.subject_access import collect, file_name, record_export, write_zip
 from locker.subject_access_page import notice_for
+from locker_app.cli_group import friendly
 
-EXIT_ERROR = 1
 #: Owner read and write only: the export is one person's whole record.
 EXPORT_FILE_MODE = 0o600
 
@@ -37,16 +36,10 @@ EXPORT_FILE_MODE = 0o600
     help="Where to write the ZIP (default: access-request-personID-DATE.zip here).",
 )
 @click.pass_obj
+@friendly
 def person_export(app, who: str, out: str | None) -> None:
     """Write everything held about ID|NAME (an access request) as a ZIP; logged."""
-    try:
-        path = export(app, who, out)
-    except LockerError as exc:
-        _fail(str(exc))
-    except SQLAlchemyError as exc:
-        _fail(f"database: {exc.__class__.__name__}: {str(exc.orig or exc).splitlines()[0]}")
-    except OSError as exc:
-        _fail(f"{exc.filename or out or ''}: {exc.strerror or exc}".lstrip(": "))
+    path = export(app, who, out)
     click.echo(f"wrote {path}: everything held about person {who!r}, with summary.html")
     click.echo("it is personal data: hand it over securely and delete your copy when done")
 
@@ -89,8 +82,3 @@ def _write_new(path: Path, data) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)

@@ -10,7 +10,6 @@ came back, with nobody there.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -28,8 +27,8 @@ from locker.doorbell import doorbell_path, ring
 from locker.errors import ControllerDown, LockerError
 from locker.live_status import controller_time, heartbeat_fresh, read_live_status, status_path
 from locker.models import Command, Slot
+from locker_app.cli_group import friendly
 
-EXIT_ERROR = 1
 #: Seconds the command waits for the daemon's answer.
 WAIT_S = 5.0
 POLL_S = 0.05
@@ -49,13 +48,10 @@ def slot() -> None:
 @slot.command("stock")
 @click.argument("number", type=int)
 @click.pass_obj
+@friendly
 def stock(app, number: int) -> None:
     """Open the empty setting slot NUMBER for the setting's own device to be put in."""
-    try:
-        click.echo(_stock(app, number))
-    except LockerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    click.echo(_stock(app, number))
 
 
 def _stock(app, number: int) -> str:
