@@ -27,7 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from locker.commands import CommandKind
+from locker.commands import MAX_NOTE, NOTE_TOO_LONG, CommandKind
 from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from locker.models import Person, Slot
 from web import manager, reauth
@@ -55,7 +55,9 @@ class GrantForm(FlaskForm):
         choices=[SelectChoice(code, words) for code, words in GRANT_REASON_WORDS.items()],
         validators=[InputRequired()],
     )
-    note = TextAreaField("Note", validators=[Optional(), Length(max=manager.MAX_TEXT)])
+    note = TextAreaField(
+        "Note", validators=[Optional(), Length(max=MAX_NOTE, message=NOTE_TOO_LONG)]
+    )
     when = RadioField(
         "When",
         choices=[

@@ -73,6 +73,22 @@ def test_a_grant_for_other_needs_a_note(client, manager, daemon, db):
     assert commands(db) == []
 
 
+def test_the_grant_form_caps_the_note_as_the_command_does(client, manager, daemon, db):
+    assert 'maxlength="200"' in page(client.get("/actions"))
+    response = manager.post(
+        "/actions/grant",
+        {
+            "grant-person_id": str(ALICE),
+            "grant-reason": "other",
+            "grant-note": "x" * 201,
+            "grant-when": "badge",
+        },
+    )
+    assert response.status_code == 400
+    assert "do not write health details here" in page(response)
+    assert commands(db) == []
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
