@@ -42,15 +42,22 @@ def record_view(
     """
     if what not in VIEWS:
         raise ValueError(f"what must be one of {VIEWS}")
-    if what not in EVERY_TIME and _seen_since(session, actor, what, person_id, day_start):
+    if viewed_since(session, actor=actor, what=what, since=day_start, person_id=person_id):
         return None
     entry = LogEntry(ev.DATA_VIEWED, actor, None, person_id, {"what": what})
     return append(session, entry, at)
 
 
-def _seen_since(
-    session: Session, actor: str, what: str, person_id: int | None, since: datetime
+def viewed_since(
+    session: Session, *, actor: str, what: str, since: datetime, person_id: int | None = None
 ) -> bool:
+    """Whether ``actor``'s view of ``what`` (about ``person_id``) is logged since ``since``.
+
+    Always ``False`` for a view recorded every time (an export). A reading
+    session will do: the panel asks this before it takes the write lock.
+    """
+    if what in EVERY_TIME:
+        return False
     query = (
         select(Event.id)
         .where(

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
-from locker.access_log import record_view
+from locker.access_log import record_view, viewed_since
 from locker.errors import InvalidRequest, PersonHasDevice, PersonOnHold
 from locker.log.personal import pseudonym
 from locker.privacy import HOLD_REASON_MAX, forget_person, holds, set_hold, wipe_free_pages
@@ -65,8 +65,7 @@ def log_view(
 
     Once a day per account, page kind and person; a download every time.
     """
-    now = controller_now(daemon_state(session))
-    start, _ = day_bounds(local_day(now), get_config().tz)
+    now, start = _moment_and_day_start(session)
     record_view(
         session,
         actor=actor or current_user.username,
@@ -99,9 +98,22 @@ def _log_watched_view(response: Response) -> Response:
     return response
 
 
+def _moment_and_day_start(session: Session) -> tuple[datetime, datetime]:
+    """The controller's time now and when its local day began."""
+    now = controller_now(daemon_state(session))
+    start, _ = day_bounds(local_day(now), get_config().tz)
+    return now, start
+
+
 def _record(app: Flask, account: str, what: str) -> None:
     with app.app_context():
         try:
+            # Most views are a second look the same day: a read answers that
+            # without taking the write lock the daemon's badge commits need.
+            with get_db().read() as session:
+                _, start = _moment_and_day_start(session)
+                if viewed_since(session, actor=account, what=what, since=start):
+                    return
             with get_db().write() as session:
                 log_view(session, what, actor=account)
                 session.commit()

@@ -8,6 +8,7 @@ import json
 import zipfile
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from locker import events as ev
@@ -83,6 +84,28 @@ def test_looking_at_the_log_and_the_report_is_logged_once_a_day(client, auth, db
         assert client.get("/log/overrides").status_code == 200
         assert client.get("/report").status_code == 200
     assert viewed(db) == [("viewer", "log", None), ("viewer", "report", None)]
+
+
+def test_a_second_look_the_same_day_takes_no_write_lock(client, auth, db, people):
+    # The daemon commits every badge under SQLite's write lock; a manager
+    # reloading the log must not queue for it once her view is on record.
+    auth.login("viewer")
+    assert client.get("/log").status_code == 200
+    locks = []
+    listen = "before_cursor_execute"
+
+    def count(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN IMMEDIATE"):
+            locks.append(statement)
+
+    engine = client.application.extensions["locker_db"].engine
+    event.listen(engine, listen, count)
+    try:
+        assert client.get("/log").status_code == 200
+    finally:
+        event.remove(engine, listen, count)
+    assert locks == []
+    assert viewed(db) == [("viewer", "log", None)]
 
 
 def test_every_download_of_the_log_is_logged_after_it_is_sent(client, auth, db, people):
