@@ -64,11 +64,16 @@ def write_bank_config(
     start: datetime | None = None,
     retention_days: int = 365,
     on_expanders: bool = False,
+    same_grant_s: float | None = None,
 ) -> Path:
     """A simulated bank of ``staff_slots`` staff slots, like ``locker demo``'s; returns its path.
 
     ``on_expanders``: every slot on simulated MCP23017 lines, as ``locker demo
     --slots N`` wires a bank bigger than the header.
+
+    ``same_grant_s``: how long a repeated open-now grant counts as the same one
+    (the config's ``commands.same_grant_s``); a benchmark that grants to the same
+    person again within two minutes sets 0, or its repeats open nothing.
 
     The config, database, secret key and simulated world live in ``data_dir``.
     """
@@ -101,6 +106,8 @@ def write_bank_config(
         for slot in raw["slots"]:
             pins = expander_pins(slot["number"])
             slot.update(lock_pin=pins[0], door_pin=pins[1], sensor_pin=pins[2])
+    if same_grant_s is not None:
+        raw.setdefault("commands", {})["same_grant_s"] = same_grant_s
     parse_config(raw)
     path = data_dir / "config.toml"
     path.write_text(tomli_w.dumps(raw), encoding="utf-8")

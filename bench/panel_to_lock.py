@@ -168,7 +168,9 @@ def start_bank(tmp: Path, people: int):
     """Config, database, then the daemon and the panel as child processes (not yet started)."""
     port = free_port()
     start = local(MONDAY, "07:00")
-    config_file = write_bank_config(tmp, staff_slots=24, port=port, start=start)
+    # Each person is granted again every PEOPLE rounds, well within the default
+    # two minutes in which a repeated open-now grant is answered as the same one.
+    config_file = write_bank_config(tmp, staff_slots=24, port=port, start=start, same_grant_s=0)
     seeded = seed_bank(config_file, people=people, at=start)
     seeded.db.dispose()
     daemon = Service("daemon", config_file, tmp, notify=True)
