@@ -10,7 +10,7 @@ from datetime import timedelta
 from locker import events as ev
 from locker.clock import Instant
 from locker.custody.base import RulesBase
-from locker.custody.slots import STUCK_LOCK_RELEASES, S, SlotView
+from locker.custody.slots import STUCK_LOCK, STUCK_LOCK_RELEASES, S, SlotView
 from locker.decisions import CustodyEnded, GrantExpired, Outcome
 
 
@@ -85,14 +85,15 @@ class ScheduleRules(RulesBase):
         if slot.state is S.OPEN_FOR_RELEASE:
             out.log(ev.RELEASE_TIMEOUT, slot=slot.number, person_id=slot.owner, reason=slot.reason)
             slot.unopened_releases += 1
-            if slot.unopened_releases == STUCK_LOCK_RELEASES:
+            if slot.unopened_releases >= STUCK_LOCK_RELEASES and not slot.lock_stuck:
+                slot.lock_stuck = True
                 out.alert(
                     ev.ALERT_HARDWARE_FAULT,
                     f"Slot {slot.label or slot.number}: opened {STUCK_LOCK_RELEASES} times in a "
                     "row without the door moving: the lock or its driver may be stuck.",
                     slot=slot.number,
                     person_id=slot.owner,
-                    component="lock",
+                    component=STUCK_LOCK,
                 )
             self._not_collected(slot, now)
         elif slot.reason in ("return", "setting_return"):
