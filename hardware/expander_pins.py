@@ -385,11 +385,7 @@ class ExpanderPinFactory(Factory):
             "or a power dip); its doors and sensors are unknown until it is "
             "re-initialised and reads back right"
         )
-        if self.on_silent is None:
-            self._report(message)
-            return
-        log.error("%s", message)
-        self.on_silent(chip.name, message)
+        self._untrusted(chip, message)
 
     def _recovered(self, chip: Mcp23017) -> None:
         """``chip`` answers and reads back right: end its fault, if it had one."""
@@ -436,6 +432,10 @@ class ExpanderPinFactory(Factory):
             f"expander {chip.name} at {chip.address:#04x} does not answer "
             f"({exc.strerror or exc}); its doors and sensors are unknown"
         )
+        self._untrusted(chip, message)
+
+    def _untrusted(self, chip: Mcp23017, message: str) -> None:
+        """Tell of ``chip``, whose lines cannot be trusted now, by name if anyone listens."""
         if self.on_silent is None:
             self._report(message)
             return

@@ -191,13 +191,18 @@ def test_settling_reports_even_a_state_the_rules_already_hold(clock):
     assert wire.take() == [DoorChanged(1, False)]
 
 
-def test_a_second_flap_before_the_fault_is_over_is_the_same_fault(clock):
-    wire = Wire()
-    guard = sensor(wire, clock)
+def flap_and_settle(wire: Wire, guard: FlapGuard, clock) -> None:
+    """The input flaps, then is still until the flap is over; forget what was sent."""
     wire.flip(guard, 100)
     clock.advance(SETTLE_S)
     guard.update()
     wire.take()
+
+
+def test_a_second_flap_before_the_fault_is_over_is_the_same_fault(clock):
+    wire = Wire()
+    guard = sensor(wire, clock)
+    flap_and_settle(wire, guard, clock)
     clock.advance(60)
     wire.flip(guard, MAX_CHANGES)  # the first changes after a flap pass again
     assert len(wire.readings()) == MAX_CHANGES and not wire.faults()
@@ -208,10 +213,7 @@ def test_a_second_flap_before_the_fault_is_over_is_the_same_fault(clock):
 def test_the_fault_is_over_once_the_input_has_not_flapped_for_the_clear_time(clock):
     wire = Wire()
     guard = door(wire, clock)
-    wire.flip(guard, 100)
-    clock.advance(SETTLE_S)
-    guard.update()  # settled: the clear time runs from here
-    wire.take()
+    flap_and_settle(wire, guard, clock)  # the clear time runs from the settling
     clock.advance(CLEAR_S - 1)
     wire.flip(guard, 2)  # a person opens and shuts the door: not a flap
     guard.update()
@@ -232,13 +234,9 @@ def test_the_fault_is_over_once_the_input_has_not_flapped_for_the_clear_time(clo
 def test_a_flap_restarts_the_clear_time(clock):
     wire = Wire()
     guard = sensor(wire, clock)
-    wire.flip(guard, 100)
-    clock.advance(SETTLE_S)
-    guard.update()
+    flap_and_settle(wire, guard, clock)
     clock.advance(CLEAR_S - 60)
-    wire.flip(guard, 100)  # flapping again before it was over
-    clock.advance(SETTLE_S)
-    guard.update()
+    flap_and_settle(wire, guard, clock)  # flapping again before it was over
     clock.advance(CLEAR_S - 1)
     guard.update()
     assert not recoveries(wire.take())
