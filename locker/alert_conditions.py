@@ -65,15 +65,12 @@ def _device_back(alert: OpenAlert, world: World) -> str | None:
 
 
 def _tamper_ended(alert: OpenAlert, world: World) -> str | None:
-    # "Device removed while locked" ends when a device is back; "a device appeared in a
-    # locked slot" when the slot is empty again. Either stays on the panel, being a
-    # safety alert, until a person has acknowledged it.
-    slot = world.slots.get(alert.slot)
-    if slot is None:
-        return None
+    # Only "device removed while locked" ends by itself (the device is back); a device
+    # that appeared behind a locked door stays until a person has looked at it.
     if "removed" not in str((alert.details or {}).get("message", "")):
-        return "the slot is empty again" if not slot.device_present else None
-    if slot.device_present and slot.state is SlotState.HELD:
+        return None
+    slot = world.slots.get(alert.slot)
+    if slot is not None and slot.device_present and slot.state is SlotState.HELD:
         return "a device is in the slot again"
     return None
 

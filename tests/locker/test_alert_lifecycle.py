@@ -139,17 +139,6 @@ def test_tamper_resolves_when_a_device_is_back_in_the_slot(controller, db):
     assert alerts(db, ev.ALERT_TAMPER)[0].resolved_why == "a device is in the slot again"
 
 
-def test_a_device_that_appeared_in_a_locked_slot_resolves_when_the_slot_is_empty(controller, db):
-    controller.handle(DeviceChanged(2, True))  # behind a locked door: tamper
-    (appeared,) = alerts(db, ev.ALERT_TAMPER)
-    assert "appeared" in appeared.details["message"] and appeared.resolved_at is None
-    controller.handle(DeviceChanged(2, False))  # gone again (and that is tamper too)
-    appeared, removed = alerts(db, ev.ALERT_TAMPER)
-    assert appeared.resolved_why == "the slot is empty again"
-    assert appeared.acknowledged_at is None  # still for a person to look at
-    assert "removed" in removed.details["message"] and removed.resolved_at is None
-
-
 def test_a_forgotten_device_resolves_when_collected(controller, db, clock):
     deposit(controller)
     to(clock, controller, "18:45")
