@@ -51,6 +51,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
         ["--events", "1000000", "--cycles", "200", "--card-cycles", "60"],
         ["--events", "200000", "--cycles", "60", "--card-cycles", "20"],
     ),
+    "alerts_hot_path": (["--cycles", "400"], ["--cycles", "100"]),
 }
 MILLION = 1_000_000
 
@@ -229,6 +230,16 @@ def rows(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str,
                 "p99 < 250 ms (feels instant)",
                 c["p99"] < 250,
             )
+    hot = results.get("alerts_hot_path")
+    if hot:
+        counts = hot["statements_per_badge"]
+        add(
+            "badge with 200 open alerts / none",
+            f"{hot['ratio_median']:.2f}x (medians, decision + commit);"
+            f" SQL statements per badge {counts['open']} vs {counts['none']}",
+            "<= 1.2x; the same statements",
+            hot["ratio_median"] <= 1.2 and counts["open"] == counts["none"],
+        )
     return table
 
 

@@ -187,18 +187,17 @@ class Backend:
             self.reader_thread.start()
 
     def _report_expanders(self, emit: Callable[[object], None]) -> None:
-        """An expander that stops answering is a ``Fault`` naming the slots it serves
-        (their doors are unknown to the rules meanwhile); one that answers again is
-        a ``HardwareRecovered``; one that came back reset, a ``Fault`` of its own."""
+        """An expander that stops answering, or is found reset, is a ``Fault`` naming
+        the slots it serves (their doors are unknown to the rules meanwhile); one
+        that answers again and reads back right is a ``HardwareRecovered``."""
         served = expander_slots(self.config)
 
         def silent(name: str, message: str) -> None:
             emit(Fault("expander", message, unit=name, slots=served.get(name, ())))
 
-        def recovered(name: str) -> None:
-            emit(HardwareRecovered("expander", name))
+        def recovered(name: str, why: str | None = None) -> None:
+            emit(HardwareRecovered("expander", name, why=why))
 
-        self.expanders.on_fault = lambda message: emit(Fault("expander", message))
         self.expanders.on_silent = silent
         self.expanders.on_recovered = recovered
         # How each one answered when the bank was built (before anyone listened): a

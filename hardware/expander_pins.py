@@ -49,10 +49,12 @@ MAX_SERVICES = 8
 
 #: Called with a message when an expander stops answering or comes back reset.
 FaultListener = Callable[[str], None]
-#: Called with the expander's name and a message when it stops answering.
+#: Called with the expander's name and a message when its lines cannot be trusted:
+#: it stops answering, or it lost its settings and is being re-initialised.
 SilenceListener = Callable[[str, str], None]
-#: Called with the expander's name when it answers again (re-initialised).
-RecoveryListener = Callable[[str], None]
+#: Called with the expander's name and why, when it answers again and reads back
+#: what the driver set (re-initialised).
+RecoveryListener = Callable[[str, str], None]
 
 
 def expander_pin_info(name: str, line: int) -> PinInfo:
@@ -220,13 +222,15 @@ class ExpanderPinFactory(Factory):
         self.expanders = dict(expanders)
         self.check_s = check_s
         self.on_fault: FaultListener | None = None
-        #: When set, told of a silent expander by name, in place of ``on_fault``.
+        #: When set, told of a silent (or reset) expander by name, in place of ``on_fault``.
         self.on_silent: SilenceListener | None = None
         self.on_recovered: RecoveryListener | None = None
         self._monotonic = monotonic
         self._pins: dict[str, ExpanderPin] = {}
         self._owners: dict[str, list[ref]] = {}
         self._failed: set[str] = set()
+        #: Expanders found reset that have not yet read back what was written.
+        self._unsettled: set[str] = set()
         self._last_check = monotonic()
         self._guard = threading.RLock()
         self._interrupt_inputs: list[DigitalInputDevice] = []
@@ -347,24 +351,55 @@ class ExpanderPinFactory(Factory):
         self.check()
 
     def check(self) -> None:
-        """Read every expander back: report missed changes, re-initialise a reset one."""
+        """Read every expander back: report missed changes, re-initialise a reset one.
+
+        A reset expander (answering, but no longer holding what was written) is
+        reported at once, re-initialised and read back; it is over when it reads
+        back right, now or at a later check. A silent one is over when it answers
+        and reads back right.
+        """
         for chip in self.expanders.values():
             with self._guard:
                 try:
                     intact, changes = chip.check()
                     if not intact:
+                        self._lost_settings(chip)
                         changes = chip.configure()
+                        intact, more = chip.check()  # read back what was written
+                        changes += more
                 except OSError as exc:
                     self._fail(chip, exc)
                     continue
-                if chip.name in self._failed:
-                    self._failed.discard(chip.name)
-                    log.warning("expander %s answers again; re-initialised", chip.name)
-                    if self.on_recovered is not None:
-                        self.on_recovered(chip.name)
-                elif not intact:
-                    self._report(f"expander {chip.name} had lost its settings; re-initialised")
+                if intact:
+                    self._recovered(chip)
             self._apply(chip, changes)
+
+    def _lost_settings(self, chip: Mcp23017) -> None:
+        """Report ``chip`` reset, once until it reads back right (unless it was silent:
+        that fault stands for both)."""
+        if chip.name in self._failed or chip.name in self._unsettled:
+            return
+        self._unsettled.add(chip.name)
+        message = (
+            f"expander {chip.name} at {chip.address:#04x} had lost its settings (a reset "
+            "or a power dip); its doors and sensors are unknown until it is "
+            "re-initialised and reads back right"
+        )
+        self._untrusted(chip, message)
+
+    def _recovered(self, chip: Mcp23017) -> None:
+        """``chip`` answers and reads back right: end its fault, if it had one."""
+        if chip.name in self._failed:
+            why = f"the expander {chip.name} answers again"
+        elif chip.name in self._unsettled:
+            why = f"the expander {chip.name} was re-initialised and reads back right"
+        else:
+            return
+        self._failed.discard(chip.name)
+        self._unsettled.discard(chip.name)
+        log.warning("%s", why)
+        if self.on_recovered is not None:
+            self.on_recovered(chip.name, why)
 
     def _interrupted(self, chips: list[Mcp23017], line: DigitalInputDevice) -> None:
         for _ in range(MAX_SERVICES):
@@ -397,6 +432,10 @@ class ExpanderPinFactory(Factory):
             f"expander {chip.name} at {chip.address:#04x} does not answer "
             f"({exc.strerror or exc}); its doors and sensors are unknown"
         )
+        self._untrusted(chip, message)
+
+    def _untrusted(self, chip: Mcp23017, message: str) -> None:
+        """Tell of ``chip``, whose lines cannot be trusted now, by name if anyone listens."""
         if self.on_silent is None:
             self._report(message)
             return

@@ -6,7 +6,10 @@ hundreds of times a second would bury the manager in alerts, so each input has a
 :class:`FlapGuard` in front of it. It counts the input's changes over a sliding
 window on the injected clock; past a threshold it reports one :class:`Fault` and
 holds the input's changes back until the input has been still for a while, then
-reports what the input reads, so the rules catch up with the real state.
+reports what the input reads, so the rules catch up with the real state. Once the
+input has gone :data:`CLEAR_S` without flapping again it reports the fault over
+(a ``HardwareRecovered``: its alert resolves); a flap before that is the same
+fault, not a new alert.
 
 The guard only ever reports a fault or a reading of the input; it never unlocks.
 While a door switch flaps, the rules take the door as shut: a held slot stays
@@ -23,7 +26,7 @@ from functools import partial
 
 from hardware.devices import DeviceSensor, DoorSwitch
 from locker.clock import Clock
-from locker.decisions import DeviceChanged, DoorChanged, Fault
+from locker.decisions import DeviceChanged, DoorChanged, Fault, HardwareRecovered
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,14 @@ MAX_CHANGES = 8
 #: custody timeouts (a slot waits 30 s for its door) so the rules learn the real
 #: state again long before those matter.
 SETTLE_S = 5.0
+
+#: Seconds an input must go without flapping, after a flap settled, before its fault
+#: is over and its alert resolves. A loose wire or a failing switch often flaps in
+#: bursts minutes apart: ten quiet minutes says it is more than a pause, while an
+#: alert left up for hours would teach the manager to ignore it. Not in config: it
+#: says when a fault is over, which neither a manager nor an installer has to judge
+#: (an installer who mends the wire sees the alert go ten minutes later).
+CLEAR_S = 600.0
 
 
 class FlapGuard:
@@ -72,9 +83,10 @@ class FlapGuard:
         window_s: float = WINDOW_S,
         max_changes: int = MAX_CHANGES,
         settle_s: float = SETTLE_S,
+        clear_s: float = CLEAR_S,
     ):
-        if window_s <= 0 or settle_s <= 0:
-            raise ValueError("window_s and settle_s must be positive")
+        if window_s <= 0 or settle_s <= 0 or clear_s <= 0:
+            raise ValueError("window_s, settle_s and clear_s must be positive")
         if max_changes < 1:
             raise ValueError("max_changes must be at least 1")
         self.component = component
@@ -82,6 +94,7 @@ class FlapGuard:
         self.window_s = window_s
         self.max_changes = max_changes
         self.settle_s = settle_s
+        self.clear_s = clear_s
         self._read = read
         self._make_input = make_input
         self._clock = clock
@@ -96,6 +109,10 @@ class FlapGuard:
         self._flap_began: float | None = None
         self._last_change = 0.0
         self._held_back = 0
+        #: Whether this run reported a flap whose fault is not over yet.
+        self._alerted = False
+        #: Monotonic time the fault is over if the input does not flap before.
+        self._clear_due: float | None = None
 
     @property
     def flapping(self) -> bool:
@@ -104,10 +121,15 @@ class FlapGuard:
             return self._flap_began is not None
 
     def start(self, emit: Callable[[object], None]) -> None:
-        """Pass changes to ``emit`` from now on; the rules start from what the input reads."""
+        """Pass changes to ``emit`` from now on; the rules start from what the input reads.
+
+        A flap alert the last run left open is over once the input has gone
+        ``clear_s`` from now without flapping, as after a flap of this run.
+        """
         with self._lock:
             self._emit = emit
             self._told = self._read()
+            self._clear_due = self._clock.monotonic() + self.clear_s
 
     def changed(self, value: bool) -> None:
         """The input changed to ``value``: pass it on, or count it while the input flaps."""
@@ -127,11 +149,18 @@ class FlapGuard:
                 self._begin_flap(now)
 
     def update(self) -> None:
-        """End a flap once the input has been still for ``settle_s``; report what it reads."""
+        """End a flap once the input has been still for ``settle_s``; report what it
+        reads. Report the fault over once it has not flapped for ``clear_s`` more."""
         with self._lock:
-            if self._flap_began is None:
-                return
             now = self._clock.monotonic()
+            if self._flap_began is None:
+                if self._clear_due is not None and now >= self._clear_due:
+                    self._clear_due = None
+                    self._alerted = False
+                    minutes = self.clear_s / 60
+                    why = f"the {self.component} has not flapped for {minutes:g} minutes"
+                    self._send(HardwareRecovered(self.component, why=why))
+                return
             if now - self._last_change < self.settle_s:
                 return
             value = self._read()
@@ -144,6 +173,7 @@ class FlapGuard:
             )
             self._flap_began = None
             self._held_back = 0
+            self._clear_due = now + self.clear_s
             self._tell(value)
 
     def reading(self) -> bool:
@@ -156,12 +186,15 @@ class FlapGuard:
         self._recent.clear()
         self._flap_began = now
         self._held_back = 1  # the change that tipped it over
+        self._clear_due = None
         taken = f"taken as {self._words[self._hold_as]} and " if self._hold_as is not None else ""
         message = (
             f"flapping, {changes} changes in {self.window_s:g} s; {taken}ignored until it settles"
         )
         log.warning("%s: %s", self.component, message)
-        self._send(Fault(self.component, message, slot=self.slot))
+        if not self._alerted:  # a flap before the last one's fault is over is the same fault
+            self._alerted = True
+            self._send(Fault(self.component, message, slot=self.slot))
         if self._hold_as is not None and self._told != self._hold_as:
             self._tell(self._hold_as)
 

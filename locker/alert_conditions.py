@@ -114,10 +114,20 @@ TIMED_CONDITIONS: dict[str, Callable[[OpenAlert, World], str | None]] = {
     ev.ALERT_UNKNOWN_BADGES: _window_passed,
     ev.ALERT_CLOCK: _clock_trusted,
 }
-#: Each alert kind the controller sees end by the state of the rules. ``storage``,
-#: ``hardware_fault`` and ``log_broken`` end by an event (storage recovers, the
-#: hardware answers again, the log verifies); ``controller_offline`` in the panel's watch.
+#: Each alert kind the controller sees end by the state of the rules.
 CONDITIONS = {**SLOT_CONDITIONS, **TIMED_CONDITIONS}
+#: Each alert kind that ends by an event instead, and what ends it: together with
+#: :data:`CONDITIONS`, every kind of :data:`locker.events.ALERT_KINDS` (a test checks).
+ENDED_BY_EVENT = {
+    ev.ALERT_STORAGE: "the database takes writes again (the storage guard)",
+    ev.ALERT_HARDWARE_FAULT: (
+        "the reader or an expander answers again, a reset expander is re-initialised and "
+        "reads back right, a flapping input has not flapped for ten minutes, a stuck "
+        "lock's door opens on an unlock"
+    ),
+    ev.ALERT_LOG_BROKEN: "the nightly check verifies the whole log again",
+    ev.ALERT_CONTROLLER_OFFLINE: "the daemon's heartbeat comes back (the panel's watch)",
+}
 
 
 def why_ended(alert: OpenAlert, world: World) -> str | None:

@@ -94,14 +94,22 @@ def resolve_storage(session: Session, now: datetime) -> None:
 
 
 def resolve_hardware(
-    session: Session, now: datetime, component: str, why: str, *, unit: str | None = None
+    session: Session,
+    now: datetime,
+    component: str,
+    why: str,
+    *,
+    unit: str | None = None,
+    slot: int | None = None,
 ) -> int:
-    """``component`` (``"reader"``, or ``"expander"`` ``unit``) answers again: resolve
-    its open ``hardware_fault`` alerts with ``why``; how many."""
+    """``component`` (``"reader"``, ``"expander"`` ``unit``, a slot's ``"lock"``, a
+    flapping input) answers or works again: resolve its open ``hardware_fault``
+    alerts (on ``slot``, if given) with ``why``; how many."""
     done = 0
-    for alert in session.scalars(
-        select(Alert).where(Alert.resolved_at.is_(None), Alert.alert == ev.ALERT_HARDWARE_FAULT)
-    ):
+    query = select(Alert).where(Alert.resolved_at.is_(None), Alert.alert == ev.ALERT_HARDWARE_FAULT)
+    if slot is not None:
+        query = query.where(Alert.slot == slot)
+    for alert in session.scalars(query):
         details = alert.details or {}
         if details.get("component") != component:
             continue

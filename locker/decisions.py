@@ -100,10 +100,15 @@ class Fault:
 
 @dataclass(frozen=True)
 class HardwareRecovered:
-    """A piece of hardware that had a :class:`Fault` answers again (``unit`` as there)."""
+    """A piece of hardware that had a :class:`Fault` answers again (``unit`` as there).
+
+    ``why`` says how it was seen to work, when "answers again" is not the words
+    (a flapping input that has been steady, an expander re-initialised).
+    """
 
     component: str
     unit: str | None = None
+    why: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,12 +233,13 @@ class RaiseAlert:
 
 @dataclass(frozen=True)
 class FaultCleared:
-    """Resolve the open ``hardware_fault`` alerts of ``component`` (``unit``): it
-    answers again, which ``why`` says in words."""
+    """Resolve the open ``hardware_fault`` alerts of ``component`` (``unit``, or on
+    ``slot``): it answers again, or works again, which ``why`` says in words."""
 
     component: str
     why: str
     unit: str | None = None
+    slot: int | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from locker.alert_lifecycle import resolve_ended, resolve_hardware
 from locker.alerts import silent_units, store_alert
 from locker.clock import Instant
 from locker.config import Config
-from locker.custody import CustodyRules, SlotView
+from locker.custody import STUCK_LOCK, CustodyRules, SlotView
 from locker.decisions import (
     CustodyEnded,
     CustodyStarted,
@@ -73,7 +73,9 @@ def persist(
         elif isinstance(effect, RaiseAlert):
             store_alert(session, effect, now.wall)
         elif isinstance(effect, FaultCleared):
-            resolve_hardware(session, now.wall, effect.component, effect.why, unit=effect.unit)
+            resolve_hardware(
+                session, now.wall, effect.component, effect.why, unit=effect.unit, slot=effect.slot
+            )
         elif isinstance(effect, CustodyStarted):
             session.add(
                 Custody(
@@ -207,9 +209,12 @@ def load_rules(session: Session, config: Config, now: Instant) -> CustodyRules:
 
 def _remember_alerts(session: Session, views: list[SlotView]) -> None:
     """Mark the slot alerts already raised for what is still going on, so a restart
-    does not raise them again: ``overdue`` since the device went out, and
-    ``door_left_open`` since the door last opened."""
+    does not raise them again: ``overdue`` since the device went out,
+    ``door_left_open`` since the door last opened, and a stuck lock still open
+    (an unlock that moves its door resolves it)."""
+    stuck = _stuck_locks(session)
     for view in views:
+        view.lock_stuck = view.number in stuck
         if view.state is SlotState.OUT and view.since is not None:
             view.overdue_alerted = _alert_since(session, ev.ALERT_OVERDUE, view.number, view.since)
         if view.door_open:
@@ -223,6 +228,21 @@ def _remember_alerts(session: Session, views: list[SlotView]) -> None:
                 view.door_alerted = _alert_since(
                     session, ev.ALERT_DOOR_LEFT_OPEN, view.number, parse_ts(opened)
                 )
+
+
+def _stuck_locks(session: Session) -> set[int]:
+    """The slots with an open stuck-lock ``hardware_fault`` alert."""
+    return {
+        alert.slot
+        for alert in session.scalars(
+            select(Alert).where(
+                Alert.alert == ev.ALERT_HARDWARE_FAULT,
+                Alert.resolved_at.is_(None),
+                Alert.slot.is_not(None),
+            )
+        )
+        if (alert.details or {}).get("component") == STUCK_LOCK
+    }
 
 
 def _unresolved_jump(session: Session, now: Instant) -> float | None:

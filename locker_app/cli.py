@@ -27,6 +27,7 @@ from locker_app import cli_notify, cli_person_export, cli_slot
 from locker_app.cli_group import EXIT_ERROR, EXIT_USAGE, LockerGroup, fail, friendly, read_password
 from locker_app.cli_hub import hub as hub_commands
 from locker_app.cli_person import person as person_commands
+from locker_app.notify.channel import check_destinations
 
 EXIT_CHAIN_BROKEN = 3
 
@@ -624,6 +625,7 @@ def serve_panel(config: Config, *, port: int | None = None) -> None:
 @friendly
 def web(app: App) -> None:
     """Run the panel's web server (production: waitress)."""
+    check_destinations(app.config)
     require_current_schema(Database(app.config.db_url, create=False).engine)
     serve_panel(app.config)
 
@@ -676,6 +678,7 @@ def demo(
         for number in setting_slots(config):
             world.set_device(number, True)
     config = load_config(config_file)
+    check_destinations(config)
     migrate(Database(config.db_url).engine)
     env = {**os.environ, "LOCKER_CONFIG": str(config_file)}
     daemon_process = subprocess.Popen([sys.executable, "-m", "locker_app", "daemon"], env=env)

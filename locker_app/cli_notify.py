@@ -1,7 +1,8 @@
 """``locker notify test [DESTINATION]``: send a test message now and say what happened.
 
-It sends directly (not through the outbox), so an unknown scheme, a bad URL
-or an unreachable host shows here at once; each send is logged as the
+It sends directly (not through the outbox), so an unreachable host shows here
+at once (an unknown scheme or a bad URL is refused before anything is sent, as
+``locker web`` refuses it at its start); each send is logged as the
 outbox's are (``notify.sent`` / ``notify.failed``, the destination by name).
 """
 
@@ -15,7 +16,7 @@ from locker import events as ev
 from locker.decisions import LogEntry
 from locker.errors import LockerError
 from locker.log import append
-from locker_app.notify.channel import AppriseChannel, SendError
+from locker_app.notify.channel import AppriseChannel, SendError, check_destinations
 
 EXIT_ERROR = 1
 
@@ -40,6 +41,7 @@ def notify_test(app, destination: str | None) -> None:
 def _test(app, destination: str | None) -> None:
     """``app`` is the CLI's :class:`locker_app.cli.App` (config, database, actor)."""
     config = app.config
+    check_destinations(config)
     targets = config.notify.destinations
     if not targets:
         raise LockerError("no [[notify.destinations]] in the config: nothing to test")

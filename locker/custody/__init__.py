@@ -24,6 +24,7 @@ from locker.custody.rules import CustodyRules
 from locker.custody.slots import (
     FINAL_REASONS,
     SCHEDULE_REASONS,
+    STUCK_LOCK,
     STUCK_LOCK_RELEASES,
     TEMPORARY_REASONS,
     Refusal,
@@ -56,6 +57,7 @@ from locker.decisions import (
 __all__ = [
     "FINAL_REASONS",
     "SCHEDULE_REASONS",
+    "STUCK_LOCK",
     "STUCK_LOCK_RELEASES",
     "TEMPORARY_REASONS",
     "BadgeNotServed",

@@ -44,6 +44,7 @@ class RulesBase:
     no_deposit_alerted: set[tuple[int, date]]
     declared_empty: set[tuple[int, date]]
     closing_done: set[date]
+    closing_skipped: dict[date, set[int]]
     forgotten_due: dict[date, datetime]
     dirty: set[int]
     unchecked: dict[str, tuple[int, ...]]

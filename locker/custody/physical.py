@@ -8,7 +8,7 @@ from __future__ import annotations
 from locker import events as ev
 from locker.clock import Instant
 from locker.custody.base import RulesBase
-from locker.custody.slots import TEMPORARY_REASONS, S, SlotView
+from locker.custody.slots import STUCK_LOCK, TEMPORARY_REASONS, S, SlotView
 from locker.decisions import (
     CustodyEnded,
     CustodyStarted,
@@ -42,6 +42,11 @@ class PhysicalRules(RulesBase):
         slot.door_alerted = False
         slot.unopened_releases = 0
         forced = slot.locked
+        if slot.lock_stuck and not forced:
+            # The door moved on an unlock: the lock reported stuck works again.
+            slot.lock_stuck = False
+            why = f"the lock of slot {slot.label or slot.number} works again: its door opened"
+            out.effects.append(FaultCleared(STUCK_LOCK, why, slot=slot.number))
         out.log(ev.DOOR_OPENED, slot=slot.number, person_id=slot.owner, forced=forced)
         if forced:
             out.alert(
@@ -226,7 +231,8 @@ class PhysicalRules(RulesBase):
         if event.unit is not None and self.unchecked.pop(event.unit, None) is None:
             return  # it was not down
         name = event.component if event.unit is None else f"{event.component} {event.unit}"
-        out.effects.append(FaultCleared(event.component, f"the {name} answers again", event.unit))
+        why = event.why or f"the {name} answers again"
+        out.effects.append(FaultCleared(event.component, why, event.unit))
 
     def _reconcile(
         self, slot: SlotView, reading: SensorReading, now: Instant, out: Outcome

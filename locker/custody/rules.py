@@ -82,6 +82,8 @@ class CustodyRules(BadgeRules, PhysicalRules, ManagerRules, ScheduleRules, Clock
         self.no_deposit_alerted: set[tuple[int, date]] = set()
         self.declared_empty: set[tuple[int, date]] = set()
         self.closing_done: set[date] = set()
+        #: Slots left shut at a day's closing because their door could not be checked.
+        self.closing_skipped: dict[date, set[int]] = {}
         self.forgotten_due: dict[date, datetime] = {}
         self.dirty: set[int] = set()
         #: The slots of each unit of hardware that does not answer (an expander, by

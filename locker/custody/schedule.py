@@ -5,13 +5,17 @@ shift's start, closing time and devices forgotten after it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from locker import events as ev
 from locker.clock import Instant
 from locker.custody.base import RulesBase
-from locker.custody.slots import STUCK_LOCK_RELEASES, S, SlotView
+from locker.custody.slots import STUCK_LOCK, STUCK_LOCK_RELEASES, S, SlotView
 from locker.decisions import CustodyEnded, GrantExpired, Outcome
+
+#: A shift-end release acted on this long after the shift ended (its slot could not be
+#: checked until then) is logged with ``late``.
+LATE = timedelta(minutes=1)
 
 
 class ScheduleRules(RulesBase):
@@ -85,14 +89,15 @@ class ScheduleRules(RulesBase):
         if slot.state is S.OPEN_FOR_RELEASE:
             out.log(ev.RELEASE_TIMEOUT, slot=slot.number, person_id=slot.owner, reason=slot.reason)
             slot.unopened_releases += 1
-            if slot.unopened_releases == STUCK_LOCK_RELEASES:
+            if slot.unopened_releases >= STUCK_LOCK_RELEASES and not slot.lock_stuck:
+                slot.lock_stuck = True
                 out.alert(
                     ev.ALERT_HARDWARE_FAULT,
                     f"Slot {slot.label or slot.number}: opened {STUCK_LOCK_RELEASES} times in a "
                     "row without the door moving: the lock or its driver may be stuck.",
                     slot=slot.number,
                     person_id=slot.owner,
-                    component="lock",
+                    component=STUCK_LOCK,
                 )
             self._not_collected(slot, now)
         elif slot.reason in ("return", "setting_return"):
@@ -111,8 +116,15 @@ class ScheduleRules(RulesBase):
         closing = self._closing_at(now.wall)
         if today not in self.closing_done and self.schedule_from <= closing <= now.wall:
             self.closing_done.add(today)
-            self._closing(now, out)
+            self.closing_skipped = {today: set()}
+            for slot in self.slots.values():
+                self._close(slot, today, now, out)
             self.forgotten_due[today] = closing + timedelta(minutes=self.rules.forgotten_after_min)
+        elif self.closing_skipped.get(today):
+            # Slots whose door was unknown at closing: closed once they can be checked,
+            # the same day only (tomorrow's staff are depositing by then).
+            for number in sorted(self.closing_skipped[today]):
+                self._close(self.slots[number], today, now, out, late=True)
         for day, due in list(self.forgotten_due.items()):
             if now.wall >= due:
                 del self.forgotten_due[day]
@@ -122,14 +134,19 @@ class ScheduleRules(RulesBase):
         key = (person_id, shift.day)
         if key in self.shift_end_done or not self.schedule_from <= shift.end <= now.wall:
             return
-        self.shift_end_done.add(key)
         slot = self.slot_of(person_id)
-        if slot is None or slot.state is not S.HELD or not self.checkable(slot):
+        if slot is not None and slot.state is S.HELD and not self.checkable(slot):
+            # Its door is unknown: not now. Looked at again at every tick of the day,
+            # so it opens once its hardware answers, if the shift has still ended.
+            return
+        self.shift_end_done.add(key)
+        if slot is None or slot.state is not S.HELD:
             return
         lock = self.config.lock
         if lock.type == "pulse" and not lock.open_on_shift_end:
             return  # the owner's next badge releases it (rule 2)
         person = self.roster.people.get(person_id)
+        late = {"late": True} if now.wall - shift.end > LATE else {}
         out.log(
             ev.RELEASE_SHIFT_END,
             actor="daemon",
@@ -137,6 +154,7 @@ class ScheduleRules(RulesBase):
             person_id=person_id,
             person=person.name if person else None,
             automatic=True,
+            **late,
         )
         self._open_for_release(slot, "shift_end", None, now, out, actor="daemon")
 
@@ -161,27 +179,40 @@ class ScheduleRules(RulesBase):
             declared_empty=declared,
         )
 
-    def _closing(self, now: Instant, out: Outcome) -> None:
-        for slot in self.slots.values():
-            if slot.kind == "setting":
-                continue  # the setting's own devices stay on site
-            if not self.checkable(slot):
-                continue  # its door is unknown: it stays shut until the hardware answers
-            if slot.state is S.HELD:
-                out.log(ev.RELEASE_CLOSING, actor="daemon", slot=slot.number, person_id=slot.owner)
-                self._open_for_release(slot, "closing", None, now, out, actor="daemon")
-            elif slot.state is S.OUT:
-                out.log(
-                    ev.RELEASE_CLOSING,
-                    actor="daemon",
-                    slot=slot.number,
-                    person_id=slot.owner,
-                    device_out=True,
-                )
-                slot.move(S.FREE, now.wall)
-                out.effects.append(CustodyEnded(slot.number, "closing"))
-                self._clear(slot)
-                self.dirty.add(slot.number)
+    def _close(
+        self, slot: SlotView, today: date, now: Instant, out: Outcome, *, late: bool = False
+    ) -> None:
+        """Closing time for ``slot``: a held device is released, one out is let go.
+
+        A slot whose door is unknown stays shut and is remembered in
+        ``closing_skipped`` for today, to be closed once it can be checked.
+        """
+        skipped = self.closing_skipped.setdefault(today, set())
+        skipped.discard(slot.number)
+        if slot.kind == "setting" or slot.state not in (S.HELD, S.OUT):
+            return  # the setting's own devices stay on site
+        if not self.checkable(slot):
+            skipped.add(slot.number)
+            return
+        extra = {"late": True} if late else {}
+        if slot.state is S.HELD:
+            out.log(
+                ev.RELEASE_CLOSING, actor="daemon", slot=slot.number, person_id=slot.owner, **extra
+            )
+            self._open_for_release(slot, "closing", None, now, out, actor="daemon")
+        elif slot.state is S.OUT:
+            out.log(
+                ev.RELEASE_CLOSING,
+                actor="daemon",
+                slot=slot.number,
+                person_id=slot.owner,
+                device_out=True,
+                **extra,
+            )
+            slot.move(S.FREE, now.wall)
+            out.effects.append(CustodyEnded(slot.number, "closing"))
+            self._clear(slot)
+            self.dirty.add(slot.number)
 
     def _forgotten(self, out: Outcome) -> None:
         for slot in self.slots.values():

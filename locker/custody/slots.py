@@ -19,6 +19,8 @@ FINAL_REASONS = frozenset({"shift_end", "closing", "visitor_sign_out"})
 SCHEDULE_REASONS = frozenset({"break", "shift_end", "closing"})
 #: Releases in a row whose door never opened before a stuck lock is reported.
 STUCK_LOCK_RELEASES = 3
+#: The ``component`` of a stuck lock's ``hardware_fault`` alert.
+STUCK_LOCK = "lock"
 
 
 @dataclass
@@ -49,6 +51,8 @@ class SlotView:
     grant_id: int | None = None
     #: Releases in a row that timed out with the door never opening (a stuck lock?).
     unopened_releases: int = 0
+    #: A stuck lock is reported (an open alert) until an unlock moves the door.
+    lock_stuck: bool = False
 
     def move(self, new: SlotState, at: datetime) -> None:
         """Change state through the transition table."""

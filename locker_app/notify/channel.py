@@ -22,10 +22,32 @@ class SendError(LockerError):
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a destination cannot be used as configured."""
+    """Why a destination cannot be used as configured, and the config key at fault
+    (``None`` when ``why`` names it already)."""
 
     destination: str
     why: str
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.key}: " if self.key else ""
+        return f"{where}{self.why} (destination {self.destination!r})"
+
+
+def check_destinations(config: Config) -> None:
+    """Refuse a ``[notify]`` section apprise cannot use: an unknown scheme, a URL its
+    service cannot take, a secret missing. :class:`ConfigError` names the first
+    destination at fault and its key.
+
+    The core checks the section's shape when the config is loaded
+    (:func:`locker.notify_policy.check_notify`) but cannot ask apprise, so the
+    commands that send (``locker web``, ``locker demo``, ``locker notify test``)
+    call this as they start. The daemon does not: it never sends, and a bad
+    destination must never stop the lockers.
+    """
+    problems = AppriseChannel(config).problems
+    if problems:
+        raise ConfigError(str(problems[0]))
 
 
 class AppriseChannel:
@@ -56,17 +78,14 @@ class AppriseChannel:
             except ConfigError as exc:
                 self.problems.append(Problem(dest.name, str(exc)))
                 continue
+            key = f"notify.destinations[{i}].url"
             if scheme(url) not in known:
-                self.problems.append(
-                    Problem(
-                        dest.name, f"unknown scheme {scheme(url)!r}: not a service apprise knows"
-                    )
-                )
+                why = f"unknown scheme {scheme(url)!r}: not a service apprise knows"
+                self.problems.append(Problem(dest.name, why, key))
                 continue
             if apprise.Apprise.instantiate(url) is None:
-                self.problems.append(
-                    Problem(dest.name, f"not a valid {scheme(url)}:// URL (see apprise's wiki)")
-                )
+                why = f"not a valid {scheme(url)}:// URL (see apprise's wiki)"
+                self.problems.append(Problem(dest.name, why, key))
                 continue
             self._urls[dest.name] = url
 

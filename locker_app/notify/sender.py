@@ -1,8 +1,10 @@
-"""The outbox sender: each message to each destination that wants it, exactly once.
+"""The outbox sender: each message to each destination that wants it, at least once.
 
 A message is sent to every destination the policy names; each acceptance is
 committed (with its ``notify.sent`` entry) before the next destination is
-tried, so a restart never sends a destination the same message twice. A
+tried, so a restart sends again only what no commit recorded: at most the one
+acceptance a crash cut off, once more. A duplicate alert beats a lost one, so
+nothing is marked sent before the service has taken it (docs/events.md). A
 destination that fails is retried with a growing pause (``notify.failed``
 each time, with the destination's name and the error, never its URL) until
 ``notify.retry_for_h`` has passed; a message about an operational alert waits

@@ -1,8 +1,9 @@
 """Each alert kind that ends by an event, raised and resolved on the simulated day
 through the real daemon: the clock (synchronised again), storage (writes again),
-a hardware fault (the reader or an expander answers again) and a broken log
-(it verifies again after a restore). The slot and schedule kinds are in
-``tests/locker/test_alert_lifecycle.py``."""
+a hardware fault (the reader or an expander answers again, a reset expander reads
+back right, a flapping input has not flapped for ten minutes, a stuck lock's door
+moves on an unlock) and a broken log (it verifies again after a restore). The slot
+and schedule kinds are in ``tests/locker/test_alert_lifecycle.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from hardware.flap import CLEAR_S, SETTLE_S
 from locker import events as ev
+from locker.custody import STUCK_LOCK_RELEASES
 from locker.models import Event
 from locker.storage_guard import RETRY_S
 from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
@@ -208,3 +211,117 @@ def test_an_expander_that_answers_after_a_restart_resolves_the_fault(bank):
     assert bank.controller.rules.unchecked == {}
     bank.badge(ALICE)
     assert bank.state(1) == "open_for_deposit"  # slot 1 opens again
+
+
+def test_a_reset_expander_resolves_when_it_is_reinitialised_and_reads_back_right(bank):
+    bank.go_to("07:55")
+    bank.backend.sim_expanders.chips["mcp0"].reset()  # a power dip: every register lost
+    bank.settle(bank.backend.expanders.check_s)  # the consistency read finds it reset
+    bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert "mcp0" in fault.details["message"] and "lost its settings" in fault.details["message"]
+    why = "the expander mcp0 was re-initialised and reads back right"
+    assert fault.resolved_why == why  # re-initialised by the same check
+    assert resolved(bank, ev.ALERT_HARDWARE_FAULT) == [why]
+    assert bank.controller.rules.unchecked == {}
+    bank.badge(ALICE)
+    assert bank.state(1) == "open_for_deposit"
+
+
+def test_a_reset_expander_that_does_not_read_back_right_stays_open_and_unchecked(bank, monkeypatch):
+    bank.go_to("07:55")
+    chip = bank.backend.sim_expanders.chips["mcp0"]
+    write = chip._write
+
+    def iocon_stuck(address: int, value: int) -> None:
+        # A damaged chip: its IOCON does not take the driver's value.
+        write(address, 0 if address == 0x0A else value)
+
+    monkeypatch.setattr(chip, "_write", iocon_stuck)
+    chip.reset()
+    for _ in range(3):  # three checks: still wrong each time, still one alert
+        bank.settle(bank.backend.expanders.check_s)
+        bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_at is None
+    assert set(bank.controller.rules.unchecked) == {"mcp0"}
+    bank.badge(ALICE)  # slot 1 is on mcp0: she is given the first slot of mcp1
+    assert bank.state(1) == "free" and bank.state(PER_EXPANDER + 1) == "open_for_deposit"
+    monkeypatch.undo()  # mended
+    bank.settle(bank.backend.expanders.check_s)
+    bank.settle(0)
+    (fault,) = bank.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_why == "the expander mcp0 was re-initialised and reads back right"
+
+
+def flap(bench: Bench, pin, times: int) -> None:
+    """Flip an input ``times`` times at one instant (a loose wire), then step."""
+    for _ in range(times):
+        pin.drive_low() if pin.state else pin.drive_high()
+    bench.settle()
+
+
+def test_a_flapping_input_resolves_once_it_has_not_flapped_for_ten_minutes(day):
+    day.go_to("07:55")
+    day.deposit(ALICE, 1)
+    day.settle(2)
+    sensor = day.sensor_pin(1)
+    flap(day, sensor, 300)  # an even number: it ends as it began, a device present
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.details["component"] == "slot 1 device sensor"
+    day.settle(SETTLE_S)  # settled; the clear time runs from here
+    day.settle(CLEAR_S / 2)
+    flap(day, sensor, 300)  # another burst of the same loose wire: the same alert
+    day.settle(SETTLE_S)
+    day.settle(CLEAR_S - 1)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_at is None
+    day.settle(1)
+    day.settle(0)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    why = "the slot 1 device sensor has not flapped for 10 minutes"
+    assert fault.resolved_why == why
+    assert resolved(day, ev.ALERT_HARDWARE_FAULT) == [why]
+    assert day.state(1) == "held"
+
+
+def stuck_lock_reported(day: Bench, monkeypatch) -> None:
+    """Slot 1's lock driver dies with Alice's phone in; her break releases it
+    :data:`STUCK_LOCK_RELEASES` times and the door never pops: a stuck lock."""
+    day.go_to("07:55")
+    day.deposit(ALICE, 1)
+    # The lock's driver is dead: its output never leaves the level it is at.
+    monkeypatch.setattr(day.lock_pin(1), "_change_state", lambda value: False)
+    day.go_to("12:02")
+    for _ in range(STUCK_LOCK_RELEASES):
+        day.badge(ALICE)  # released for her break, but the door never pops
+        day.settle(31)
+
+
+def test_a_stuck_lock_resolves_when_an_unlock_moves_its_door_even_after_a_restart(day, monkeypatch):
+    stuck_lock_reported(day, monkeypatch)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.details["component"] == "lock" and fault.slot == 1
+    day.badge(ALICE)  # still stuck: the door does not move, the alert stays, no second one
+    day.settle(31)
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert fault.resolved_at is None
+    day.daemon.finish()
+    day.start()
+    assert day.controller.rules.slots[1].lock_stuck  # remembered from the open alert
+    monkeypatch.undo()  # the installer changed the driver
+    day.badge(ALICE)
+    day.settle(0.5)
+    assert day.world.slot(1).door_open  # the sprung door popped
+    (fault,) = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    why = "the lock of slot 1 works again: its door opened"
+    assert fault.resolved_why == why
+    assert resolved(day, ev.ALERT_HARDWARE_FAULT) == [why]
+
+
+def test_a_door_forced_on_a_stuck_lock_does_not_resolve_it(day, monkeypatch):
+    stuck_lock_reported(day, monkeypatch)
+    day.door(1, True)  # prised open: the lock did not work
+    faults = day.alerts(ev.ALERT_HARDWARE_FAULT)
+    assert [f.resolved_at for f in faults] == [None]
+    assert len(day.alerts(ev.ALERT_DOOR_FORCED)) == 1

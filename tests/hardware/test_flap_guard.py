@@ -9,8 +9,16 @@ import pytest
 from fixtures_devices import clock, demo_config, factory, timers
 
 from hardware.backend import Backend
-from hardware.flap import MAX_CHANGES, SETTLE_S, WINDOW_S, FlapGuard, door_guard, sensor_guard
-from locker.decisions import DeviceChanged, DoorChanged, Fault
+from hardware.flap import (
+    CLEAR_S,
+    MAX_CHANGES,
+    SETTLE_S,
+    WINDOW_S,
+    FlapGuard,
+    door_guard,
+    sensor_guard,
+)
+from locker.decisions import DeviceChanged, DoorChanged, Fault, HardwareRecovered
 
 __all__ = ["clock", "factory", "timers"]  # fixtures, used by name
 
@@ -183,18 +191,70 @@ def test_settling_reports_even_a_state_the_rules_already_hold(clock):
     assert wire.take() == [DoorChanged(1, False)]
 
 
-def test_a_second_flap_later_raises_a_second_fault(clock):
-    wire = Wire()
-    guard = sensor(wire, clock)
+def flap_and_settle(wire: Wire, guard: FlapGuard, clock) -> None:
+    """The input flaps, then is still until the flap is over; forget what was sent."""
     wire.flip(guard, 100)
     clock.advance(SETTLE_S)
     guard.update()
     wire.take()
+
+
+def test_a_second_flap_before_the_fault_is_over_is_the_same_fault(clock):
+    wire = Wire()
+    guard = sensor(wire, clock)
+    flap_and_settle(wire, guard, clock)
     clock.advance(60)
     wire.flip(guard, MAX_CHANGES)  # the first changes after a flap pass again
     assert len(wire.readings()) == MAX_CHANGES and not wire.faults()
     wire.flip(guard, 100)
-    assert len(wire.faults()) == 1 and guard.flapping
+    assert guard.flapping and not wire.faults()  # a burst of the same fault, no new alert
+
+
+def test_the_fault_is_over_once_the_input_has_not_flapped_for_the_clear_time(clock):
+    wire = Wire()
+    guard = door(wire, clock)
+    flap_and_settle(wire, guard, clock)  # the clear time runs from the settling
+    clock.advance(CLEAR_S - 1)
+    wire.flip(guard, 2)  # a person opens and shuts the door: not a flap
+    guard.update()
+    assert not recoveries(wire.take())
+    clock.advance(1)
+    guard.update()
+    (over,) = recoveries(wire.take())
+    assert over == HardwareRecovered(
+        "slot 1 door switch", why="the slot 1 door switch has not flapped for 10 minutes"
+    )
+    clock.advance(CLEAR_S)
+    guard.update()
+    assert wire.take() == []  # over once
+    wire.flip(guard, 100)
+    assert len(wire.faults()) == 1  # a flap after that is a new fault
+
+
+def test_a_flap_restarts_the_clear_time(clock):
+    wire = Wire()
+    guard = sensor(wire, clock)
+    flap_and_settle(wire, guard, clock)
+    clock.advance(CLEAR_S - 60)
+    flap_and_settle(wire, guard, clock)  # flapping again before it was over
+    clock.advance(CLEAR_S - 1)
+    guard.update()
+    assert not recoveries(wire.take())
+    clock.advance(1)
+    guard.update()
+    assert len(recoveries(wire.take())) == 1
+
+
+def test_a_start_reports_a_fault_left_by_the_last_run_over_after_the_clear_time(clock):
+    wire = Wire()
+    guard = sensor(wire, clock)  # started: it cannot know what the last run left open
+    clock.advance(CLEAR_S)
+    guard.update()
+    assert len(recoveries(wire.take())) == 1
+
+
+def recoveries(sent: list[object]) -> list[HardwareRecovered]:
+    return [e for e in sent if isinstance(e, HardwareRecovered)]
 
 
 def test_two_inputs_are_independent(clock):
@@ -207,7 +267,9 @@ def test_two_inputs_are_independent(clock):
     assert len(door_wire.faults()) == 1
 
 
-@pytest.mark.parametrize("limits", [{"window_s": 0}, {"settle_s": -1}, {"max_changes": 0}], ids=str)
+@pytest.mark.parametrize(
+    "limits", [{"window_s": 0}, {"settle_s": -1}, {"clear_s": 0}, {"max_changes": 0}], ids=str
+)
 def test_nonsense_limits_are_refused(clock, limits):
     with pytest.raises(ValueError):
         FlapGuard(

@@ -91,7 +91,15 @@ def test_the_outage_is_remembered_across_a_restart_and_not_raised_twice(
 
 
 def test_an_expander_that_was_never_silent_resolves_nothing(controller, db):
-    controller.handle(Fault("expander", "expander mcp1 had lost its settings; re-initialised"))
+    controller.handle(Fault("expander", "expander mcp1 had lost its settings", unit="mcp1"))
     controller.handle(HardwareRecovered("expander", "mcp0"))
     (fault,) = faults(db)
-    assert fault.resolved_at is None  # a reset is for a person to look at
+    assert fault.resolved_at is None  # mcp1's fault, not mcp0's
+
+
+def test_a_reset_expander_resolves_in_the_words_of_its_recovery(controller, db):
+    controller.handle(Fault("expander", "expander mcp1 had lost its settings", unit="mcp1"))
+    why = "the expander mcp1 was re-initialised and reads back right"
+    controller.handle(HardwareRecovered("expander", "mcp1", why=why))
+    (fault,) = faults(db)
+    assert fault.resolved_why == why

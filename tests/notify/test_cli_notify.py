@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from locker.db import Database
+from locker.demo import write_demo_config
+from locker.errors import ConfigError
 from locker.models import Event
+from locker.notify_policy import Destination, NotifyConfig
 from locker_app.cli import main
+from locker_app.notify.channel import check_destinations
+from tests.locker.kit import make_config
+from tests.reliability.bench import ALICE, Bench
 from tests.support.receivers import free_port
 
 
@@ -71,10 +80,62 @@ def test_an_unreachable_host_is_told_and_logged_without_the_url(cli, tmp_path):
     assert failed["destination"] == "office" and str(port) not in json.dumps(failed)
 
 
-def test_an_unknown_scheme_is_named(cli):
-    result = cli("notify", "test", notify=destinations(("office", "smtpx://mail.example.org")))
+def test_an_unknown_scheme_is_refused_before_anything_is_sent(cli, receiver, tmp_path):
+    toml = destinations(("phone", receiver.url()), ("office", "smtpx://mail.example.org"))
+    result = cli("notify", "test", notify=toml)
     assert result.exit_code == 1
-    assert "office: NOT SENT: unknown scheme 'smtpx'" in result.output
+    assert result.output == (
+        "error: notify.destinations[1].url: unknown scheme 'smtpx': not a service apprise "
+        "knows (destination 'office')\n"
+    )
+    assert receiver.bodies == [] and logged(tmp_path, "notify.sent") == []
+
+
+# Unusable for apprise though well formed: the core's check lets them through.
+UNUSABLE = [
+    ("smtpx://mail.example.org", "unknown scheme 'smtpx': not a service apprise knows"),
+    ("mailto://nobody", "not a valid mailto:// URL (see apprise's wiki)"),
+]
+
+
+@pytest.mark.parametrize(("url", "why"), UNUSABLE, ids=["scheme", "url"])
+def test_the_panel_refuses_to_start_on_an_unusable_destination(cli, url, why):
+    result = cli("web", notify=destinations(("office", url)))
+    assert result.exit_code == 1
+    assert result.output == f"error: notify.destinations[0].url: {why} (destination 'office')\n"
+
+
+def test_the_demo_refuses_to_start_on_an_unusable_destination(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr("subprocess.Popen", lambda *a, **k: started.append(a))
+    data = tmp_path / "demo"
+    data.mkdir()
+    start = datetime(2026, 3, 2, 7, 20, tzinfo=UTC)
+    write_demo_config(data / "config.toml", port=free_port(), start=start, speed=1.0)
+    with (data / "config.toml").open("a") as config:
+        config.write("\n" + destinations(("phone", "ntfy://topic"), ("office", "mailto://x")))
+    result = CliRunner().invoke(main, ["demo", "--data-dir", str(data)])
+    assert result.exit_code == 1
+    assert "notify.destinations[1].url: not a valid mailto:// URL" in result.output
+    assert "(destination 'office')" in result.output
+    assert started == []  # no daemon was started
+
+
+@pytest.mark.parametrize(("url", "why"), UNUSABLE, ids=["scheme", "url"])
+def test_the_daemon_runs_on_a_config_the_panel_refuses(tmp_path, url, why):
+    # The daemon never sends: a bad destination must not stop the lockers.
+    config = dataclasses.replace(
+        make_config(), notify=NotifyConfig(destinations=(Destination("office", url),))
+    )
+    with pytest.raises(ConfigError, match=re.escape(why)):
+        check_destinations(config)
+    bench = Bench(tmp_path, config=config)
+    try:
+        bench.go_to("07:55")
+        bench.deposit(ALICE, 1)
+        assert bench.daemon.healthy
+    finally:
+        bench.close()
 
 
 @pytest.mark.parametrize(

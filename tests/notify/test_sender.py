@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from locker import events as ev
@@ -124,3 +125,52 @@ def test_a_message_is_given_up_after_the_retry_period(config, db, clock, smtp):
     assert row.outcome == "gave_up"
     assert logged(db, ev.NOTIFY_FAILED)[-1]["retry_at"] is None
     assert timedelta(hours=24) <= row.finished_at - row.created_at <= timedelta(hours=26)
+
+
+class Crash(BaseException):
+    """The panel process dies (power cut, OOM kill) after the server accepted a message
+    and before its acceptance was committed."""
+
+
+def crashing_after_the_send(config, db, clock, monkeypatch) -> Sender:
+    send = sender(config, db, clock)
+
+    def crash(message_id, dest):
+        raise Crash
+
+    monkeypatch.setattr(send, "_sent", crash)
+    return send
+
+
+def test_a_crash_between_acceptance_and_commit_resends_exactly_once_more(
+    config, db, clock, smtp, receiver, monkeypatch
+):
+    # At least once: a duplicate door-forced message beats a lost one.
+    raise_alert(db, clock, ev.ALERT_OVERDUE, slot=1)  # operational: office-email only
+    with pytest.raises(Crash):
+        crashing_after_the_send(config, db, clock, monkeypatch).run_once()
+    assert len(smtp.messages) == 1 and logged(db, ev.NOTIFY_SENT) == []
+    restarted = sender(config, db, clock)  # the panel starts again
+    for _ in range(5):
+        restarted.run_once()
+        clock.advance(600)
+    assert smtp.subjects() == ["[Test Nursery] Device overdue (slot 1)"] * 2  # once more only
+    assert [d["destination"] for d in logged(db, ev.NOTIFY_SENT)] == ["office-email"]
+
+
+def test_a_crash_after_the_first_of_two_destinations_resends_only_that_one(
+    config, db, clock, smtp, receiver, monkeypatch
+):
+    raise_alert(db, clock)  # safety: the e-mail and the webhook
+    with pytest.raises(Crash):
+        crashing_after_the_send(config, db, clock, monkeypatch).run_once()
+    first = len(smtp.messages) + len(receiver.bodies)
+    assert first == 1
+    restarted = sender(config, db, clock)
+    for _ in range(5):
+        restarted.run_once()
+        clock.advance(600)
+    # The one that was not committed goes again, the other for the first time: each
+    # destination has it once or twice, never three times.
+    assert sorted([len(smtp.messages), len(receiver.bodies)]) == [1, 2]
+    assert sorted(d["destination"] for d in logged(db, ev.NOTIFY_SENT)) == ["hook", "office-email"]
