@@ -14,7 +14,7 @@ from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReadin
 from locker.models import Alert, Event, NotifyMessage
 from locker.people import add_person
 from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ Five simulated sites run side by side, each killed over forty times (a restart
 costs about 0.1 s when forked from the zygote; every twentieth restart runs the
 real ``locker daemon`` executable). After every restart the database's
 integrity, the log chain, every event seen before the kill, the locks and the
-slots are checked (see :mod:`tests.reliability.crash_site`).
+slots are checked (see :mod:`tests.support.crash_site`).
 ``scripts/long_crash.py`` runs the same for thousands of kills.
 
 Below it, two restarts stepped by hand: a restart must not raise again an
@@ -28,8 +28,8 @@ from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReadin
 from locker.models import Alert
 from locker.people import add_person
 from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
-from tests.reliability.crash_site import run_sites
+from tests.support.crash_site import run_sites
+from tests.support.nursery import MONDAY, at, make_config
 
 SITES = 5
 CYCLES = 42

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from locker.errors import InvalidRequest
-from tests.web.kit import commands
+from tests.support.panel import commands
 from web.manager import text
 
 ALICE = 1
