@@ -26,10 +26,8 @@ from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
 from locker.models import Alert
-from locker.people import add_person
-from locker.rota import set_shift
 from tests.support.crash_site import run_sites
-from tests.support.nursery import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, add_on_shift, at, make_config
 
 SITES = 5
 CYCLES = 42
@@ -57,17 +55,7 @@ def restartable(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
     migrate(db.engine)
     with db.write() as session:
-        person = add_person(session, "Alice", badge="A1A1A1A1", at=clock.now(), actor="test")
-        set_shift(
-            session,
-            person.id,
-            MONDAY,
-            at(MONDAY, "08:00"),
-            at(MONDAY, "16:00"),
-            [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-            at=clock.now(),
-            actor="test",
-        )
+        add_on_shift(session, "Alice", "A1A1A1A1", now=clock.now())
         session.commit()
 
     class Restartable:
