@@ -35,7 +35,13 @@ from locker_app import (
 from locker_app.cli_group import EXIT_ERROR, EXIT_USAGE, LockerGroup, fail, friendly
 from locker_app.cli_hub import hub as hub_commands
 from locker_app.cli_person import person as person_commands
-from locker_app.private_files import PRIVATE_DIR, PRIVATE_FILE, private_database, write_secret_key
+from locker_app.private_files import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    create_new,
+    private_database,
+    write_secret_key,
+)
 
 
 class App:
@@ -127,8 +133,7 @@ def init(app: App, system: bool) -> None:
                 'secret_key_file = "/etc/nursery-locker/secret_key"',
                 f'secret_key_file = "{Path(data_dir) / "secret_key"}"',
             )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with create_new(path, PRIVATE_FILE) as out:
             out.write(text)
         click.echo(f"wrote a default config to {path}: edit the slots and pins to match the wiring")
     config = app.config

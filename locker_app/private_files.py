@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -16,6 +17,14 @@ from locker.config import Config
 #: directory's (``scripts/install.sh`` makes it the shared group, setgid).
 PRIVATE_DIR = 0o750
 PRIVATE_FILE = 0o640
+
+
+def create_new(path: str | Path, mode: int, *, binary: bool = False) -> IO:
+    """Open ``path`` for writing as a new file with ``mode``; :class:`FileExistsError` if it
+    is there already. Created with its mode in one step, so it is never readable wider for
+    a moment, and never follows a link planted in its place."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    return os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
 
 
 def private_database(url: str) -> None:
@@ -29,7 +38,7 @@ def private_database(url: str) -> None:
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        create_new(path, PRIVATE_FILE, binary=True).close()
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if file.exists():
             file.chmod(file.stat().st_mode & 0o7770)
@@ -41,7 +50,6 @@ def write_secret_key(config: Config) -> None:
     if not key_file or Path(key_file).exists():
         return
     Path(key_file).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
+    with create_new(key_file, 0o600) as out:
         out.write(secrets.token_hex(32) + "\n")
     click.echo(f"wrote a new secret key to {key_file}")
