@@ -35,14 +35,12 @@ from hardware.reader_irq import IrqLine
 from hardware.reader_resting import RestingCard
 from locker.clock import Clock
 from locker.errors import HardwareError, ReaderError, ReaderNotAnswering
+from locker.reader_versions import READER_VERSIONS
 
 log = logging.getLogger(__name__)
 
 #: The logger the ``mfrc522`` driver adds a StreamHandler to on every construction.
 DRIVER_LOGGER = "mfrc522Logger"
-#: VersionReg values of readers that work: MFRC522 v1.0 and v2.0, FM17522
-#: clones (0x88) and the 0x12 some counterfeit boards report.
-KNOWN_VERSIONS = frozenset({0x91, 0x92, 0x88, 0x12})
 VERSION_REG = 0x37
 #: SEL codes of cascade levels 1, 2 and 3 (ISO 14443-3).
 SELECT_CODES = (0x93, 0x95, 0x97)
@@ -408,7 +406,7 @@ class BadgeReader:
         if self._driver is None:
             self._driver = self.driver_factory()
         version = self._driver.Read_MFRC522(VERSION_REG)
-        if version not in KNOWN_VERSIONS:
+        if version not in READER_VERSIONS:
             raise ReaderNotAnswering(f"version register reads 0x{version:02X}")
         return version
 

@@ -12,6 +12,7 @@ import contextlib
 from locker.config import Config
 from locker.doctor_base import CheckResult, Environment, daemon_skip, hardware_skip
 from locker.errors import HardwareError
+from locker.reader_versions import READER_VERSIONS
 
 #: GPIOs pulled high from power-on until software changes them (BCM2835/2711
 #: datasheet: GPIO0-8 pull up, GPIO9-27 pull down).
@@ -23,7 +24,6 @@ UNDER_VOLTAGE_NOW = 1 << 0
 THROTTLED_NOW = (1 << 1) | (1 << 2) | (1 << 3)
 UNDER_VOLTAGE_SINCE_BOOT = 1 << 16
 THROTTLED_SINCE_BOOT = (1 << 17) | (1 << 18) | (1 << 19)
-READER_VERSIONS = {0x91: "MFRC522 v1.0", 0x92: "MFRC522 v2.0", 0x88: "FM17522 clone", 0x12: "clone"}
 POWER_FIX = "use the official 5.1 V / 3 A (Pi 4) or 5 V / 5 A (Pi 5) supply, with a short cable"
 
 

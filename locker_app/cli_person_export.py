@@ -10,7 +10,6 @@ holds personal data, and the one already there may be another person's.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -21,6 +20,7 @@ from locker.privacy import find_person
 from locker.subject_access import collect, file_name, record_export, write_zip
 from locker.subject_access_page import notice_for
 from locker_app.cli_group import friendly
+from locker_app.private_files import create_new
 
 #: Owner read and write only: the export is one person's whole record.
 EXPORT_FILE_MODE = 0o600
@@ -71,13 +71,13 @@ def _write_new(path: Path, data) -> None:
     if path.suffix.lower() != ".zip":
         raise LockerError(f"--out: {path} should end in .zip")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXPORT_FILE_MODE)
+        file = create_new(path, EXPORT_FILE_MODE, binary=True)
     except FileExistsError:
         raise LockerError(
             f"{path} already exists: choose another --out (nothing written)"
         ) from None
     try:
-        with os.fdopen(fd, "wb") as file:
+        with file:
             write_zip(data, file)
     except BaseException:
         path.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 """The long crash-consistency run: SIGKILL the daemon of a busy simulated day thousands of times.
 
 The long version of ``tests/reliability/test_crash.py`` (see
-``tests/reliability/crash_site.py`` for what is checked after every restart).
+``tests/support/crash_site.py`` for what is checked after every restart).
 Several sites run side by side; their days move on through breaks, shift
 ends, closing time and midnight checkpoints. Prints the figures at the end;
 exits 1 at the first failed check, keeping the sites' data directories.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability.crash_site import run_sites  # noqa: E402
+from tests.support.crash_site import run_sites  # noqa: E402
 
 
 def main() -> int:

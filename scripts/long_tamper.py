@@ -2,7 +2,7 @@
 """The long tamper-evidence run: thousands of random attacks on a real log, each checked.
 
 The long version of ``tests/reliability/test_tamper.py`` (see
-``tests/reliability/tamper_kit.py`` for the attacks). Each case is a fresh
+``tests/support/tamper_kit.py`` for the attacks). Each case is a fresh
 copy of a log the controller wrote over two days, one attack with the plain
 ``sqlite3`` module, then ``locker log verify`` (the CLI, in process) and the
 printed checkpoint. Prints the figures at the end; exits 1 if any attack went
@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from locker.db import Database  # noqa: E402
-from tests.reliability.tamper_kit import (  # noqa: E402
+from tests.support.tamper_kit import (  # noqa: E402
     KINDS,
     TAIL_NOTE,
     attack,

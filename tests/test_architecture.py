@@ -154,9 +154,55 @@ def test_the_hub_is_an_outer_layer_beside_the_panel():
     assert found == []
 
 
+#: The only test code that tests, the long runs (``scripts/``) and the benches (``bench/``)
+#: may import. A conftest's fixtures reach its tests through pytest, never an import.
+#: The long runs are the long versions of tests (``scripts/long_crash.py`` of
+#: ``tests/reliability/test_crash.py``) and drive the same harness, which is test code,
+#: not the product's: it stays out of the installed packages.
+TEST_SUPPORT = "tests.support"
+
+
+def foreign_test_imports(path: Path) -> list[str]:
+    """What ``path`` imports of test code other than :data:`TEST_SUPPORT`."""
+    return sorted(
+        target
+        for target in imported(path)
+        if (target == "tests" or target.startswith("tests.") or target.endswith("conftest"))
+        and not (target == TEST_SUPPORT or target.startswith(f"{TEST_SUPPORT}."))
+    )
+
+
+def foreign_imports_under(folder: str) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {target}"
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for target in foreign_test_imports(path)
+    ]
+
+
+def test_tests_share_code_only_through_tests_support():
+    assert foreign_imports_under("tests") == []
+
+
+def test_long_runs_and_benches_import_no_test_but_tests_support():
+    assert foreign_imports_under("scripts") + foreign_imports_under("bench") == []
+
+
+def test_the_checker_sees_a_test_importing_another_test(tmp_path):
+    # It could not fail if it missed these: prove it does not.
+    sample = tmp_path / "test_sample.py"
+    sample.write_text(
+        "from tests.web.kit import at\n"
+        "from tests.browser.conftest import log_in\n"
+        "import conftest\n"
+        "from tests.support.nursery import MONDAY\n"
+    )
+    assert foreign_test_imports(sample) == ["conftest", "tests.browser.conftest", "tests.web.kit"]
+
+
 #: Where modules must stay short: a module holding several things becomes a
 #: package of small files (STYLE.md, "Packages instead of long modules").
-LENGTH_CHECKED = ("locker", "web", "hardware")
+LENGTH_CHECKED = ("locker", "web", "hardware", "locker_app")
 MAX_LINES = 600
 #: Modules another branch is splitting now. Each must still be too long: when its
 #: split lands the test fails until the entry is removed, so the list cannot go

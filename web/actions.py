@@ -27,7 +27,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from locker.commands import MAX_NOTE, NOTE_TOO_LONG, CommandKind
+from locker.commands import (
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_RETURN_MINUTES,
+    MAX_TEXT,
+    NOTE_TOO_LONG,
+    CommandKind,
+)
 from locker.errors import Conflict, ControllerDown, InvalidRequest, NotFound
 from locker.models import Person, Slot
 from web import manager, reauth
@@ -69,7 +76,7 @@ class GrantForm(FlaskForm):
     )
     return_minutes = IntegerField(
         "Expected back in (minutes)",
-        validators=[Optional(), NumberRange(1, manager.MAX_RETURN_MINUTES)],
+        validators=[Optional(), NumberRange(1, MAX_RETURN_MINUTES)],
     )
     password = PasswordField(PASSWORD_LABEL_NOW, validators=[Optional()])
 
@@ -78,14 +85,14 @@ class ReleaseSlotForm(FlaskForm):
     """Open one slot; the manager types their password again."""
 
     slot = SelectField("Slot", coerce=int, validators=[InputRequired()])
-    reason = StringField("Reason", validators=[InputRequired(), Length(max=manager.MAX_TEXT)])
+    reason = StringField("Reason", validators=[InputRequired(), Length(max=MAX_TEXT)])
     password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 
 
 class ReleaseAllForm(FlaskForm):
     """Evacuation: open every slot holding a device."""
 
-    reason = StringField("Reason", validators=[InputRequired(), Length(max=manager.MAX_TEXT)])
+    reason = StringField("Reason", validators=[InputRequired(), Length(max=MAX_TEXT)])
     confirm = BooleanField(
         "I understand that every slot holding a device will open", validators=[DataRequired()]
     )
@@ -102,7 +109,7 @@ class StockForm(FlaskForm):
 class VisitorInForm(FlaskForm):
     """Open a visitor slot for a visitor's phone."""
 
-    name = StringField("Visitor's name", validators=[InputRequired(), Length(max=manager.MAX_NAME)])
+    name = StringField("Visitor's name", validators=[InputRequired(), Length(max=MAX_NAME)])
     slot = SelectField("Slot", coerce=_optional_int, validate_choice=True)
     password = PasswordField(PASSWORD_LABEL, validators=[Optional()])
 

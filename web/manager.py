@@ -15,12 +15,7 @@ from typing import Any
 
 from locker import commands
 from locker import events as ev
-from locker.commands import MAX_NAME as MAX_NAME
-from locker.commands import MAX_NOTE as MAX_NOTE
-from locker.commands import MAX_RETURN_MINUTES as MAX_RETURN_MINUTES
-from locker.commands import MAX_TEXT as MAX_TEXT
 from locker.commands import Bank, CommandKind, only
-from locker.commands import text as text
 from locker.decisions import LogEntry
 from locker.errors import Conflict, NotFound
 from locker.log import append

@@ -25,7 +25,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import InputRequired, Length, Optional
 
 from locker import events as ev
-from locker.commands import CommandKind
+from locker.commands import MAX_NAME, CommandKind, text
 from locker.decisions import LogEntry
 from locker.errors import Conflict, InvalidRequest, NotFound
 from locker.log import append
@@ -44,7 +44,6 @@ from web.context import (
     local_day,
     local_text,
 )
-from web.manager import MAX_NAME, text
 from web.words import CHANGE_WORDS, role_words, slot_kind_words
 
 bp = Blueprint("people", __name__)

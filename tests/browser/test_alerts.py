@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Demo, log_in
+from tests.support.demo import Demo, log_in
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import log_in
+from tests.support.demo import log_in
 
 
 def test_login_shows_the_locker_bank(page: Page):

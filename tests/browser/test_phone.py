@@ -1,6 +1,6 @@
 """Every page on a manager's phone: it fits, says where you are, and passes axe-core.
 
-A demo of its own plays a busy morning first (:mod:`tests.browser.busy_day`),
+A demo of its own plays a busy morning first (:mod:`tests.support.busy_day`),
 so each page has its full set of rows: slots in every state, alerts, overrides.
 """
 
@@ -16,8 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 from locker import events as ev
 from locker.commands import CommandKind
 from locker.states import SlotState
-from tests.browser.busy_day import ACCOUNTS, play_busy_morning
-from tests.browser.conftest import PASSWORD, USER, Demo
+from tests.support.busy_day import ACCOUNTS, play_busy_morning
+from tests.support.demo import PASSWORD, USER, Demo
 from web.words import REASON_WORDS
 
 PHONES = {"360x740": (360, 740), "390x844": (390, 844)}

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import PASSWORD, Demo, log_in
+from tests.support.demo import PASSWORD, Demo, log_in
 from web.words import PRIVACY_WORDS
 
 #: (person, their badge, viewport): one leaver forgotten at each size.

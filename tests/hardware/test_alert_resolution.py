@@ -19,9 +19,9 @@ from locker import events as ev
 from locker.custody import STUCK_LOCK_RELEASES
 from locker.models import Event
 from locker.storage_guard import RETRY_S
-from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
+from tests.support.bench import ALICE, MARY, PEOPLE, Bench
 from tests.support.expander_bank import PER_EXPANDER, expander_bench
-from tests.web.kit import SECRET
+from tests.support.panel import SECRET
 from web import create_app
 from web.status import snapshot
 

@@ -8,7 +8,7 @@ import pytest
 from locker import events as ev
 from locker.log import verify
 from locker.models import Alert, Command
-from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
+from tests.support.bench import ALICE, MARY, PEOPLE, Bench
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from locker.config import load_config
 from locker.demo import demo_kinds, write_demo_config
-from tests.reliability.bench import ALICE, PEOPLE, Bench
+from tests.support.bench import ALICE, PEOPLE, Bench
 
 
 def demo_config(tmp_path, slots):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from locker import events as ev
 from locker.models import Command, Event
-from tests.reliability.bench import ALICE, PEOPLE, Bench
+from tests.support.bench import ALICE, PEOPLE, Bench
 from tests.support.expander_bank import PER_EXPANDER, SLOTS, expander_bank_config, expander_bench
 
 

@@ -21,7 +21,7 @@ from locker.decisions import (
 from locker.errors import InvalidRequest
 from locker.models import Alert
 from locker.people import add_person
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 ALICE = "A1A1A1A1"
 SILENT = Fault("expander", "expander mcp0 does not answer", unit="mcp0", slots=(1, 2))

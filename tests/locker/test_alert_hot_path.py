@@ -12,7 +12,7 @@ from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
 from locker.people import add_person
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 ALICE = "A1A1A1A1"
 

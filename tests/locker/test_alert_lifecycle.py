@@ -4,49 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 
 from locker import events as ev
-from locker.clock import SimulatedClock
-from locker.controller import Controller
-from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
+from locker.decisions import BadgeRead, DeviceChanged, DoorChanged
 from locker.models import Alert, Event, NotifyMessage
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
-
-
-@pytest.fixture
-def clock():
-    return SimulatedClock(at(MONDAY, "07:30"))
-
-
-@pytest.fixture
-def config():
-    return make_config()
-
-
-@pytest.fixture
-def people(db, clock):
-    """Alice (staff) and Mary (manager), on shift 08:00-16:00 with a break at 12:00."""
-    ids = {}
-    with db.write() as session:
-        for name, role, badge in (("Alice", "staff", "A1A1A1A1"), ("Mary", "manager", "4D4D4D4D")):
-            person = add_person(session, name, role=role, badge=badge, at=clock.now(), actor="t")
-            lunch = [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))]
-            start, end = at(MONDAY, "08:00"), at(MONDAY, "16:00")
-            set_shift(session, person.id, MONDAY, start, end, lunch, at=clock.now(), actor="t")
-            ids[name.lower()] = person.id
-        session.commit()
-    return ids
-
-
-@pytest.fixture
-def controller(config, db, clock, people):
-    ctl = Controller(config, db, clock)
-    ctl.start({s.number: SensorReading(False, False) for s in config.slots})
-    return ctl
+from tests.support.nursery import MONDAY, at
 
 
 def deposit(controller, number=1):

@@ -12,18 +12,6 @@ from locker.db import Database
 from locker_app.cli import main
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOCKER_CONFIG", str(tmp_path / "config.toml"))
-    runner = CliRunner()
-
-    def run(*args, input=None):
-        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
-
-    assert run("init").exit_code == 0
-    return run
-
-
 def test_init_writes_config_secret_and_database(cli, tmp_path):
     assert (tmp_path / "config.toml").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "locker.db").stat().st_mode & 0o777 == 0o640

@@ -12,7 +12,7 @@ from locker.controller import Controller
 from locker.decisions import SensorReading
 from locker.errors import CommandRejected, NoSuchSlot, NotFound
 from locker.models import Command
-from tests.locker.kit import make_config
+from tests.support.nursery import make_config
 
 #: Slots 1-2 staff, 3 visitor, 4 setting (``make_config(staff=2)``).
 BANK = {1: "staff", 2: "staff", 3: "visitor", 4: "setting"}

@@ -16,7 +16,7 @@ from locker.log import verify
 from locker.models import Command, Event, Grant
 from locker.people import add_person
 from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 
 @pytest.fixture

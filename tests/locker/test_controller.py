@@ -6,53 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from locker import events as ev
-from locker.clock import SimulatedClock
 from locker.controller import Controller
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, Lock, SensorReading, Unlock
 from locker.log import verify
 from locker.models import Alert, Command, Custody, Event, Grant, Slot
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
-
-
-@pytest.fixture
-def clock():
-    return SimulatedClock(at(MONDAY, "07:30"))
-
-
-@pytest.fixture
-def people(db, clock):
-    with db.write() as session:
-        alice = add_person(session, "Alice", badge="A1A1A1A1", at=clock.now(), actor="test")
-        mary = add_person(
-            session, "Mary", role="manager", badge="4D4D4D4D", at=clock.now(), actor="test"
-        )
-        for person in (alice, mary):
-            set_shift(
-                session,
-                person.id,
-                MONDAY,
-                at(MONDAY, "08:00"),
-                at(MONDAY, "16:00"),
-                [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-                at=clock.now(),
-                actor="test",
-            )
-        session.commit()
-        return {"alice": alice.id, "mary": mary.id}
-
-
-@pytest.fixture
-def config():
-    return make_config()
-
-
-@pytest.fixture
-def controller(config, db, clock, people):
-    ctl = Controller(config, db, clock)
-    ctl.start({s.number: SensorReading(False, False) for s in config.slots})
-    return ctl
 
 
 def events(db, kind=None):

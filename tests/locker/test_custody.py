@@ -27,7 +27,7 @@ from locker.decisions import (
 )
 from locker.errors import InvalidRequest, NotFound
 from locker.states import SlotState
-from tests.locker.kit import (
+from tests.support.nursery import (
     ALICE,
     BOB,
     CAROL,

@@ -68,7 +68,7 @@ from locker.models import Command, Event, Grant, Person, Slot
 from locker.people import add_badge, add_person, revoke_badge
 from locker.rota import set_shift
 from locker.states import OWNED_STATES, SlotState
-from tests.locker.kit import LONDON, at, make_config
+from tests.support.nursery import LONDON, at, make_config
 
 TZ = ZoneInfo(LONDON)
 UNKNOWN_UID = "01020304"

@@ -44,7 +44,7 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Checkpoint, Event
-from tests.reliability.tamper_kit import rehash_from
+from tests.support.tamper_kit import rehash_from
 
 T0 = datetime(2025, 3, 3, 7, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

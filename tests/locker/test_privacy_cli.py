@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from tests.locker.test_cli import cli  # noqa: F401 - the CLI fixture, shared
 
-
-def test_hold_blocks_forget_until_released_and_the_log_still_verifies(cli, tmp_path):  # noqa: F811
+def test_hold_blocks_forget_until_released_and_the_log_still_verifies(cli, tmp_path):
     cli("staff", "add", "Aisha Khanzada", "--badge", "A4B5C6D7")
     printed = cli("log", "verify").output.split()[-2:]
     no_reason = cli("person", "hold", "Aisha Khanzada")
@@ -27,7 +25,7 @@ def test_hold_blocks_forget_until_released_and_the_log_still_verifies(cli, tmp_p
     assert b"Aisha" not in data and b"A4B5C6D7" not in data
 
 
-def test_an_unknown_person_is_named(cli):  # noqa: F811
+def test_an_unknown_person_is_named(cli):
     result = cli("person", "forget", "Nobody Here")
     assert result.exit_code == 1
     assert "there is nobody with the name 'Nobody Here'" in result.output

@@ -1,8 +1,5 @@
 """Forgetting a leaver and legal holds: erased everywhere, the log still verifies."""
 
-# The controller tests' fixtures are imported, so their names are used as arguments.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import pytest
@@ -15,8 +12,7 @@ from locker.log import paper_mismatch, verify, write_checkpoint
 from locker.log.personal import PERSON_ACTOR, Resolver
 from locker.models import Badge, Command, Event, Person, PersonalValue
 from locker.privacy import find_person, forget_person, holds, set_hold, wipe_free_pages
-from tests.locker.kit import MONDAY, at
-from tests.locker.test_controller import config, controller, people  # noqa: F401 - fixtures
+from tests.support.nursery import MONDAY, at
 
 NAME = "Alice"
 UID = "A1A1A1A1"

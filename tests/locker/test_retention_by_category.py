@@ -14,7 +14,7 @@ from locker.models import Alert, Event, NotifyMessage, PersonalValue, Shift
 from locker.people import add_person
 from locker.privacy import set_hold
 from locker.retention import apply_retention
-from tests.locker.kit import make_config
+from tests.support.nursery import make_config
 
 DAY = 24 * 3600
 

@@ -38,7 +38,7 @@ from locker.subject_access import (
     zip_bytes,
 )
 from locker.subject_access_page import notice_for
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 
 def _slot(session, person, now):

@@ -12,7 +12,7 @@ from locker import events as ev
 from locker.access_log import record_view
 from locker.log import verify
 from locker.models import Event
-from tests.locker.kit import MONDAY, at
+from tests.support.nursery import MONDAY, at
 
 
 def _view(db, actor, what, hhmm, person_id=None, day=MONDAY):

@@ -3,14 +3,12 @@ a migrated database and a config whose ``[notify]`` points at them."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from locker.clock import SimulatedClock
 from locker.db import Database, migrate
-from locker.notify_policy import Destination, NotifyConfig
-from tests.locker.kit import MONDAY, at, make_config
+from locker.notify_policy import Destination
+from tests.support.nursery import MONDAY, at, notify_config
 from tests.support.receivers import HttpReceiver, SmtpServer
 
 
@@ -32,16 +30,6 @@ def receiver():
 @pytest.fixture
 def clock() -> SimulatedClock:
     return SimulatedClock(at(MONDAY, "10:00"))
-
-
-def notify_config(tmp_path, *destinations: Destination, **notify):
-    """The kit's bank with ``[notify]`` set, its data in ``tmp_path``."""
-    base = make_config()
-    return dataclasses.replace(
-        base,
-        data_dir=str(tmp_path),
-        notify=NotifyConfig(destinations=destinations, **notify),
-    )
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from locker.config import load_config
 from locker.db import Database
 from locker.demo import seed, setting_slots, write_demo_config
 from locker_app.notify.worker import NotifyWorker
-from tests.locker.kit import MONDAY, at
-from tests.reliability.bench import Bench
+from tests.support.bench import Bench
+from tests.support.nursery import MONDAY, at
 
 START = at(MONDAY, "07:20")
 #: Generous, for a busy machine: the worker sends on its next round.

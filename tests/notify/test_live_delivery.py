@@ -13,8 +13,8 @@ import time
 from locker import events as ev
 from locker.notify_policy import Destination, NotifyConfig
 from locker_app.notify.worker import NotifyWorker
-from tests.locker.kit import make_config
-from tests.reliability.bench import ALICE, Bench
+from tests.support.bench import ALICE, Bench
+from tests.support.nursery import make_config
 from tests.support.receivers import HOST
 
 

@@ -14,7 +14,7 @@ from locker.decisions import RaiseAlert
 from locker.models import Event, NotifyMessage
 from locker_app.notify.channel import AppriseChannel
 from locker_app.notify.sender import Sender
-from tests.locker.kit import MONDAY, at
+from tests.support.nursery import MONDAY, at
 
 
 def raise_alert(db, clock, kind=ev.ALERT_DOOR_FORCED, slot=2):

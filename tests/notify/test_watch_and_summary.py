@@ -16,9 +16,8 @@ from locker.people import add_person
 from locker.rota import set_shift
 from locker_app.notify.channel import AppriseChannel
 from locker_app.notify.worker import NotifyWorker
-from tests.locker.kit import MONDAY, at
-from tests.notify.conftest import notify_config
 from tests.support.live import publish
+from tests.support.nursery import MONDAY, at, notify_config
 
 
 def beat(config, clock):

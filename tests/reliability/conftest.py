@@ -1,4 +1,6 @@
-"""Fixtures for the panel tests here: the panel's own (``tests/web/fixtures.py``).
+"""Fixtures for the tests here: the panel's own (``tests/support/panel_fixtures.py``), and
+the daemon stepped by hand on a :class:`~tests.support.bench.Bench` (``bench``, and ``held``
+with Alice's phone locked in slot 1).
 
 The panel runs on a migrated SQLite file with a simulated clock; the fake
 daemon (a real :class:`~locker.controller.Controller` on the same database)
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.fixtures import (  # noqa: F401 - pytest finds fixtures by name here
+from tests.support.bench import ALICE, Bench
+from tests.support.panel_fixtures import (  # noqa: F401 - pytest finds fixtures by name here
     accounts,
     app,
     auth,
@@ -28,3 +31,18 @@ from tests.web.fixtures import (  # noqa: F401 - pytest finds fixtures by name h
 def bearer(request) -> dict[str, str]:
     """The ``Authorization`` header of a manager's API token (the ``token`` fixture's)."""
     return request.getfixturevalue("token")("manager")
+
+
+@pytest.fixture
+def bench(tmp_path):
+    bench = Bench(tmp_path)
+    yield bench
+    bench.close()
+
+
+@pytest.fixture
+def held(bench):
+    """Alice's phone is locked in slot 1."""
+    bench.go_to("07:55")
+    bench.deposit(ALICE, 1)
+    return bench

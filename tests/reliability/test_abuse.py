@@ -6,22 +6,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from locker import events as ev
 from locker.models import Event, LoginThrottle
-from tests.reliability.bench import ALICE, Bench
-from tests.web.kit import AuthActions
+from tests.support.bench import ALICE
+from tests.support.panel import AuthActions
 from web.auth import WRONG_LOGIN
 from web.throttle import ADDRESS_FREE, MAX_DELAY
-
-
-@pytest.fixture
-def bench(tmp_path):
-    bench = Bench(tmp_path)
-    yield bench
-    bench.close()
 
 
 def unknown_uids(count: int) -> list[str]:

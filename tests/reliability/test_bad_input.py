@@ -36,9 +36,9 @@ from locker.people import add_person
 from locker.roster import normalise_uid
 from locker.rota_file import import_rota, parse_rota
 from locker_app.cli import main as cli_main
-from tests.locker.kit import MONDAY, at, make_config
-from tests.reliability.tamper_kit import write_config
-from tests.web.kit import raise_alert
+from tests.support.nursery import MONDAY, at, make_config
+from tests.support.panel import raise_alert
+from tests.support.tamper_kit import write_config
 
 LONDON = ZoneInfo("Europe/London")
 FUZZ = settings(

@@ -12,8 +12,8 @@ import pytest
 from locker import events as ev
 from locker.accounts import add_account, create_token
 from locker.models import Command
-from tests.reliability.bench import ALICE, BOB, Bench
-from tests.web.kit import SECRET
+from tests.support.bench import ALICE, BOB, Bench
+from tests.support.panel import SECRET
 from web import create_app
 
 SCHEDULE_RELEASES = (ev.RELEASE_BREAK, ev.RELEASE_SHIFT_END, ev.RELEASE_CLOSING)

@@ -4,7 +4,7 @@ Five simulated sites run side by side, each killed over forty times (a restart
 costs about 0.1 s when forked from the zygote; every twentieth restart runs the
 real ``locker daemon`` executable). After every restart the database's
 integrity, the log chain, every event seen before the kill, the locks and the
-slots are checked (see :mod:`tests.reliability.crash_site`).
+slots are checked (see :mod:`tests.support.crash_site`).
 ``scripts/long_crash.py`` runs the same for thousands of kills.
 
 Below it, two restarts stepped by hand: a restart must not raise again an
@@ -26,10 +26,8 @@ from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
 from locker.models import Alert
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
-from tests.reliability.crash_site import run_sites
+from tests.support.crash_site import run_sites
+from tests.support.nursery import MONDAY, add_on_shift, at, make_config
 
 SITES = 5
 CYCLES = 42
@@ -57,17 +55,7 @@ def restartable(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'locker.db'}")
     migrate(db.engine)
     with db.write() as session:
-        person = add_person(session, "Alice", badge="A1A1A1A1", at=clock.now(), actor="test")
-        set_shift(
-            session,
-            person.id,
-            MONDAY,
-            at(MONDAY, "08:00"),
-            at(MONDAY, "16:00"),
-            [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-            at=clock.now(),
-            actor="test",
-        )
+        add_on_shift(session, "Alice", "A1A1A1A1", now=clock.now())
         session.commit()
 
     class Restartable:

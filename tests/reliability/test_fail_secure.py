@@ -1,7 +1,7 @@
 """Fail-secure with real processes: stale and repeated commands, a second daemon, a kill.
 
 Each test runs the real ``locker daemon`` executable on a simulated bank
-(:class:`~tests.reliability.crash_site.Site`) and acts on it as the panel and
+(:class:`~tests.support.crash_site.Site`) and acts on it as the panel and
 an installer would: rows in ``commands``, the doorbell, the panel's own app
 on the same database, ``locker safe-locks`` after a SIGKILL.
 """
@@ -29,7 +29,7 @@ from locker.log import verify
 from locker.log.personal import is_ref
 from locker.models import Command, Event, Grant
 from locker_app.log_check import ProcessLogCheck
-from tests.reliability.crash_site import LOCKER, Site
+from tests.support.crash_site import LOCKER, Site
 from web import create_app
 
 ANN = "A0000001"

@@ -18,41 +18,9 @@ import pytest
 from hardware.flap import SETTLE_S
 from locker import events as ev
 from locker.models import Slot
-from tests.reliability.bench import ALICE, Bench
+from tests.support.bench import ALICE, Bench, NoUnlock
 
 UNKNOWN = "0BADCAFE"
-
-
-@pytest.fixture
-def bench(tmp_path):
-    bench = Bench(tmp_path)
-    yield bench
-    bench.close()
-
-
-@pytest.fixture
-def held(bench):
-    """Alice's phone is locked in slot 1."""
-    bench.go_to("07:55")
-    bench.deposit(ALICE, 1)
-    return bench
-
-
-class NoUnlock:
-    """Remembers the lock outputs, so a test can say nothing was driven open since."""
-
-    def __init__(self, bench: Bench):
-        self.bench = bench
-        self.edges = {n: bench.energising_edges(n) for n in bench.backend.bank.slots}
-        self.unlocks = {n: bench.unlocks(n) for n in bench.backend.bank.slots}
-        self.logged = bench.unlocked_events()
-
-    def check(self) -> None:
-        bench = self.bench
-        assert {n: bench.energising_edges(n) for n in self.edges} == self.edges
-        assert {n: bench.unlocks(n) for n in self.unlocks} == self.unlocks
-        assert bench.unlocked_events() == self.logged
-        assert all(not bench.lock_pin(n).state for n in self.edges)  # pulse locks at rest
 
 
 def alert_kinds(bench: Bench) -> Counter[str]:

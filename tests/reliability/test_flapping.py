@@ -12,10 +12,7 @@ import pytest
 from hardware.flap import SETTLE_S
 from locker import events as ev
 from locker.models import Slot
-from tests.reliability.bench import ALICE, Bench
-from tests.reliability.test_faults import NoUnlock, bench, held
-
-__all__ = ["bench", "held"]  # fixtures, imported for pytest to find
+from tests.support.bench import ALICE, Bench, NoUnlock
 
 
 def toggle(bench: Bench, pin, times: int) -> None:

@@ -1,7 +1,7 @@
 """The daemon verifies the whole event log once a day, after the daily checkpoint,
 on a thread of its own, and records what it found as a ``log.verified`` event.
 
-The daemon is stepped by hand (:class:`tests.reliability.bench.Bench`); the
+The daemon is stepped by hand (:class:`tests.support.bench.Bench`); the
 verification thread is joined, or held on an event, never waited for by time.
 """
 
@@ -22,8 +22,8 @@ from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.log import last_whole_check, verify
 from locker.models import Event
-from tests.locker.kit import MONDAY, at
-from tests.reliability.bench import ALICE, Bench
+from tests.support.bench import ALICE, Bench
+from tests.support.nursery import MONDAY, at
 from tests.support.timers import FakeTimer
 
 #: How long a test lets the held verification thread wait before giving up;

@@ -2,7 +2,7 @@
 
 A chain rewritten together with its checkpoints agrees with itself, so the
 plain walk passes; only the checkpoint printed on paper before the rewrite
-shows it (see :mod:`tests.reliability.tamper_kit`).
+shows it (see :mod:`tests.support.tamper_kit`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from tests.reliability.tamper_kit import attack, build_log, fresh_copy, verify_cli, write_config
+from tests.support.tamper_kit import attack, build_log, fresh_copy, verify_cli, write_config
 
 
 @pytest.mark.parametrize("seed", [1, 5, 9])

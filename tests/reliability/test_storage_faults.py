@@ -22,7 +22,7 @@ from locker.daemon import EXIT_RESTART
 from locker.live_status import read_live_status, status_path
 from locker.models import Event
 from locker.storage_guard import RETRY_S
-from tests.reliability.bench import ALICE, Bench
+from tests.support.bench import ALICE, Bench
 
 
 @pytest.fixture

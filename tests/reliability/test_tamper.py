@@ -2,7 +2,7 @@
 or, for a chain rewritten with its checkpoints, by the printed daily checkpoint.
 
 The log is two real days through the controller (see
-:mod:`tests.reliability.tamper_kit`); hypothesis chooses where and how each
+:mod:`tests.support.tamper_kit`); hypothesis chooses where and how each
 attack strikes. ``scripts/long_tamper.py`` runs thousands of them.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from locker.db import Database
-from tests.reliability.tamper_kit import (
+from tests.support.tamper_kit import (
     KINDS,
     attack,
     build_log,

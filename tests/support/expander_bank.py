@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from locker.config import parse_config
-from tests.locker.kit import make_config
-from tests.reliability.bench import ALICE, MARY, PEOPLE, Bench
+from tests.support.bench import ALICE, MARY, PEOPLE, Bench
+from tests.support.nursery import make_config
 
 SLOTS = 32
 #: Five slots (15 lines) per expander: seven expanders, four on bus 1, three on bus 3.

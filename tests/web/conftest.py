@@ -1,6 +1,6 @@
-"""The panel's fixtures (``tests/web/fixtures.py``), shared with ``tests/reliability``."""
+"""The panel's fixtures (``tests/support/panel_fixtures.py``), shared with ``tests/reliability``."""
 
-from tests.web.fixtures import (  # noqa: F401 - pytest finds fixtures by name here
+from tests.support.panel_fixtures import (  # noqa: F401 - pytest finds fixtures by name here
     accounts,
     app,
     auth,

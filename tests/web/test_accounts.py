@@ -8,7 +8,7 @@ import json
 import pytest
 
 from locker import events as ev
-from tests.web.kit import AuthActions, events
+from tests.support.panel import AuthActions, events
 
 MANAGER, VIEWER, ADMIN = 1, 2, 3
 

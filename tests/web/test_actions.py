@@ -11,7 +11,7 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.events import GRANT_REASONS
 from locker.models import Alert, Slot
-from tests.web.kit import commands, events, raise_alert
+from tests.support.panel import commands, events, raise_alert
 from web.commands import NOT_RUNNING
 from web.words import GRANT_REASON_WORDS
 

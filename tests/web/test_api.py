@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.models import Alert, Slot
-from tests.web.kit import commands, events, raise_alert
+from tests.support.panel import commands, events, raise_alert
 from web.commands import NOT_RUNNING
 
 ALICE = 1  # the people fixture adds Alice first

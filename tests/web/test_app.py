@@ -9,7 +9,7 @@ import pytest
 
 from locker.db import Database
 from locker.errors import ConfigError, LockerError
-from tests.web.kit import make_config
+from tests.support.panel import make_config
 from web import create_app
 from web.security import SECURITY_HEADERS
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.accounts import set_password
 from locker.models import LoginThrottle, PanelAccount
-from tests.web.kit import AuthActions, events, make_config
+from tests.support.panel import AuthActions, events, make_config
 from web import create_app
 from web.auth import WRONG_LOGIN, shown_name
 from web.throttle import throttle_delay

@@ -10,7 +10,7 @@ import pytest
 from locker.doorbell import Doorbell, doorbell_path
 from locker.models import Command
 from tests.support.live import publish
-from tests.web.kit import commands
+from tests.support.panel import commands
 from web.commands import NOT_RUNNING, NOT_YET, CommandOutcome, describe, send_command
 from web.context import controller_now, daemon_state
 

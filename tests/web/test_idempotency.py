@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from locker.models import Grant
-from tests.web.kit import commands
+from tests.support.panel import commands
 
 ALICE = 1
 GRANT = {"person_id": ALICE, "reason": "training"}

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from locker.accounts import check_password
-from tests.web.kit import PASSWORDS
-from tests.web.live import HOST, Browser, LivePanel, ThreadedPanel, logged_in
+from tests.support.live_panel import HOST, Browser, LivePanel, ThreadedPanel, logged_in
+from tests.support.panel import PASSWORDS
 from web.auth import WRONG_LOGIN
 from web.throttle import PAIR_FREE
 

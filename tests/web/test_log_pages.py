@@ -20,7 +20,7 @@ from locker.events import ALL_KINDS, OVERRIDE_KINDS
 from locker.log import EXPORT_FIELDS, LogEntry, append
 from locker.models import Event
 from locker.people import add_person
-from tests.web.kit import LONDON, MONDAY, at
+from tests.support.panel import LONDON, MONDAY, at
 from web import log as log_pages
 from web import log_query, log_rows
 

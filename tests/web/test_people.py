@@ -16,7 +16,7 @@ from locker.decisions import BadgeRead
 from locker.log.personal import resolve_one
 from locker.models import Badge, Person
 from tests.support.live import publish
-from tests.web.kit import commands, events
+from tests.support.panel import commands, events
 
 ALICE, BOB, MARY = 1, 2, 3
 

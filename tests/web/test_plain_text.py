@@ -6,9 +6,9 @@ import html
 
 import pytest
 
+from locker.commands import text
 from locker.errors import InvalidRequest
-from tests.web.kit import commands
-from web.manager import text
+from tests.support.panel import commands
 
 ALICE = 1
 #: Right-to-left override, zero-width space, first-strong isolate, byte-order mark,

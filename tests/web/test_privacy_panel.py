@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from locker import events as ev
 from locker.log import verify
-from tests.web.kit import events
+from tests.support.panel import events
 
 ALICE = 1
 

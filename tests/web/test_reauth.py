@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from tests.web.kit import AuthActions, commands, make_config
+from tests.support.panel import AuthActions, commands, make_config
 from web import create_app
 
 ALICE = 1

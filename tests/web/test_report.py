@@ -24,7 +24,7 @@ from locker.log import (
 from locker.models import Event
 from locker.people import add_person
 from locker.rota import day_bounds, set_shift
-from tests.web.kit import LONDON, MONDAY, at
+from tests.support.panel import LONDON, MONDAY, at
 from web import report as report_page
 from web.timeline import BREAK, HELD, LATE, OVERDUE, RELEASE, TAMPER, Segment, timeline
 from web.timeline_picture import axis_for

@@ -13,7 +13,7 @@ from locker import events as ev
 from locker.decisions import BadgeRead
 from locker.models import Event, Shift
 from locker.rota import shift_for
-from tests.web.kit import MONDAY, at, commands, events
+from tests.support.panel import MONDAY, at, commands, events
 
 ALICE, BOB, MARY = 1, 2, 3
 TUESDAY = MONDAY + timedelta(days=1)

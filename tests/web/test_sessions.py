@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from locker.accounts import SESSION_MAX_AGE, end_sessions_of, set_active, set_password
 from locker.models import PanelSession
-from tests.web.kit import AuthActions
+from tests.support.panel import AuthActions
 
 COOKIE = "locker_session"
 

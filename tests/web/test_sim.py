@@ -12,7 +12,7 @@ from locker.log.personal import shown_events
 from locker.models import Command
 from locker.people import add_person
 from tests.support.live import publish, published
-from tests.web.kit import at, commands, events, slot_state
+from tests.support.panel import at, commands, events, slot_state
 from web.commands import NOT_YET
 from web.sim import NOT_SIMULATED
 

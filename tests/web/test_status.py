@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from locker.people import add_person
 from tests.support.live import publish
-from tests.web.kit import raise_alert
+from tests.support.panel import raise_alert
 from web.context import local_text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from locker import events as ev
-from tests.web.kit import KINDS, commands, events, make_config, page, slot_state
+from tests.support.panel import KINDS, commands, events, make_config, page, slot_state
 from web.words import STOCK_WORDS
 
 PASSWORD = "manager-password"

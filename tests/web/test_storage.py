@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from locker.live_status import status_path, write_live_status
-from tests.web.kit import SECRET, AuthActions, commands
+from tests.support.panel import SECRET, AuthActions, commands
 from web import create_app
 
 ALICE = 1

@@ -1,14 +1,23 @@
-"""Test kit for the controller core: a small bank, a roster, a simulated clock."""
+"""A seeded nursery for tests: a small bank's config, its people with their badges and
+the day's rota (in memory as a :class:`Roster`, or stored with :func:`add_on_shift`), the
+rules on a simulated clock (:class:`Bank`), and small builders.
+
+Alice, Bob, Carol (staff) and Mary (the manager) work 08:00-16:00 on :data:`MONDAY`
+with a break 12:00-12:30; the badges are in :data:`UIDS`."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
 
 from locker.clock import SimulatedClock
 from locker.config import Config, parse_config
 from locker.custody import CustodyRules, SlotView
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, Outcome, Tick
+from locker.notify_policy import Destination, NotifyConfig
+from locker.people import add_person
 from locker.roster import PersonInfo, Roster, ShiftInfo
+from locker.rota import set_shift
 
 LONDON = "Europe/London"
 # A Monday in winter: local time is UTC.
@@ -53,6 +62,16 @@ def make_config(
     return parse_config(raw)
 
 
+def notify_config(tmp_path, *destinations: Destination, **notify):
+    """The bank of :func:`make_config` with ``[notify]`` set, its data in ``tmp_path``."""
+    base = make_config()
+    return dataclasses.replace(
+        base,
+        data_dir=str(tmp_path),
+        notify=NotifyConfig(destinations=destinations, **notify),
+    )
+
+
 def at(day: date, hhmm: str) -> datetime:
     """Local ``hh:mm`` on ``day`` in London, as UTC."""
     from zoneinfo import ZoneInfo
@@ -88,6 +107,26 @@ def make_roster(day: date = MONDAY, *, shifts: bool = True) -> Roster:
                 ((at(day, "12:00"), at(day, "12:30")),),
             )
     return Roster(people, badges, {"DEADDEAD": BOB}, table)
+
+
+def add_on_shift(
+    session, name: str, badge: str, role: str = "staff", *, now: datetime, shift: bool = True
+) -> int:
+    """Store a person with their badge and, if ``shift``, the nursery's shift on
+    :data:`MONDAY` (08:00-16:00, a break 12:00-12:30); their id. The caller commits."""
+    person = add_person(session, name, role=role, badge=badge, at=now, actor="test")
+    if shift:
+        set_shift(
+            session,
+            person.id,
+            MONDAY,
+            at(MONDAY, "08:00"),
+            at(MONDAY, "16:00"),
+            [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
+            at=now,
+            actor="test",
+        )
+    return person.id
 
 
 def views(config: Config) -> list[SlotView]:

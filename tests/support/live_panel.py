@@ -28,8 +28,8 @@ from locker.accounts import add_account
 from locker.clock import SystemClock
 from locker.config import load_config
 from locker.db import Database, migrate
-from locker_app.cli import private_database, write_secret_key
-from tests.web.kit import PASSWORDS
+from locker_app.private_files import private_database, write_secret_key
+from tests.support.panel import PASSWORDS
 
 HOST = "127.0.0.1"
 #: How long the panel may take to start, and any one request to answer.

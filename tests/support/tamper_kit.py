@@ -49,7 +49,7 @@ from locker.log import GENESIS_HASH, event_hash, paper_mismatch, verify, write_c
 from locker.models import Command, Event
 from locker.people import add_person
 from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, at, make_config
 
 TAIL_NOTE = (
     "Deleting only events after the newest daily checkpoint's record leaves a chain that "

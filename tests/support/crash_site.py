@@ -2,7 +2,7 @@
 
 :class:`Site` is a data directory with a config on simulated hardware, staff
 with badges and a rota, and a daemon process (a real ``locker daemon``
-executable, or the same command forked from :mod:`tests.reliability.zygote`).
+executable, or the same command forked from :mod:`tests.support.zygote`).
 :class:`BusyDay` drives it the way the panel and the simulator page do:
 commands in the database and a ring of the doorbell (badges, doors, devices,
 the simulated clock, grants, manager releases, visitors). :class:`CrashRun`
@@ -135,7 +135,7 @@ def schedule_boundaries(days: int) -> list[datetime]:
 
 
 class Zygote:
-    """The fork server of :mod:`tests.reliability.zygote`, one per test run."""
+    """The fork server of :mod:`tests.support.zygote`, one per test run."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(

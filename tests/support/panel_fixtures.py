@@ -16,10 +16,8 @@ from locker.accounts import add_account, create_token
 from locker.clock import SimulatedClock
 from locker.config import Config
 from locker.db import Database, migrate
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.web.kit import (
-    MONDAY,
+from tests.support.nursery import add_on_shift
+from tests.support.panel import (
     PASSWORDS,
     SECRET,
     AuthActions,
@@ -104,26 +102,15 @@ def token(db, clock, accounts):
 @pytest.fixture
 def people(db, clock):
     """Alice and Bob (staff, badges, 08:00-16:00 with a break at noon); Mary (manager)."""
-    ids = {}
     with db.write() as session:
-        for name, uid, role in (
-            ("Alice", "A1A1A1A1", "staff"),
-            ("Bob", "B0B0B0B0", "staff"),
-            ("Mary", "4D4D4D4D", "manager"),
-        ):
-            person = add_person(session, name, role=role, badge=uid, at=clock.now(), actor="test")
-            ids[name] = person.id
-        for name in ("Alice", "Bob"):
-            set_shift(
-                session,
-                ids[name],
-                MONDAY,
-                at("08:00"),
-                at("16:00"),
-                [(at("12:00"), at("12:30"))],
-                at=clock.now(),
-                actor="test",
+        ids = {
+            name: add_on_shift(session, name, uid, role, now=clock.now(), shift=role == "staff")
+            for name, uid, role in (
+                ("Alice", "A1A1A1A1", "staff"),
+                ("Bob", "B0B0B0B0", "staff"),
+                ("Mary", "4D4D4D4D", "manager"),
             )
+        }
         session.commit()
     return ids
 

@@ -23,9 +23,7 @@ from locker.daemon import Daemon
 from locker.db import Database, migrate
 from locker.log import verify
 from locker.models import Alert, Event, Slot
-from locker.people import add_person
-from locker.rota import set_shift
-from tests.locker.kit import MONDAY, at, make_config
+from tests.support.nursery import MONDAY, add_on_shift, at, make_config
 from tests.support.timers import FakeTimer
 
 ALICE, BOB, MARY = "A1A1A1A1", "B0B0B0B0", "4D4D4D4D"
@@ -52,19 +50,7 @@ class Bench:
         migrate(self.db.engine)
         with self.db.write() as session:
             for name, uid, role in people:
-                person = add_person(
-                    session, name, role=role, badge=uid, at=self.clock.now(), actor="test"
-                )
-                set_shift(
-                    session,
-                    person.id,
-                    MONDAY,
-                    at(MONDAY, "08:00"),
-                    at(MONDAY, "16:00"),
-                    [(at(MONDAY, "12:00"), at(MONDAY, "12:30"))],
-                    at=self.clock.now(),
-                    actor="test",
-                )
+                add_on_shift(session, name, uid, role, now=self.clock.now())
             session.commit()
         self.folder = folder
         self.pins = SimulatedPinFactory()
@@ -200,3 +186,20 @@ class Bench:
         """Stop the daemon (locks safe) and close the database."""
         self.daemon.finish()
         self.db.dispose()
+
+
+class NoUnlock:
+    """Remembers the lock outputs, so a test can say nothing was driven open since."""
+
+    def __init__(self, bench: Bench):
+        self.bench = bench
+        self.edges = {n: bench.energising_edges(n) for n in bench.backend.bank.slots}
+        self.unlocks = {n: bench.unlocks(n) for n in bench.backend.bank.slots}
+        self.logged = bench.unlocked_events()
+
+    def check(self) -> None:
+        bench = self.bench
+        assert {n: bench.energising_edges(n) for n in self.edges} == self.edges
+        assert {n: bench.unlocks(n) for n in self.unlocks} == self.unlocks
+        assert bench.unlocked_events() == self.logged
+        assert all(not bench.lock_pin(n).state for n in self.edges)  # pulse locks at rest
