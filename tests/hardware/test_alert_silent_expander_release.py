@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.models import Event
-from tests.reliability.bench import ALICE, Bench
+from tests.support.bench import ALICE, Bench
 from tests.support.expander_bank import expander_bench
 
 
