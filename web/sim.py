@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
 from web.manager import bank
 from web.rota import parse_time
+from web.sim_outcome import WATCH_S, Card, SlotMove, Watch, events_after, log_mark
 from web.words import STATE_WORDS, slot_kind_words
 
 bp = Blueprint("sim", __name__)
@@ -232,18 +233,23 @@ def outputs():
 
 @bp.post("/api/sim/badge")
 def badge():
-    """Present a card to the reader: ``{uid}``."""
+    """Present a card to the reader: ``{uid}``; the answer says what the controller decided."""
     data = json_body()
     only(data, {"uid"})
     asked = SimBadge(normalise_uid(parse_command(CommandKind.SIM_BADGE, data).uid))
-    return _ask(
-        CommandKind.SIM_BADGE, asked, lambda result: f"Card {asked.uid} held to the reader."
-    )
+    with get_db().read() as session:
+        mark, card = log_mark(session), Card.look_up(session, asked.uid)
+
+    def words(result: dict[str, Any]) -> str:
+        return card.outcome(_watch(mark, lambda seen: card.decision(seen) is not None))
+
+    return _ask(CommandKind.SIM_BADGE, asked, words)
 
 
 @bp.post("/api/sim/slots/<int:number>")
 def slot(number: int):
-    """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``."""
+    """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``;
+    the answer says what the controller made of it."""
     data = json_body()
     only(data, {"door", "device"})
     asked = parse_command(CommandKind.SIM_SLOT, {**data, "slot": number}, bank())
@@ -252,12 +258,38 @@ def slot(number: int):
         said.append("door opened" if asked.door == "open" else "door closed")
     if asked.device is not None:
         said.append("device put in" if asked.device else "device taken out")
+    with get_db().read() as session:
+        mark = log_mark(session)
+        move = SlotMove.look_up(session, number, asked.door, asked.device)
 
     def words(result: dict[str, Any]) -> str:
-        forced = " It was locked: that is a forced door." if result.get("forced") else ""
-        return f"Slot {number}: {' and '.join(said)}.{forced}"
+        seen = _watch(mark, move.answered)
+        with get_db().read() as session:
+            row = session.get(Slot, number)
+            state = row.state if row is not None else None
+        outcome = move.outcome(seen, state)
+        if result.get("forced") and "forced door" not in outcome:
+            outcome += " It was locked: that is a forced door."
+        return f"Slot {number}: {' and '.join(said)}. {outcome}"
 
     return _ask(CommandKind.SIM_SLOT, asked, words)
+
+
+def _watch(mark: int, answered) -> list:
+    """The events after ``mark`` once ``answered`` by them, or after a short bounded wait.
+
+    The watch (its length and its clock) can be injected as the app extension
+    ``locker_sim_watch``; otherwise it lasts ``LOCKER_SIM_WATCH_S`` seconds.
+    """
+    watch = current_app.extensions.get("locker_sim_watch") or Watch(
+        current_app.config.get("LOCKER_SIM_WATCH_S", WATCH_S)
+    )
+
+    def read():
+        with get_db().read() as session:
+            return events_after(session, mark)
+
+    return watch.until(read, answered)
 
 
 @bp.post("/api/sim/clock")
