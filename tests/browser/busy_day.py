@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,14 @@ class Api:
         self.call("POST", f"/api/sim/slots/{number}", move)
 
     def advance(self, seconds: int) -> None:
-        """Move the simulated clock on."""
+        """Move the simulated clock on, and wait until it has (hours take the daemon a while)."""
+        start = datetime.fromisoformat(self.call("GET", "/api/status")["now"])
         self.call("POST", "/api/sim/clock", {"advance_s": seconds})
+        target = start + timedelta(seconds=seconds)
+        wait_for(
+            f"the clock at {target:%H:%M}",
+            lambda: datetime.fromisoformat(self.call("GET", "/api/status")["now"]) >= target,
+        )
 
 
 def wait_for(what: str, found: Callable[[], Any]) -> Any:

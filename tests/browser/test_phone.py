@@ -128,6 +128,42 @@ def test_a_wrong_password_on_release_all_moves_focus_to_a_visible_error(busy_dem
         page.context.close()
 
 
+@pytest.mark.parametrize("size", PHONES)
+@pytest.mark.parametrize("role", ["manager", "viewer"])
+def test_the_bank_starts_on_the_first_screen_under_the_safety_alerts(
+    busy_demo, browser, size, role
+):
+    page = phone_page(browser, busy_demo, size, role)
+    try:
+        page.goto("/")
+        height = PHONES[size][1]
+        safety = page.locator("#alert-list > li.severity-safety")
+        expect(safety.first).to_be_visible()
+        others = page.get_by_test_id("other-alerts-summary")
+        expect(others).to_contain_text("other alerts")
+        expect(others).to_contain_text("On shift, no device deposited (")
+        # The operational alerts are folded into that line on a phone; a tap opens them.
+        expect(page.get_by_test_id("group-no_deposit")).to_be_hidden()
+        # The first row of the bank, its bottom edge included, is on the first screen,
+        # below the safety alerts.
+        cards = page.locator("#slot-grid > li")
+        top = cards.first.bounding_box()["y"]
+        row = [
+            box
+            for box in (cards.nth(i).bounding_box() for i in range(cards.count()))
+            if abs(box["y"] - top) < 1
+        ]
+        assert len(row) >= 2, "a phone shows two slots a row"
+        bottom = max(box["y"] + box["height"] for box in row)
+        assert bottom <= height, f"the bank's first row ends at {bottom:.0f} px of {height}"
+        last_safety = safety.last.bounding_box()
+        assert last_safety["y"] + last_safety["height"] <= top
+        others.click()
+        expect(page.get_by_test_id("group-no_deposit")).to_be_visible()
+    finally:
+        page.context.close()
+
+
 def internal_codes() -> set[str]:
     """Every code the product defines that a person should never have to read.
 
