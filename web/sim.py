@@ -26,6 +26,7 @@ from locker.rota import NonexistentTime, local_to_utc
 from web.api import json_body
 from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
+from web.log import REAL_TIME_KINDS
 from web.manager import bank
 from web.rota import parse_time
 from web.sim_outcome import WATCH_S, Card, SlotMove, Watch, events_after, log_mark
@@ -215,6 +216,7 @@ def page():
         badges=badges,
         events_after=max(last_id - LOG_LINES, 0),
         timezone=get_config().tz.key,
+        real_time_kinds=" ".join(sorted(REAL_TIME_KINDS)),
     )
 
 

@@ -18,7 +18,7 @@ from locker.commands import CommandKind
 from locker.states import SlotState
 from tests.browser.busy_day import ACCOUNTS, play_busy_morning
 from tests.browser.conftest import PASSWORD, USER, Demo
-from web.words import REASON_WORDS
+from web.words import EVENT_WORDS, REASON_WORDS
 
 PHONES = {"360x740": (360, 740), "390x844": (390, 844)}
 #: Pages every account sees, by their menu entry's test id.
@@ -195,5 +195,23 @@ def test_no_page_shows_an_internal_code(busy_demo, browser, role):
                 c for c in codes if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w])", text)
             )
             assert not shown, f"{path} shows {shown}"
+    finally:
+        page.context.close()
+
+
+def test_the_simulators_latest_events_are_in_words(busy_demo, browser):
+    page = phone_page(browser, busy_demo, "390x844", "manager")
+    try:
+        page.goto("/sim")
+        lines = page.locator("#sim-log > li")
+        expect(lines.first).to_be_visible()
+        texts = lines.all_inner_texts()
+        assert len(texts) >= 10
+        for text in texts:
+            # "11:51:02 Badge refused — Emily Clarke, slot 1: …" after its time.
+            what = re.sub(r"^\d\d:\d\d:\d\d (\(real time\) )?", "", text)
+            assert what.startswith(tuple(EVENT_WORDS.values())), text
+        logins = [t for t in texts if t.split(" ", 1)[1].startswith("(real time) ")]
+        assert logins and all(EVENT_WORDS[ev.AUTH_LOGIN] in t for t in logins)
     finally:
         page.context.close()

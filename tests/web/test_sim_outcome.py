@@ -134,3 +134,13 @@ def test_no_answer_within_the_watch_says_so_after_a_bounded_wait(
         "its answer will show under Latest events."
     )
     assert 1.0 <= sum(naps) < 1.1
+
+
+def test_the_log_feed_the_simulator_shows_carries_words(client, manager, world):
+    deposit(manager, "A1A1A1A1", 1)
+    feed = client.get("/api/events?limit=100").json["events"]
+    granted = next(e for e in feed if e["kind"] == "badge.granted")
+    assert granted["kind_text"] == "Badge accepted"
+    assert granted["person_name"] == "Alice"
+    assert "card number: A1A1A1A1" in granted["summary"] and "deposit" in granted["summary"]
+    assert all(e["kind_text"] and "." not in e["kind_text"][:-1] for e in feed)
