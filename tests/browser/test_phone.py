@@ -18,7 +18,7 @@ from locker.commands import CommandKind
 from locker.states import SlotState
 from tests.browser.busy_day import ACCOUNTS, play_busy_morning
 from tests.browser.conftest import PASSWORD, USER, Demo
-from web.words import EVENT_WORDS, REASON_WORDS
+from web.words import EVENT_WORDS, REASON_WORDS, VIEWED_WORDS
 
 PHONES = {"360x740": (360, 740), "390x844": (390, 844)}
 #: Pages every account sees, by their menu entry's test id.
@@ -178,6 +178,7 @@ def internal_codes() -> set[str]:
         *(state.value for state in SlotState),
         *(kind.value for kind in CommandKind),
         *REASON_WORDS,
+        *VIEWED_WORDS,
     }
     return {code for code in codes if "." in code or "_" in code}
 
@@ -185,7 +186,7 @@ def internal_codes() -> set[str]:
 @pytest.mark.parametrize("role", ["manager", "viewer"])
 def test_no_page_shows_an_internal_code(busy_demo, browser, role):
     codes = internal_codes()
-    assert {"release.grant", "open_for_release", "approval.on_the_spot", "home_visit"} <= codes
+    assert {"release.grant", "open_for_release", "approval.on_the_spot", "api_events"} <= codes
     page = phone_page(browser, busy_demo, "390x844", role)
     try:
         for path in PAGES[role]:
