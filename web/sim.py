@@ -30,7 +30,7 @@ from web.log import REAL_TIME_KINDS
 from web.manager import bank
 from web.rota import parse_time
 from web.sim_outcome import WATCH_S, Card, SlotMove, Watch, events_after, log_mark
-from web.words import STATE_WORDS, slot_kind_words
+from web.words import STATE_WORDS, in_words, slot_kind_words
 
 bp = Blueprint("sim", __name__)
 
@@ -157,7 +157,7 @@ def _ask(kind: CommandKind, asked: Payload, words) -> tuple[Any, int]:
     )
     body = {"command_id": outcome.command_id, "status": outcome.status, "result": outcome.result}
     if outcome.status == "failed":
-        return jsonify(error=f"the simulator refused: {outcome.error}", **body), 409
+        return jsonify(error=f"the simulator refused: {in_words(str(outcome.error))}", **body), 409
     if outcome.status == "pending":
         return jsonify(message=NOT_YET, **body), 202
     return jsonify(message=words(outcome.result), **body), 200
