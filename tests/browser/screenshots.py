@@ -18,7 +18,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from tests.browser.busy_day import play_busy_morning
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, USER, Demo
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Demo, log_in
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -37,10 +37,7 @@ def logged_in(browser, url: str, viewport: dict[str, int]) -> Page:
     """A new page of the demo at ``url``, logged in as its manager."""
     context = browser.new_context(base_url=url, viewport=viewport)
     page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page)
     page.wait_for_url("**/")
     return page
 
