@@ -128,7 +128,8 @@ class Card:
         if decision is None:
             return f"Card {self.uid} held to the reader; {NOT_DECIDED}"
         details = details_of(decision)
-        who = self.name or decision.actor or f"card {self.uid}"
+        who = self.name or decision.actor
+        badge = f"{who}'s badge" if who else f"Card {self.uid}"
         if decision.kind == ev.BADGE_UNKNOWN:
             if details.get("reason") == "storage":
                 return f"Card {self.uid}: the locker could not write its log, so nothing opened."
@@ -138,18 +139,19 @@ class Card:
             )
         if decision.kind == ev.BADGE_REFUSED:
             why = details.get("explanation") or reason_words(str(details.get("reason", "")))
-            return f"Refused: {who}'s badge opened nothing. {sentence(why)}"
+            refused = f"{who}'s badge" if who else f"card {self.uid}"
+            return f"Refused: {refused} opened nothing. {sentence(why)}"
         if decision.kind == ev.APPROVAL_ON_THE_SPOT:
             person = details.get("person") or "the refused person"
             return (
-                f"{who} approved on the spot: slot {decision.slot} is open "
+                f"{who or 'A manager'} approved on the spot: slot {decision.slot} is open "
                 f"for {person}'s device to be taken."
             )
         action = str(details.get("action", ""))
         opened = SIM_OPENED_FOR.get(action, "")
         if action == "release" and details.get("reason"):
             opened += f" ({reason_words(str(details['reason']))})"
-        return f"{who}'s badge opened slot {decision.slot} {opened}".rstrip() + "."
+        return f"{badge} opened slot {decision.slot} {opened}".rstrip() + "."
 
 
 def sentence(text: str) -> str:

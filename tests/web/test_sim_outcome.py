@@ -11,6 +11,7 @@ import pytest
 
 from locker.clock import SimulatedClock
 from locker.models import Command
+from locker.people import revoke_badge
 from tests.web.kit import at
 from web.sim_outcome import NOT_DECIDED, Watch
 
@@ -144,3 +145,13 @@ def test_the_log_feed_the_simulator_shows_carries_words(client, manager, world):
     assert granted["person_name"] == "Alice"
     assert "card number: A1A1A1A1" in granted["summary"] and "deposit" in granted["summary"]
     assert all(e["kind_text"] and "." not in e["kind_text"][:-1] for e in feed)
+
+
+def test_a_revoked_card_is_refused_by_its_number(manager, world, db, clock):
+    with db.write() as session:
+        revoke_badge(session, "B0B0B0B0", at=clock.now(), actor="test")
+        session.commit()
+    world.daemon.controller.reload_roster()
+    assert said(manager, "/api/sim/badge", {"uid": "B0B0B0B0"}) == (
+        "Refused: card B0B0B0B0 opened nothing. This badge has been revoked."
+    )
