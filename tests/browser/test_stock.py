@@ -90,9 +90,12 @@ def test_the_stock_button_opens_a_free_setting_slot_for_its_tablet(screen):
     expect(page.get_by_test_id(f"sim-door-{number}")).to_have_text("open")
     sim_move(page, f"sim-device-in-{number}")
     sim_move(page, f"sim-door-close-{number}")
-    expect(page.get_by_test_id("sim-message")).to_contain_text(
+    message = page.get_by_test_id("sim-message")
+    expect(message).to_contain_text(
         f"Slot {number}: door closed. The device is in slot {number}: the slot locked."
     )
+    # Said where the eye is: the button pressed is far down the bank.
+    expect(message).to_be_in_viewport()
     page.goto("/")
     expect(page.get_by_test_id(f"slot-{number}-state")).to_have_text("Device locked in")
     expect(page.get_by_test_id(f"slot-{number}-stock")).to_have_count(0)
