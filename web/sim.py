@@ -9,6 +9,7 @@ daemon carries out on its simulated world (``sim_badge``, ``sim_slot``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from werkzeug.exceptions import NotFound
 
 from locker.commands import CommandKind, Payload, SimBadge, only, parse_command, payload_of
 from locker.errors import Conflict, InvalidRequest
+from locker.log.personal import ShownEvent
 from locker.models import Badge, Event, Person, Slot
 from locker.roster import normalise_uid
 from locker.rota import NonexistentTime, local_to_utc
@@ -277,7 +279,7 @@ def slot(number: int):
     return _ask(CommandKind.SIM_SLOT, asked, words)
 
 
-def _watch(mark: int, answered) -> list:
+def _watch(mark: int, answered: Callable[[list[ShownEvent]], bool]) -> list[ShownEvent]:
     """The events after ``mark`` once ``answered`` by them, or after a short bounded wait.
 
     The watch (its length and its clock) can be injected as the app extension
