@@ -30,10 +30,12 @@ from web.context import (
     client_address,
     controller_now,
     daemon_state,
+    get_config,
     get_db,
     iso,
     local_day,
 )
+from web.log_rows import event_row, names_of
 from web.status import snapshot
 
 bp = Blueprint("api", __name__)
@@ -152,14 +154,17 @@ def events():
     with get_db().read() as session:
         rows = list(session.scalars(query))
         page = shown_events(session, rows[:limit])
+        names = names_of(session, (e.person_id for e in page))
+    tz = get_config().tz
     return jsonify(
-        events=[_event(e) for e in page],
+        events=[_event(e, event_row(e, names, tz)) for e in page],
         next_after_id=page[-1].id if page else after_id,
         more=len(rows) > limit,
     )
 
 
-def _event(event: ShownEvent) -> dict[str, Any]:
+def _event(event: ShownEvent, row: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored, with the log page's words for it (``kind_text``, ``summary``)."""
     return {
         "id": event.id,
         "ts": event.ts,
@@ -170,6 +175,9 @@ def _event(event: ShownEvent) -> dict[str, Any]:
         "details": uids.shown_details(_details(event.details)),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "kind_text": row["kind_text"],
+        "person_name": row["person_name"],
+        "summary": row["summary"],
     }
 
 

@@ -19,7 +19,16 @@ from locker import events as ev
 from locker.models import Event, Grant, Person
 from web import uids
 from web.log_query import logged_moment, moment_of, parse_details
-from web.words import DETAIL_WORDS, OVERRIDE_WHAT, alert_words, event_words, reason_words
+from web.words import (
+    DETAIL_WORDS,
+    OVERRIDE_WHAT,
+    VIA_WORDS,
+    VIEWED_WORDS,
+    alert_words,
+    event_words,
+    plain,
+    reason_words,
+)
 
 #: Kinds whose ``reason`` is one of the codes above, not a manager's own words.
 CODED_REASON_KINDS = frozenset(
@@ -34,6 +43,11 @@ CODED_REASON_KINDS = frozenset(
         ev.APPROVAL_ON_THE_SPOT,
     }
 )
+#: Detail values that are codes of the access log (``data.viewed``, ``person.exported``).
+CODED_VALUE_WORDS = {
+    (ev.DATA_VIEWED, "what"): VIEWED_WORDS,
+    (ev.PERSON_EXPORTED, "via"): VIA_WORDS,
+}
 _ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
 
 
@@ -90,6 +104,8 @@ def _value(key: str, value: Any, kind: str, tz: ZoneInfo, day: date | None) -> s
         return reason_words(value)
     if key == "return_minutes":
         return f"{value} min"
+    if (kind, key) in CODED_VALUE_WORDS and isinstance(value, str):
+        return CODED_VALUE_WORDS[kind, key].get(value) or plain(value)
     moment = _iso_moment(value)
     if moment is not None:
         return local_time(moment, tz, day=day)

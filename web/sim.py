@@ -9,10 +9,11 @@ daemon carries out on its simulated world (``sim_badge``, ``sim_slot``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,15 +21,18 @@ from werkzeug.exceptions import NotFound
 
 from locker.commands import CommandKind, Payload, SimBadge, only, parse_command, payload_of
 from locker.errors import Conflict, InvalidRequest
+from locker.log.personal import ShownEvent
 from locker.models import Badge, Event, Person, Slot
 from locker.roster import normalise_uid
 from locker.rota import NonexistentTime, local_to_utc
 from web.api import json_body
 from web.commands import NOT_YET, send_command
 from web.context import client_address, controller_now, daemon_state, get_config, get_db, iso
+from web.log import REAL_TIME_KINDS
 from web.manager import bank
 from web.rota import parse_time
-from web.words import STATE_WORDS, slot_kind_words
+from web.sim_outcome import WATCH_S, Card, SlotMove, Watch, events_after, log_mark
+from web.words import STATE_WORDS, in_words, slot_kind_words
 
 bp = Blueprint("sim", __name__)
 
@@ -155,7 +159,7 @@ def _ask(kind: CommandKind, asked: Payload, words) -> tuple[Any, int]:
     )
     body = {"command_id": outcome.command_id, "status": outcome.status, "result": outcome.result}
     if outcome.status == "failed":
-        return jsonify(error=f"the simulator refused: {outcome.error}", **body), 409
+        return jsonify(error=f"the simulator refused: {in_words(str(outcome.error))}", **body), 409
     if outcome.status == "pending":
         return jsonify(message=NOT_YET, **body), 202
     return jsonify(message=words(outcome.result), **body), 200
@@ -214,6 +218,7 @@ def page():
         badges=badges,
         events_after=max(last_id - LOG_LINES, 0),
         timezone=get_config().tz.key,
+        real_time_kinds=" ".join(sorted(REAL_TIME_KINDS)),
     )
 
 
@@ -232,18 +237,23 @@ def outputs():
 
 @bp.post("/api/sim/badge")
 def badge():
-    """Present a card to the reader: ``{uid}``."""
+    """Present a card to the reader: ``{uid}``; the answer says what the controller decided."""
     data = json_body()
     only(data, {"uid"})
     asked = SimBadge(normalise_uid(parse_command(CommandKind.SIM_BADGE, data).uid))
-    return _ask(
-        CommandKind.SIM_BADGE, asked, lambda result: f"Card {asked.uid} held to the reader."
-    )
+    with get_db().read() as session:
+        mark, card = log_mark(session), Card.look_up(session, asked.uid)
+
+    def words(result: dict[str, Any]) -> str:
+        return card.outcome(_watch(mark, lambda seen: card.decision(seen) is not None))
+
+    return _ask(CommandKind.SIM_BADGE, asked, words)
 
 
 @bp.post("/api/sim/slots/<int:number>")
 def slot(number: int):
-    """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``."""
+    """Move a slot's door or its device: ``{door?: "open"|"closed", device?: true|false}``;
+    the answer says what the controller made of it."""
     data = json_body()
     only(data, {"door", "device"})
     asked = parse_command(CommandKind.SIM_SLOT, {**data, "slot": number}, bank())
@@ -252,12 +262,38 @@ def slot(number: int):
         said.append("door opened" if asked.door == "open" else "door closed")
     if asked.device is not None:
         said.append("device put in" if asked.device else "device taken out")
+    with get_db().read() as session:
+        mark = log_mark(session)
+        move = SlotMove.look_up(session, number, asked.door, asked.device)
 
     def words(result: dict[str, Any]) -> str:
-        forced = " It was locked: that is a forced door." if result.get("forced") else ""
-        return f"Slot {number}: {' and '.join(said)}.{forced}"
+        seen = _watch(mark, move.answered)
+        with get_db().read() as session:
+            row = session.get(Slot, number)
+            state = row.state if row is not None else None
+        outcome = move.outcome(seen, state)
+        if result.get("forced") and "forced door" not in outcome:
+            outcome += " It was locked: that is a forced door."
+        return f"Slot {number}: {' and '.join(said)}. {outcome}"
 
     return _ask(CommandKind.SIM_SLOT, asked, words)
+
+
+def _watch(mark: int, answered: Callable[[list[ShownEvent]], bool]) -> list[ShownEvent]:
+    """The events after ``mark`` once ``answered`` by them, or after a short bounded wait.
+
+    The watch (its length and its clock) can be injected as the app extension
+    ``locker_sim_watch``; otherwise it lasts ``LOCKER_SIM_WATCH_S`` seconds.
+    """
+    watch = current_app.extensions.get("locker_sim_watch") or Watch(
+        current_app.config.get("LOCKER_SIM_WATCH_S", WATCH_S)
+    )
+
+    def read():
+        with get_db().read() as session:
+            return events_after(session, mark)
+
+    return watch.until(read, answered)
 
 
 @bp.post("/api/sim/clock")

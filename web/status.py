@@ -66,6 +66,7 @@ def snapshot(session: Session) -> dict[str, Any]:
         key=lambda a: severity(a.alert) != "safety",
     )
     listed = [describe_alert(a, people, today) for a in alerts]
+    groups = alert_groups(listed)
     return {
         "now": iso(now),
         "now_local": local_text(now, today),
@@ -75,7 +76,8 @@ def snapshot(session: Session) -> dict[str, Any]:
         "slots": slots,
         "on_shift": [_shift(s, slots, now, today) for s in shifts_on(session, today)],
         "alerts": listed,
-        "alert_groups": alert_groups(listed),
+        "alert_groups": groups,
+        "other_alerts": other_alerts(groups),
         "expired_requests": _expired_requests(session, now, today),
     }
 
@@ -259,6 +261,22 @@ def alert_groups(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         words = GROUP_WORDS.get(group["kind"], "{n} × " + group["alerts"][0]["alert_text"])
         group["text"] = f"{words.format(n=n)}: {names}" if n > 1 else ""
     return groups
+
+
+def other_alerts(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one line the operational alerts fold into below the safety alerts (closed on a
+    phone, so the bank stays on the first screen): how many, and of which kinds."""
+    others = [g for g in groups if g["severity"] != "safety"]
+    count = sum(len(g["alerts"]) for g in others)
+    kinds = []
+    for group in others:
+        n = len(group["alerts"])
+        kinds.append(group["alerts"][0]["alert_text"] + (f" ({n})" if n > 1 else ""))
+    return {
+        "count": count,
+        "text": f"{count} other alert{'' if count == 1 else 's'}" if count else "",
+        "kinds": " · ".join(kinds),
+    }
 
 
 def _who_or_where(alert: dict[str, Any]) -> str:

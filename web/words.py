@@ -333,3 +333,21 @@ def in_words(message: str) -> str:
         if "_" in code:
             message = message.replace(code, words.lower())
     return message
+
+
+# The simulator (issue 16) says what each move led to.
+#: What a badge that was let in opened its slot for (``action`` of ``badge.granted``).
+SIM_OPENED_FOR = {
+    "deposit": "for a device to go in: put it in and close the door",
+    "return": "for the device to come back: put it in and close the door",
+    "setting_return": "for the setting's device to come back",
+    "checkout": "for the setting's device to be taken",
+    "release": "for the device to be taken",
+    "already_open": "(it was open already: it stays open a little longer)",
+}
+#: The simulator: why the daemon locked a slot again, where no other event of the move says it.
+SIM_LOCKED_BECAUSE = {
+    "not_collected": "The device was not taken: the slot locked again.",
+    "collected": "The device is taken: the slot locked.",
+    "door_closed": "The slot locked.",
+}

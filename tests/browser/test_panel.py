@@ -41,12 +41,21 @@ def _badge_label(page: Page, name: str) -> str:
 def test_deposit_and_refusal_played_on_the_simulator_change_the_grid(page: Page):
     log_in(page)
     page.goto("/sim")
+    message = page.get_by_test_id("sim-message")
     present(page, "Emily Clarke")
+    # The simulator says what the controller decided, not only that a card was held.
+    expect(message).to_have_text(
+        "Emily Clarke's badge opened slot 1 for a device to go in: put it in and close the door."
+    )
     # The sprung door pops open; the phone goes in and the door shuts.
     expect(page.get_by_test_id("sim-state-1")).to_have_text("Open for a device to go in")
     page.get_by_test_id("sim-device-in-1").click()
     expect(page.locator("#sim")).to_have_attribute("aria-busy", "false")
+    expect(message).to_contain_text("Slot 1: device put in.")
     page.get_by_test_id("sim-door-close-1").click()
+    expect(message).to_have_text(
+        "Slot 1: door closed. Emily Clarke's device is in slot 1: the slot locked."
+    )
     expect(page.get_by_test_id("sim-state-1")).to_have_text("Device locked in")
 
     page.goto("/")
@@ -56,7 +65,11 @@ def test_deposit_and_refusal_played_on_the_simulator_change_the_grid(page: Page)
     # Asking for it back before a break is refused, and the grid does not change.
     page.goto("/sim")
     present(page, "An unknown card")  # another card first: the reader debounces a repeat
+    expect(message).to_contain_text("is not known: nothing opened.")
     present(page, "Emily Clarke")
+    expect(message).to_contain_text(
+        "Refused: Emily Clarke's badge opened nothing. On shift and not on a break."
+    )
     refusal = page.locator("#sim-log li[data-kind='badge.refused']")
     expect(refusal.first).to_be_visible()
     expect(page.get_by_test_id("sim-state-1")).to_have_text("Device locked in")

@@ -18,7 +18,7 @@ from locker.commands import CommandKind
 from locker.states import SlotState
 from tests.support.busy_day import ACCOUNTS, play_busy_morning
 from tests.support.demo import PASSWORD, USER, Demo
-from web.words import REASON_WORDS
+from web.words import EVENT_WORDS, REASON_WORDS, VIEWED_WORDS
 
 PHONES = {"360x740": (360, 740), "390x844": (390, 844)}
 #: Pages every account sees, by their menu entry's test id.
@@ -128,6 +128,42 @@ def test_a_wrong_password_on_release_all_moves_focus_to_a_visible_error(busy_dem
         page.context.close()
 
 
+@pytest.mark.parametrize("size", PHONES)
+@pytest.mark.parametrize("role", ["manager", "viewer"])
+def test_the_bank_starts_on_the_first_screen_under_the_safety_alerts(
+    busy_demo, browser, size, role
+):
+    page = phone_page(browser, busy_demo, size, role)
+    try:
+        page.goto("/")
+        height = PHONES[size][1]
+        safety = page.locator("#alert-list > li.severity-safety")
+        expect(safety.first).to_be_visible()
+        others = page.get_by_test_id("other-alerts-summary")
+        expect(others).to_contain_text("other alerts")
+        expect(others).to_contain_text("On shift, no device deposited (")
+        # The operational alerts are folded into that line on a phone; a tap opens them.
+        expect(page.get_by_test_id("group-no_deposit")).to_be_hidden()
+        # The first row of the bank, its bottom edge included, is on the first screen,
+        # below the safety alerts.
+        cards = page.locator("#slot-grid > li")
+        top = cards.first.bounding_box()["y"]
+        row = [
+            box
+            for box in (cards.nth(i).bounding_box() for i in range(cards.count()))
+            if abs(box["y"] - top) < 1
+        ]
+        assert len(row) >= 2, "a phone shows two slots a row"
+        bottom = max(box["y"] + box["height"] for box in row)
+        assert bottom <= height, f"the bank's first row ends at {bottom:.0f} px of {height}"
+        last_safety = safety.last.bounding_box()
+        assert last_safety["y"] + last_safety["height"] <= top
+        others.click()
+        expect(page.get_by_test_id("group-no_deposit")).to_be_visible()
+    finally:
+        page.context.close()
+
+
 def internal_codes() -> set[str]:
     """Every code the product defines that a person should never have to read.
 
@@ -142,6 +178,7 @@ def internal_codes() -> set[str]:
         *(state.value for state in SlotState),
         *(kind.value for kind in CommandKind),
         *REASON_WORDS,
+        *VIEWED_WORDS,
     }
     return {code for code in codes if "." in code or "_" in code}
 
@@ -149,7 +186,7 @@ def internal_codes() -> set[str]:
 @pytest.mark.parametrize("role", ["manager", "viewer"])
 def test_no_page_shows_an_internal_code(busy_demo, browser, role):
     codes = internal_codes()
-    assert {"release.grant", "open_for_release", "approval.on_the_spot", "home_visit"} <= codes
+    assert {"release.grant", "open_for_release", "approval.on_the_spot", "api_events"} <= codes
     page = phone_page(browser, busy_demo, "390x844", role)
     try:
         for path in PAGES[role]:
@@ -159,5 +196,23 @@ def test_no_page_shows_an_internal_code(busy_demo, browser, role):
                 c for c in codes if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w])", text)
             )
             assert not shown, f"{path} shows {shown}"
+    finally:
+        page.context.close()
+
+
+def test_the_simulators_latest_events_are_in_words(busy_demo, browser):
+    page = phone_page(browser, busy_demo, "390x844", "manager")
+    try:
+        page.goto("/sim")
+        lines = page.locator("#sim-log > li")
+        expect(lines.first).to_be_visible()
+        texts = lines.all_inner_texts()
+        assert len(texts) >= 10
+        for text in texts:
+            # "11:51:02 Badge refused — Emily Clarke, slot 1: …" after its time.
+            what = re.sub(r"^\d\d:\d\d:\d\d (\(real time\) )?", "", text)
+            assert what.startswith(tuple(EVENT_WORDS.values())), text
+        logins = [t for t in texts if t.split(" ", 1)[1].startswith("(real time) ")]
+        assert logins and all(EVENT_WORDS[ev.AUTH_LOGIN] in t for t in logins)
     finally:
         page.context.close()

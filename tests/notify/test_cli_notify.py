@@ -18,8 +18,8 @@ from locker.models import Event
 from locker.notify_policy import Destination, NotifyConfig
 from locker_app.cli import main
 from locker_app.notify.channel import check_destinations
-from tests.support.nursery import make_config
 from tests.support.bench import ALICE, Bench
+from tests.support.nursery import make_config
 from tests.support.receivers import free_port
 
 

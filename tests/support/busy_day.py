@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from locker.demo import PEOPLE
 
 #: The longest a step of the morning may take to show (only a failure waits that long).
 WAIT_S = 30
+#: The longest the daemon may take to play hours of the morning on a busy machine.
+CLOCK_WAIT_S = 300
 #: A panel account of each role the tests log in as, with its password.
 ACCOUNTS = {"viewer": ("inspector", "inspector-pass-1"), "admin": ("owner", "owner-pass-12")}
 
@@ -77,19 +80,26 @@ class Api:
         self.call("POST", f"/api/sim/slots/{number}", move)
 
     def advance(self, seconds: int) -> None:
-        """Move the simulated clock on."""
+        """Move the simulated clock on, and wait until it has (hours take the daemon a while)."""
+        start = datetime.fromisoformat(self.call("GET", "/api/status")["now"])
         self.call("POST", "/api/sim/clock", {"advance_s": seconds})
+        target = start + timedelta(seconds=seconds)
+        wait_for(
+            f"the clock at {target:%H:%M}",
+            lambda: datetime.fromisoformat(self.call("GET", "/api/status")["now"]) >= target,
+            within=CLOCK_WAIT_S,
+        )
 
 
-def wait_for(what: str, found: Callable[[], Any]) -> Any:
+def wait_for(what: str, found: Callable[[], Any], within: float = WAIT_S) -> Any:
     """``found()``'s first truthy answer; the reader polls the card on its own time."""
-    deadline = time.monotonic() + WAIT_S
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         answer = found()
         if answer:
             return answer
         time.sleep(0.1)
-    raise AssertionError(f"the demo did not get to: {what} within {WAIT_S} s")
+    raise AssertionError(f"the demo did not get to: {what} within {within} s")
 
 
 def deposit(api: Api, uid: str) -> int:

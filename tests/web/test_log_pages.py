@@ -601,3 +601,17 @@ def test_a_real_bank_marks_nothing(client, viewer, db):
     text = client.get("/log").get_data(as_text=True)
     assert 'data-testid="log-simulated"' not in text
     assert f'data-testid="event-{login}-real-time"' not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "details", "words"),
+    [
+        (ev.DATA_VIEWED, {"what": "api_events"}, "the log through the API"),
+        (ev.DATA_VIEWED, {"what": "log_export"}, "a download of the log"),
+        (ev.PERSON_EXPORTED, {"via": "cli"}, "via: on the command line"),
+        # Another kind's "what" is already words, and stays as written.
+        (ev.CONFIG_CHANGED, {"what": "person added"}, "person added"),
+    ],
+)
+def test_the_access_logs_codes_are_in_words(kind, details, words):
+    assert log_rows.summarise(kind, details, LONDON, MONDAY) == words

@@ -282,6 +282,10 @@ def test_extending_a_shift(client, manager, daemon, db):
 
 def test_ending_a_shift_now(client, manager, daemon, db):
     daemon.advance(3 * 3600)  # 10:30
+    # One tap would end it for good: the button asks first (web/static/panel.js).
+    assert "data-confirm=\"End Bob's shift now?" in html.unescape(
+        client.get("/rota").get_data(as_text=True)
+    )
     response = manager.post(f"/rota/shifts/{BOB}/end-now", follow_redirects=True)
     assert "Bob's shift ended at 10:30." in page(response)
     assert shift(db, BOB)[1:] == (at("10:30"), [])  # the noon break went with it

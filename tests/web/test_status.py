@@ -61,6 +61,34 @@ def test_open_alerts_are_listed_with_an_acknowledge_button(client, auth, daemon,
     assert f'data-testid="ack-{alert_id}"' not in text
 
 
+def test_safety_alerts_come_first_and_the_others_fold_into_one_line(client, auth, daemon, db):
+    now = daemon.clock.now()
+    raise_alert(db, now, alert="no_deposit", slot=None, person_id=1)
+    raise_alert(db, now, alert="no_deposit", slot=None, person_id=2)
+    raise_alert(db, now, alert="door_left_open", slot=3)
+    forced = raise_alert(db, now, alert="door_forced", slot=2)
+    auth.login("viewer")
+    text = page(client)
+    safety, others = text.split('data-testid="other-alerts"')
+    assert f'data-testid="alert-{forced}"' in safety.split('data-testid="alert-list"')[1]
+    assert 'data-testid="group-no_deposit"' in others and "no_deposit" not in safety
+    assert '<strong id="other-alerts-text">3 other alerts</strong>' in others
+    assert "On shift, no device deposited (2) · Door left open" in others
+    summary = client.get("/api/status").json["other_alerts"]
+    assert summary == {
+        "count": 3,
+        "text": "3 other alerts",
+        "kinds": "On shift, no device deposited (2) · Door left open",
+    }
+
+
+def test_without_operational_alerts_there_is_no_folded_line(client, auth, daemon, db):
+    raise_alert(db, daemon.clock.now(), alert="door_forced", slot=2)
+    auth.login()
+    assert 'data-testid="other-alerts" open hidden' in page(client)
+    assert client.get("/api/status").json["other_alerts"]["count"] == 0
+
+
 def test_no_banner_while_the_daemon_runs_with_a_synchronised_clock(client, auth, daemon):
     auth.login()
     text = page(client)

@@ -13,42 +13,10 @@
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
   const timeZone = root.dataset.timezone;
   let afterId = Number(root.dataset.eventsAfter) || 0;
-  let names = {};
 
   const MACHINE_ACTORS = new Set(["", "daemon", "system", "controller"]);
-  const KIND_WORDS = {
-    "badge.granted": "Badge accepted",
-    "badge.refused": "Badge refused",
-    "badge.unknown": "Unknown badge",
-    "slot.unlocked": "Slot unlocked",
-    "slot.locked": "Slot locked",
-    "door.opened": "Door opened",
-    "door.closed": "Door closed",
-    "device.detected": "Device detected",
-    "device.removed": "Device removed",
-    "deposit.confirmed": "Deposit confirmed",
-    "deposit.empty": "Door closed with no device",
-    "release.break": "Released for a break",
-    "release.grant": "Released on a manager's grant",
-    "release.shift_end": "Released at the end of the shift",
-    "release.manager": "Released by a manager",
-    "release.all": "Release all",
-    "release.closing": "Released at closing time",
-    "release.timeout": "Nobody came: slot locked again",
-    "grant.created": "Release granted",
-    "grant.used": "Grant used",
-    "grant.expired": "Grant expired",
-    "approval.on_the_spot": "Approved on the spot",
-    "alert.raised": "ALERT",
-    "alert.acknowledged": "Alert acknowledged",
-    "shift.changed": "Shift changed",
-    "break.started": "Break started",
-    "config.changed": "Configuration changed",
-  };
-
-  function words(text) {
-    return String(text).replace(/[._]/g, " ");
-  }
+  // The panel's own events (logins) carry real time, the rest the simulated clock.
+  const REAL_TIME_KINDS = new Set((root.dataset.realTimeKinds || "").split(" "));
 
   function clockText(ts) {
     try {
@@ -58,28 +26,19 @@
     }
   }
 
+  // An event in the log page's words (kind_text and summary come from /api/events).
   function eventLine(e) {
-    const details = e.details && typeof e.details === "object" ? e.details : {};
-    let line = KIND_WORDS[e.kind] || words(e.kind);
-    if (details.alert) {
-      line += ": " + words(details.alert);
-    } else if (details.reason) {
-      line += ": " + words(details.reason);
-    } else if (e.kind === "badge.unknown" && details.uid) {
-      line += ": card " + details.uid;
-    }
+    let line = e.kind_text;
     // The daemon and the system act on their own; a person or an account is worth naming.
     const actor = MACHINE_ACTORS.has(e.actor) ? "" : e.actor;
-    const who = names[String(e.person_id)] || actor || "";
+    const who = e.person_name || actor || "";
     const where = e.slot !== null && e.slot !== undefined ? "slot " + e.slot : "";
     const about = [who, where].filter(Boolean).join(", ");
     if (about) {
       line += " — " + about;
     }
-    if (details.explanation) {
-      line += ". " + details.explanation;
-    } else if (details.message) {
-      line += ". " + details.message;
+    if (e.summary) {
+      line += ": " + e.summary;
     }
     return line;
   }
@@ -104,7 +63,6 @@
   }
 
   function render(state) {
-    names = state.names || {};
     document.getElementById("sim-down").hidden = state.running;
     setText("sim-now", state.now_local);
     setLight("sim-led-green", state.leds.green, "on", "off");
@@ -143,7 +101,14 @@
       const when = document.createElement("time");
       when.dateTime = e.ts;
       when.textContent = clockText(e.ts);
-      item.append(when, " ", eventLine(e));
+      item.append(when, " ");
+      if (REAL_TIME_KINDS.has(e.kind)) {
+        const real = document.createElement("span");
+        real.className = "real-time";
+        real.textContent = "(real time) ";
+        item.append(real);
+      }
+      item.append(eventLine(e));
       list.prepend(item);
     }
     while (list.children.length > LOG_KEEP) {

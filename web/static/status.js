@@ -164,14 +164,19 @@
     });
     redraw("alerts", status.alert_groups, (groups) => {
       // Keep a group the manager opened open across redraws.
-      const opened = new Set([...document.querySelectorAll("#alert-list details[open]")]
+      const opened = new Set([...document.querySelectorAll(".alerts-section li details[open]")]
         .map((d) => d.parentElement.dataset.kind));
-      const list = document.getElementById("alert-list");
-      list.replaceChildren(...groups.map(alertGroup));
-      for (const d of list.querySelectorAll("details")) {
+      const safety = groups.filter((g) => g.severity === "safety");
+      const others = groups.filter((g) => g.severity !== "safety");
+      document.getElementById("alert-list").replaceChildren(...safety.map(alertGroup));
+      document.getElementById("other-alert-list").replaceChildren(...others.map(alertGroup));
+      for (const d of document.querySelectorAll(".alerts-section li details")) {
         d.open = opened.has(d.parentElement.dataset.kind);
       }
       document.getElementById("no-alerts").hidden = groups.length > 0;
+      document.getElementById("other-alerts").hidden = others.length === 0;
+      document.getElementById("other-alerts-text").textContent = status.other_alerts.text;
+      document.getElementById("other-alerts-kinds").textContent = status.other_alerts.kinds;
     });
     redraw("shifts", status.on_shift, (rows) => {
       document.getElementById("shift-rows").replaceChildren(...rows.map(shiftRow));
@@ -203,5 +208,10 @@
     window.setTimeout(refresh, INTERVAL_MS);
   }
 
+  // On a phone the operational alerts start folded into their one line: the safety
+  // alerts and the bank are what fits on the first screen.
+  if (window.matchMedia("(max-width: 40rem)").matches) {
+    document.getElementById("other-alerts").open = false;
+  }
   window.setTimeout(refresh, INTERVAL_MS);
 })();
