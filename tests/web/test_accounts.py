@@ -8,7 +8,7 @@ import json
 import pytest
 
 from locker import events as ev
-from tests.web.kit import AuthActions, events
+from tests.web.kit import AuthActions, shown
 
 MANAGER, VIEWER, ADMIN = 1, 2, 3
 
@@ -42,7 +42,7 @@ def test_deactivating_ends_the_sessions_and_tokens_and_stops_logins(app, client,
     assert other.get("/api/status").status_code == 401
     assert client.get("/api/status", headers=headers).status_code == 401
     assert AuthActions(app.test_client()).login("manager").status_code == 200  # refused
-    changed = json.loads(events(db, ev.CONFIG_CHANGED)[-1].details)
+    changed = json.loads(shown(db, ev.CONFIG_CHANGED)[-1].details)
     assert changed == {
         "what": "panel account deactivated",
         "username": "manager",
@@ -50,7 +50,7 @@ def test_deactivating_ends_the_sessions_and_tokens_and_stops_logins(app, client,
         "tokens_revoked": 1,
         "client": "127.0.0.1",
     }
-    assert events(db, ev.CONFIG_CHANGED)[-1].actor == "admin"
+    assert shown(db, ev.CONFIG_CHANGED)[-1].actor == "admin"
     admin.post(f"/accounts/{MANAGER}/active", {"active": "1"})
     assert AuthActions(app.test_client()).login("manager").status_code == 302
     assert client.get("/api/status", headers=headers).status_code == 401  # stays revoked

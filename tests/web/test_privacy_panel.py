@@ -13,14 +13,14 @@ from sqlalchemy.exc import OperationalError
 
 from locker import events as ev
 from locker.log import verify
-from tests.web.kit import events
+from tests.web.kit import shown
 
 ALICE = 1
 
 
 def viewed(db) -> list[tuple[str, str, int | None]]:
     return [
-        (e.actor, json.loads(e.details)["what"], e.person_id) for e in events(db, ev.DATA_VIEWED)
+        (e.actor, json.loads(e.details)["what"], e.person_id) for e in shown(db, ev.DATA_VIEWED)
     ]
 
 
@@ -46,7 +46,7 @@ def test_a_viewer_sees_the_page_with_the_card_masked_and_cannot_download(client,
     assert "Download everything" not in text
     response = client.get(f"/people/{ALICE}/export.zip")
     assert response.status_code == 403
-    assert events(db, ev.PERSON_EXPORTED) == []
+    assert shown(db, ev.PERSON_EXPORTED) == []
 
 
 def test_the_download_holds_everything_and_is_logged_every_time(client, auth, db, people):
@@ -61,7 +61,7 @@ def test_the_download_holds_everything_and_is_logged_every_time(client, auth, db
     assert [s["person_id"] for s in json.loads(archive.read("shifts.json"))] == [ALICE]
     assert "Alice" in archive.read("summary.html").decode()
     client.get(f"/people/{ALICE}/export.zip")
-    exported = events(db, ev.PERSON_EXPORTED)
+    exported = shown(db, ev.PERSON_EXPORTED)
     assert [(e.actor, e.person_id, json.loads(e.details)) for e in exported] == [
         ("manager", ALICE, {"via": "panel"})
     ] * 2
@@ -142,10 +142,10 @@ def test_a_hold_needs_a_reason_and_blocks_forgetting_until_released(client, auth
     response = forget(auth)
     assert response.status_code == 409
     assert "on legal hold" in response.get_data(as_text=True)
-    assert events(db, ev.PERSON_FORGOTTEN) == []
+    assert shown(db, ev.PERSON_FORGOTTEN) == []
     assert auth.post(f"/people/{ALICE}/hold", {"hold": "release"}).status_code == 302
     assert forget(auth).status_code == 302
-    assert [e.actor for e in events(db, ev.PERSON_HOLD)] == ["manager", "manager"]
+    assert [e.actor for e in shown(db, ev.PERSON_HOLD)] == ["manager", "manager"]
 
 
 def forget(auth, **fields):
@@ -168,7 +168,7 @@ def test_forget_wants_the_box_ticked_and_the_password_typed_again(
     response = forget(auth, **fields)
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
-    assert events(db, ev.PERSON_FORGOTTEN) == []
+    assert shown(db, ev.PERSON_FORGOTTEN) == []
 
 
 def test_after_forget_no_page_or_download_holds_the_name_or_the_card(client, auth, db, people):
@@ -212,7 +212,7 @@ def test_a_viewer_cannot_hold_or_forget(client, auth, db, people):
     auth.login("viewer")
     assert client.get(f"/people/{ALICE}/forget").status_code == 403
     assert auth.post(f"/people/{ALICE}/hold", {"hold": "on", "reason": "x"}).status_code == 403
-    assert events(db, ev.PERSON_HOLD) == []
+    assert shown(db, ev.PERSON_HOLD) == []
 
 
 def test_a_view_the_database_cannot_record_still_shows_the_page(client, auth, db, monkeypatch):
