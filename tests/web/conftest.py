@@ -11,6 +11,7 @@ from tests.web.fixtures import (  # noqa: F401 - pytest finds fixtures by name h
     daemon,
     db,
     people,
+    quick_app,
     runner,
     token,
     world,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
+import sqlite3
 import zipfile
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 
 from locker import events as ev
 from locker.log import verify
-from tests.web.kit import shown
+from tests.web.kit import AuthActions, shown
 
 ALICE = 1
 
@@ -215,13 +216,53 @@ def test_a_viewer_cannot_hold_or_forget(client, auth, db, people):
     assert shown(db, ev.PERSON_HOLD) == []
 
 
-def test_a_view_the_database_cannot_record_still_shows_the_page(client, auth, db, monkeypatch):
-    auth.login()
+#: Every page that records its views, and how a test asks for it.
+WATCHED_PAGES = ["/log", "/log/overrides", "/report", f"/people/{ALICE}", "/log/export.csv"]
 
-    def refused(*args, **kwargs):
-        raise OperationalError("INSERT INTO events", {}, Exception("database is locked"))
 
-    monkeypatch.setattr("web.privacy.record_view", refused)
-    response = client.get("/log")
-    assert response.status_code == 200
+@contextlib.contextmanager
+def storage_fault(config):
+    """Another process holds the write lock: nothing can be recorded meanwhile."""
+    conn = sqlite3.connect(config.db_url.removeprefix("sqlite:///"), isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_a_view_that_cannot_be_recorded_is_refused_in_words_on_every_watched_page(
+    quick_app, people, db, config, token, monkeypatch
+):
+    monkeypatch.setattr("web.privacy.WRITE_PROBE_S", 0.1)
+    client = quick_app.test_client()
+    AuthActions(client).login()
+    bearer = token("admin")
+    with storage_fault(config):
+        for path in WATCHED_PAGES:
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["Retry-After"]
+            text = html.unescape(response.get_data(as_text=True))
+            assert "every look at it is recorded" in text, path
+            assert "Alice" not in text and "A1A1A1A1" not in text, path
+        api = quick_app.test_client().get("/api/events", headers=bearer)
+        assert api.status_code == 503 and "recorded" in api.json["error"]
+        # The status page runs the locker: it is not watched and keeps working.
+        assert client.get("/").status_code == 200
     assert viewed(db) == []
+    for path in WATCHED_PAGES:
+        client.get(path).close()
+    assert client.get("/api/events", headers=bearer).status_code == 200
+    assert {what for _, what, _ in viewed(db)} == {
+        "log",
+        "report",
+        "person",
+        "log_export",
+        "api_events",
+    }
+    # A second look the same day is on record already: shown during a fault too.
+    with storage_fault(config):
+        for path in ["/log", "/report", f"/people/{ALICE}"]:
+            assert client.get(path).status_code == 200, path
