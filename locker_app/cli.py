@@ -23,7 +23,7 @@ from locker.commands import CommandKind
 from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_config_text, load_config
 from locker.db import Database, migrate, require_current_schema
 from locker.models import Command
-from locker_app import cli_notify, cli_person_export, cli_slot
+from locker_app import cli_account_link, cli_notify, cli_person_export, cli_slot
 from locker_app.cli_group import EXIT_ERROR, EXIT_USAGE, LockerGroup, fail, friendly, read_password
 from locker_app.cli_hub import hub as hub_commands
 from locker_app.cli_person import person as person_commands
@@ -207,17 +207,19 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), required=True)
+@cli_account_link.person_option
 @pass_app
 @friendly
-def user_add(app: App, name: str, role: str) -> None:
+def user_add(app: App, name: str, role: str, person: str | None) -> None:
     """Add a panel account; the password is prompted for, or read from stdin."""
     from locker.accounts import add_account
 
     password = read_password()
     with app.db.write() as session:
-        add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
+        account = add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
+        linked = cli_account_link.link_new_account(app, session, account, person)
         session.commit()
-    click.echo(f"account {name} ({role}) added")
+    click.echo(f"account {name} ({role}) added, {linked}")
 
 
 @user.command("passwd")
@@ -733,3 +735,4 @@ main.add_command(cli_slot.slot)
 
 main.add_command(person_commands)
 person_commands.add_command(cli_person_export.person_export)
+user.add_command(cli_account_link.user_link)
