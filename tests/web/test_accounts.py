@@ -8,6 +8,7 @@ import json
 import pytest
 
 from locker import events as ev
+from locker.subject_access import held_counts
 from tests.web.kit import AuthActions, shown
 
 MANAGER, VIEWER, ADMIN = 1, 2, 3
@@ -94,3 +95,36 @@ def test_mistakes_are_named(client, admin, path, form, status, words):
     response = admin.post(path, form)
     assert response.status_code == status
     assert words in page(response)
+
+
+def test_an_admin_says_whose_an_account_is_and_the_export_then_holds_it(client, admin, db, people):
+    alice = people["Alice"]
+    response = admin.post(f"/accounts/{MANAGER}/person", {"person": str(alice)})
+    assert response.status_code == 302
+    text = page(client.get("/accounts"))
+    assert f'<option value="{alice}" selected>Alice</option>' in text
+    linked = json.loads(shown(db, ev.CONFIG_CHANGED)[-1].details)
+    assert (linked["what"], linked["username"], linked["person_id"]) == (
+        "panel account linked to a person",
+        "manager",
+        alice,
+    )
+    with db.read() as session:
+        held = held_counts(session, alice)
+    assert held["panel_accounts"] == 1
+    assert admin.post(f"/accounts/{MANAGER}/person", {"person": ""}).status_code == 302
+    assert "panel account unlinked" in shown(db, ev.CONFIG_CHANGED)[-1].details
+
+
+@pytest.mark.parametrize(
+    ("person", "status", "words"),
+    [("x", 400, "person must be a person's id"), ("999", 404, "nobody with id 999")],
+)
+def test_a_bad_person_for_an_account_is_named(client, admin, people, person, status, words):
+    response = admin.post(f"/accounts/{MANAGER}/person", {"person": person})
+    assert response.status_code == status and words in page(response)
+
+
+def test_only_an_admin_says_whose_an_account_is(client, auth, people):
+    auth.login("manager")
+    assert auth.post(f"/accounts/{MANAGER}/person", {"person": "1"}).status_code == 403
