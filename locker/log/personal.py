@@ -235,10 +235,12 @@ def private_entry(
     accounts = accounts or AccountDirectory(session)
     actor = personal_actor(session, entry)
     details = dict(entry.details)
-    if actor == entry.actor and ACTOR_KEY not in details:
+    # Only a name can be an account's (the system, a CLI user and stand-ins are not):
+    # the daemon's own events cost no lookup.
+    if actor == entry.actor and ACTOR_KEY not in details and _is_a_name(actor):
         if accounts.is_account(actor):
             actor, details[ACTOR_KEY] = ACCOUNT_ACTOR, entry.actor
-        elif migrating and _names_somebody_gone(actor):
+        elif migrating:
             actor, details[ACTOR_KEY] = FORMER_ACTOR, entry.actor
     owners = {key: accounts.owner(details[key]) for key in ACCOUNT_FIELDS if key in details}
     by_account = accounts.owner(entry.actor) if actor == ACCOUNT_ACTOR else None
@@ -251,8 +253,9 @@ def private_entry(
     return LogEntry(entry.kind, actor, entry.slot, entry.person_id, details)
 
 
-def _names_somebody_gone(actor: str) -> bool:
-    """Whether an old event's actor (no person's, no account's) is a name: not the system."""
+def _is_a_name(actor: str) -> bool:
+    """Whether ``actor`` is somebody's name (an account's, or a leaver's in an old log),
+    not the system, the panel before a login, a CLI user or a stand-in."""
     return actor not in NOBODYS_ACTORS and not actor.startswith(("cli:", PERSON_ACTOR, "@"))
 
 

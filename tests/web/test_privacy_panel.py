@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from locker import events as ev
 from locker.log import verify
-from tests.web.kit import AuthActions, shown
+from tests.web.kit import AuthActions, events, shown
 
 ALICE = 1
 
@@ -266,3 +266,13 @@ def test_a_view_that_cannot_be_recorded_is_refused_in_words_on_every_watched_pag
     with storage_fault(config):
         for path in ["/log", "/report", f"/people/{ALICE}"]:
             assert client.get(path).status_code == 200, path
+
+
+def test_a_panel_login_is_hashed_without_the_account_name_or_the_address(client, auth, db):
+    auth.login()
+    (raw,) = events(db, ev.AUTH_LOGIN)
+    assert raw.actor == "@account"
+    assert "manager" not in raw.details and "127.0.0.1" not in raw.details
+    (login,) = shown(db, ev.AUTH_LOGIN)
+    assert login.actor == "manager"
+    assert json.loads(login.details) == {"username": "manager", "client": "127.0.0.1"}
