@@ -268,6 +268,7 @@ HELD_WORDS = {
     "alerts": "alerts",
     "slots": "slots in use now",
     "events": "log events",
+    "panel_accounts": "panel accounts they use",
 }
 #: The privacy page's buttons and answers, for a manager who is not a lawyer.
 PRIVACY_WORDS = {

@@ -112,6 +112,7 @@ def test_an_admin_says_whose_an_account_is_and_the_export_then_holds_it(client, 
     with db.read() as session:
         held = held_counts(session, alice)
     assert held["panel_accounts"] == 1
+    assert "1 panel accounts they use" in page(client.get(f"/people/{alice}"))
     assert admin.post(f"/accounts/{MANAGER}/person", {"person": ""}).status_code == 302
     assert "panel account unlinked" in shown(db, ev.CONFIG_CHANGED)[-1].details
 
