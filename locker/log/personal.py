@@ -76,9 +76,9 @@ ACTOR_KEY = "actor"
 
 #: Actors that are never a person.
 SYSTEM_ACTORS = frozenset({"system", "daemon"})
-#: Actors of old logs that name nobody: the system, the panel before a login
-#: (a failed one), none at all.
-NOBODYS_ACTORS = SYSTEM_ACTORS | {"panel", ""}
+#: Actors that name nobody: the system, the panel before a login (a failed one),
+#: the demo's seeding (``locker demo``), none at all.
+NOBODYS_ACTORS = SYSTEM_ACTORS | {"panel", "demo", ""}
 
 #: How a value reads once erased: the person's pseudonym, or this for anyone else's.
 ERASED = "(erased)"

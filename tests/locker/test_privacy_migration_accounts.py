@@ -50,6 +50,7 @@ def old_log(db: Database, monkeypatch, clear) -> tuple[int, str]:
         grant = {"reason": "other", "client": ADDRESS}
         append(session, LogEntry(ev.GRANT_CREATED, ACCOUNT, None, ben.id, grant), clock.now())
         append(session, LogEntry(ev.BADGE_GRANTED, LEAVER, 1, None, {}), clock.now())
+        append(session, LogEntry(ev.CONFIG_CHANGED, "demo", None, None, {}), clock.now())
         printed = write_checkpoint(session, clock.now())
         append(session, LogEntry(ev.CONFIG_CHANGED, "cli:root", None, ben.id, {}), clock.now())
         session.commit()
@@ -74,6 +75,7 @@ def assert_moved(db: Database, paper: tuple[int, str]) -> None:
         assert shown[ev.AUTH_LOGIN].actor == shown[ev.GRANT_CREATED].actor == ACCOUNT
         assert ADDRESS in shown[ev.GRANT_CREATED].details
         assert shown[ev.BADGE_GRANTED].actor == LEAVER
+        assert "demo" in {e.actor for e in rows}, "the demo's seeding is nobody: left as it is"
 
 
 @pytest.fixture
