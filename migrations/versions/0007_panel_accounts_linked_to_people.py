@@ -28,12 +28,24 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("panel_accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("person_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_panel_accounts_person_id"), ["person_id"])
-        batch_op.create_foreign_key(
-            batch_op.f("fk_panel_accounts_person_id_people"), "people", ["person_id"], ["id"]
+    if op.get_bind().dialect.name == "sqlite":
+        # Added in place, not by a batch copy of the table: sessions and tokens
+        # refer to panel_accounts, and dropping the old copy under them fails
+        # their foreign keys. SQLite adds a NULL column with a reference as is.
+        op.execute(
+            "ALTER TABLE panel_accounts ADD COLUMN person_id INTEGER "
+            "CONSTRAINT fk_panel_accounts_person_id_people REFERENCES people (id)"
         )
+    else:
+        op.add_column("panel_accounts", sa.Column("person_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_panel_accounts_person_id_people"),
+            "panel_accounts",
+            "people",
+            ["person_id"],
+            ["id"],
+        )
+    op.create_index(op.f("ix_panel_accounts_person_id"), "panel_accounts", ["person_id"])
     from locker.log.legacy import rechain_accounts
 
     session = Session(bind=op.get_bind())

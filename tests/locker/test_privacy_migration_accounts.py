@@ -40,6 +40,14 @@ def old_log(db: Database, monkeypatch, clear) -> tuple[int, str]:
             ),
             {"name": ACCOUNT, "at": clock.now()},
         )
+        # A session refers to the account: 0007 rebuilds its table under it.
+        conn.execute(
+            text(
+                "INSERT INTO panel_sessions (account_id, key_hash, client, created_at)"
+                " SELECT id, 'k', :client, :at FROM panel_accounts"
+            ),
+            {"client": ADDRESS, "at": clock.now()},
+        )
     with db.write() as session:
         append(session, LogEntry(ev.SYSTEM_STARTED, "daemon", details={}), clock.now())
         session.commit()
