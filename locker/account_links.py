@@ -104,3 +104,11 @@ def likely_person(session: Session, username: str) -> Person | None:
         if wanted in user_names_for(person.name)
     ]
     return found[0] if len(found) == 1 else None
+
+
+def unlinked_accounts_like(session: Session, person: Person) -> list[str]:
+    """User names of accounts linked to nobody that spell ``person``'s name: an access
+    request or an erasure would miss them until somebody links them."""
+    spellings = user_names_for(person.name)
+    rows = session.scalars(select(PanelAccount.username).where(PanelAccount.person_id.is_(None)))
+    return sorted(name for name in rows if name.lower() in spellings)

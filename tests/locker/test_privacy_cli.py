@@ -43,6 +43,10 @@ def test_an_account_is_linked_to_its_person_and_forgotten_with_them(cli, tmp_pat
     named = cli("user", "add", "aisha.khanzada", "--role", "viewer", input=password)
     assert "linked to nobody" in named.output
     assert "locker user link aisha.khanzada --person 1" in named.output
+    exported = cli("person", "export", "1", "--out", str(tmp_path / "a.zip"))
+    assert exported.exit_code == 0, exported.output
+    assert "the panel account aisha.khanzada is linked to nobody" in exported.output
+    assert "room2" not in exported.output  # linked: in the export, nothing to say
     assert "give either" in cli("user", "link", "aisha.khanzada").output
     assert "no panel account 'nobody'" in cli("user", "link", "nobody", "--nobody").output
     relinked = cli("user", "link", "aisha.khanzada", "--nobody")
