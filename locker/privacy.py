@@ -22,7 +22,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Text, cast, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Text, and_, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from locker import events as ev
@@ -39,6 +39,7 @@ from locker.models import (
     Custody,
     Grant,
     IdempotentRequest,
+    LoginThrottle,
     NotifyMessage,
     PanelAccount,
     PanelSession,
@@ -264,6 +265,18 @@ def _forget_accounts(session: Session, person_id: int, at: datetime) -> list[str
                 .values({column.name: alias})
                 .execution_options(synchronize_session=False)
             )
+        # The login throttle counts wrong passwords by typed name (web/throttle.py).
+        typed = LoginThrottle.key
+        session.execute(
+            delete(LoginThrottle)
+            .where(
+                or_(
+                    typed == f"name:{names[-1]}",
+                    and_(typed.startswith("pair:"), typed.endswith(f" {names[-1]}")),
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
     return names
 
 
