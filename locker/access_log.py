@@ -9,15 +9,17 @@ export takes a copy away, so every export is one event.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.decisions import LogEntry
-from locker.log import append, canonical_details, format_ts
-from locker.models import Event
+from locker.log import append, format_ts
+from locker.log.personal import ACCOUNT_ACTOR, ACTOR_KEY
+from locker.models import Event, PersonalValue
 
 #: What was looked at (``details.what``): the panel's words are in ``web/words.py``.
 VIEWS = ("log", "log_export", "report", "person", "api_events")
@@ -58,14 +60,22 @@ def viewed_since(
     """
     if what in EVERY_TIME:
         return False
+    # A panel account acts as ``@account`` with its name committed beside the
+    # chain (locker.log.personal), so its name is matched there, by the event.
+    by_name = (
+        select(PersonalValue.event_id)
+        .where(PersonalValue.field == ACTOR_KEY, PersonalValue.value == actor)
+        .where(PersonalValue.event_id == Event.id)
+        .exists()
+    )
     query = (
         select(Event.id)
         .where(
             Event.kind == ev.DATA_VIEWED,
-            Event.actor == actor,
             Event.ts >= format_ts(since),
             Event.person_id.is_(None) if person_id is None else Event.person_id == person_id,
-            Event.details == canonical_details({"what": what}),
+            Event.details.contains(f'"what":{json.dumps(what)}'),
+            or_(Event.actor == actor, and_(Event.actor == ACCOUNT_ACTOR, by_name)),
         )
         .limit(1)
     )

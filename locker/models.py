@@ -254,6 +254,9 @@ class PanelAccount(Base):
     created_at: Mapped[datetime]
     #: A deactivated account cannot log in; its sessions and tokens stop working.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The member of staff who uses it, if the account is somebody's: their access
+    #: request then holds its logins and actions, and forgetting them erases its name.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None, index=True)
 
 
 class PanelSession(Base):

@@ -22,21 +22,27 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import ColumnElement, Engine, Text, and_, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from locker import events as ev
+from locker.account_links import claim_account_values
+from locker.accounts import end_sessions
 from locker.decisions import LogEntry
 from locker.errors import InvalidRequest, NotFound, PersonHasDevice, PersonOnHold
 from locker.log import append
 from locker.log.personal import erase_values, pseudonym
 from locker.models import (
     Alert,
+    ApiToken,
     Command,
     Custody,
     Grant,
     IdempotentRequest,
+    LoginThrottle,
     NotifyMessage,
+    PanelAccount,
+    PanelSession,
     Person,
     PersonalValue,
     PersonHold,
@@ -48,6 +54,16 @@ from locker.people import find_person as _find_by_id_or_name
 HOLD_REASON_MAX = 200
 #: What an erased card number becomes (``Badge.uid`` is unique, so with the badge id).
 ERASED_UID = "ERASED-{id}"
+#: What a forgotten person's panel account is renamed (user names are unique).
+FORMER_ACCOUNT = "former-account-{id}"
+#: Plain columns that copy an account's user name (who asked, acknowledged, set a hold).
+ACCOUNT_NAME_COLUMNS = (
+    Command.account,
+    IdempotentRequest.account,
+    Grant.created_by,
+    Alert.acknowledged_by,
+    PersonHold.set_by,
+)
 
 
 def find_person(session: Session, id_or_name: str) -> Person:
@@ -143,7 +159,8 @@ def forget_person(session: Session, person_id: int, *, actor: str, at: datetime)
             f"{_who(person)}'s device is still in slot {slot} (or out of it on a release): "
             "it must be collected and the slot freed before they are forgotten"
         )
-    secrets = _personal_strings(session, person)
+    accounts = _forget_accounts(session, person.id, at)
+    secrets = _personal_strings(session, person, accounts)
     revoked = 0
     for badge in person.badges:
         if badge.revoked_at is None:
@@ -167,7 +184,7 @@ def forget_person(session: Session, person_id: int, *, actor: str, at: datetime)
             actor,
             None,
             person.id,
-            {"badges_revoked": revoked, "values_erased": erased},
+            {"badges_revoked": revoked, "values_erased": erased, "accounts": len(accounts)},
         ),
         at,
     )
@@ -217,9 +234,56 @@ def _slot_in_use(session: Session, person_id: int) -> int | None:
     )
 
 
-def _personal_strings(session: Session, person: Person) -> list[str]:
-    """The person's name, card numbers and stored personal values: what must go."""
-    found = {person.name, *(badge.uid for badge in person.badges)}
+def _forget_accounts(session: Session, person_id: int, at: datetime) -> list[str]:
+    """Close the person's panel accounts and rename them; their old user names.
+
+    Each account is deactivated (sessions ended, tokens revoked) and renamed
+    ``former-account-<id>``, its login addresses cleared; the log's values of
+    the account that nobody owned yet (committed before the link) become the
+    person's, so they are erased with the rest.
+    """
+    names = []
+    linked = select(PanelAccount).where(PanelAccount.person_id == person_id)
+    for account in session.scalars(linked).all():
+        names.append(account.username)
+        claim_account_values(session, account.username, person_id)
+        end_sessions(session, account.id, at=at, reason="forgotten")
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        session.execute(
+            update(PanelSession).where(PanelSession.account_id == account.id).values(client="")
+        )
+        alias = FORMER_ACCOUNT.format(id=account.id)
+        account.username, account.active = alias, False
+        for column in ACCOUNT_NAME_COLUMNS:
+            session.execute(
+                update(column.table)
+                .where(column == names[-1])
+                .values({column.name: alias})
+                .execution_options(synchronize_session=False)
+            )
+        # The login throttle counts wrong passwords by typed name (web/throttle.py).
+        typed = LoginThrottle.key
+        session.execute(
+            delete(LoginThrottle)
+            .where(
+                or_(
+                    typed == f"name:{names[-1]}",
+                    and_(typed.startswith("pair:"), typed.endswith(f" {names[-1]}")),
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return names
+
+
+def _personal_strings(session: Session, person: Person, accounts: list[str]) -> list[str]:
+    """The person's name, card numbers, account names and stored personal values:
+    what must go."""
+    found = {person.name, *(badge.uid for badge in person.badges), *accounts}
     found.update(
         session.scalars(select(PersonalValue.value).where(PersonalValue.person_id == person.id))
     )
@@ -232,23 +296,45 @@ def _scrub_copies(session: Session, secrets: list[str], alias: str) -> None:
 
     Alert messages and details, the notification outbox, the daemon's
     requests and their results, and the panel's stored idempotent answers:
-    each a copy made for a moment, none of them hashed. Only whole words are
-    replaced, so a short name does not eat into other words ("Al" in "Alert").
+    each a copy made for a moment, none of them hashed. Only the rows whose
+    text holds one of the strings are read (a LIKE per string, in SQL), and
+    only whole words are replaced, so a short name does not eat into other
+    words ("Al" in "Alert").
     """
     if not secrets:
         return
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, secrets)) + r")(?!\w)")
-    for alert in session.scalars(select(Alert)):
-        alert.details = _scrubbed(alert.details, pattern, alias)
-    for message in session.scalars(select(NotifyMessage)):
-        message.subject = _scrubbed(message.subject, pattern, alias)
-        message.body = _scrubbed(message.body, pattern, alias)
-    for command in session.scalars(select(Command)):
-        command.payload = _scrubbed(command.payload, pattern, alias)
-        command.result = _scrubbed(command.result, pattern, alias)
-    answers = select(IdempotentRequest).where(IdempotentRequest.body.is_not(None))
-    for answer in session.scalars(answers):
-        answer.body = _scrubbed_text(answer.body or "", pattern, alias)
+    copies = {
+        Alert: (Alert.details,),
+        NotifyMessage: (NotifyMessage.subject, NotifyMessage.body),
+        Command: (Command.payload, Command.result),
+        IdempotentRequest: (IdempotentRequest.body,),
+    }
+    for model, columns in copies.items():
+        for row in session.scalars(select(model).where(_holding(columns, secrets))):
+            for column in columns:
+                value = getattr(row, column.key)
+                if model is IdempotentRequest:
+                    setattr(row, column.key, _scrubbed_text(value or "", pattern, alias))
+                else:
+                    setattr(row, column.key, _scrubbed(value, pattern, alias))
+
+
+def _holding(columns: tuple[Any, ...], secrets: list[str]) -> ColumnElement[bool]:
+    """Rows where one of ``columns`` holds one of ``secrets`` as stored text.
+
+    JSON columns are stored with non-ASCII escaped (``Zo\\u00eb``), so each
+    string is looked for in that spelling too. LIKE ignores ASCII case: it
+    may find a row the whole-word match then leaves alone, never miss one.
+    """
+    spellings = sorted({form for s in secrets for form in (s, json.dumps(s)[1:-1])})
+    return or_(
+        *(
+            cast(column, Text).contains(form, autoescape=True)
+            for column in columns
+            for form in spellings
+        )
+    )
 
 
 def _scrubbed(value: Any, pattern: re.Pattern[str], alias: str) -> Any:

@@ -9,10 +9,11 @@ print and hand over (:mod:`locker.subject_access_page` writes it).
 Which rows refer to a person is read from the models' foreign keys to
 ``people.id`` (:func:`person_columns`), not from a list kept by hand, so a table
 added later is exported without anybody remembering to. Log events are found
-by their ``person_id`` or a ``person_id`` in their details; a panel account
-whose user name is the person's name (``aisha.khan`` for Aisha
-Khan, see :func:`account_names`) brings its sessions, tokens and the
-events it was the actor of.
+by their ``person_id`` or a ``person_id`` in their details. A panel account
+linked to the person (``panel_accounts.person_id``, a foreign key like the
+others) brings its sessions and tokens, and the events holding the
+person's account name or address (its logins and actions) come as
+``panel_events``.
 
 Secrets are left out: password, session and token hashes identify nothing
 about the person and would only help somebody who stole the file.
@@ -34,7 +35,7 @@ from locker import events as ev
 from locker.decisions import LogEntry
 from locker.errors import NotFound
 from locker.log import append, format_ts
-from locker.log.personal import PERSON_ACTOR, Resolver
+from locker.log.personal import ACCOUNT_FIELDS, ACTOR_KEY, PERSON_ACTOR, Resolver
 from locker.models import (
     ApiToken,
     Base,
@@ -52,6 +53,9 @@ from locker.subject_access_page import Notice, SubjectData, summary_html
 SECRET_COLUMNS = frozenset({"password_hash", "key_hash", "token_hash"})
 #: How another person's value reads in somebody's export.
 SOMEBODY_ELSE = "(another person)"
+#: Personal values that make an event one of the person's panel actions: their
+#: account as its actor, their user name or address in its details.
+ACCOUNT_KEYS = sorted(ACCOUNT_FIELDS | {ACTOR_KEY, "client"})
 #: How an export was asked for, as ``person.exported`` records it.
 VIA = ("cli", "panel")
 
@@ -96,7 +100,7 @@ def collect(session: Session, person_id: int, *, notice: Notice, at: datetime) -
             .order_by(PersonalValue.id)
         )
     ]
-    data.records.update(_account(session, person.name, person.id))
+    data.records.update(_accounts(session, person.id))
     return data
 
 
@@ -158,50 +162,37 @@ def _breaks(session: Session, person_id: int) -> list[dict[str, Any]]:
     return [_row(Break.__table__, row) for row in session.execute(query).mappings()]
 
 
-def _account(session: Session, name: str, person_id: int) -> dict[str, list[dict[str, Any]]]:
-    """The panel account named like the person, its sessions, tokens and actions."""
-    account = session.scalar(
-        select(PanelAccount)
-        .where(func.lower(PanelAccount.username).in_(account_names(name)))
-        .order_by(PanelAccount.id)
-    )
-    if account is None:
-        return {"panel_account": [], "panel_sessions": [], "api_tokens": [], "panel_events": []}
-    accounts = PanelAccount.__table__
-    row = session.execute(select(accounts).where(accounts.c.id == account.id)).mappings().one()
+def _accounts(session: Session, person_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The sessions and tokens of the person's panel accounts (``panel_accounts.person_id``:
+    the accounts themselves are exported with every other table that names the person),
+    and the events whose account names or addresses are theirs."""
+    accounts = select(PanelAccount.id).where(PanelAccount.person_id == person_id)
     sessions = PanelSession.__table__
     tokens = ApiToken.__table__
+    theirs = (
+        select(PersonalValue.event_id)
+        .where(PersonalValue.person_id == person_id, PersonalValue.field.in_(ACCOUNT_KEYS))
+        .distinct()
+    )
     return {
-        "panel_account": [_row(accounts, row)],
         "panel_sessions": [
             _row(sessions, r)
             for r in session.execute(
-                select(sessions).where(sessions.c.account_id == account.id).order_by(sessions.c.id)
+                select(sessions).where(sessions.c.account_id.in_(accounts)).order_by(sessions.c.id)
             ).mappings()
         ],
         "api_tokens": [
             _row(tokens, r)
             for r in session.execute(
-                select(tokens).where(tokens.c.account_id == account.id).order_by(tokens.c.id)
+                select(tokens).where(tokens.c.account_id.in_(accounts)).order_by(tokens.c.id)
             ).mappings()
         ],
         "panel_events": _events(
             session,
-            list(
-                session.scalars(
-                    select(Event).where(Event.actor == account.username).order_by(Event.id)
-                )
-            ),
+            list(session.scalars(select(Event).where(Event.id.in_(theirs)).order_by(Event.id))),
             person_id,
         ),
     }
-
-
-def account_names(name: str) -> list[str]:
-    """User names a person's panel account may have: the name, any case, its spaces
-    written as nothing, ``.``, ``_`` or ``-`` (user names have no spaces)."""
-    words = name.lower().split()
-    return sorted({sep.join(words) for sep in ("", ".", "_", "-", " ")})
 
 
 def _row(table: Table, row: Any) -> dict[str, Any]:

@@ -71,10 +71,10 @@ SECTION_TITLES = {
     "alerts": "Alerts about you",
     "slots": "The slot you are using now",
     "events": "Log events about you",
-    "panel_account": "Your panel account",
+    "panel_accounts": "Your panel accounts",
     "panel_sessions": "Your panel logins",
     "api_tokens": "Your API tokens",
-    "panel_events": "What your panel account did",
+    "panel_events": "Your panel logins and what your accounts did",
 }
 
 

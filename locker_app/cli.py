@@ -24,6 +24,7 @@ from locker.config import DEFAULT_CONFIG_PATH, Config, config_path, default_conf
 from locker.db import Database, migrate, require_current_schema
 from locker.models import Command
 from locker_app import (
+    cli_account_link,
     cli_accounts,
     cli_log,
     cli_notify,
@@ -195,3 +196,4 @@ main.add_command(cli_slot.slot)
 
 main.add_command(person_commands)
 person_commands.add_command(cli_person_export.person_export)
+cli_accounts.user.add_command(cli_account_link.user_link)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
+from locker_app import cli_account_link
 from locker_app.cli_group import LockerGroup, friendly, read_password
 
 # ------------------------------------------------------ accounts, tokens
@@ -22,17 +23,19 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "manager", "admin"]), required=True)
+@cli_account_link.person_option
 @click.pass_obj
 @friendly
-def user_add(app, name: str, role: str) -> None:
+def user_add(app, name: str, role: str, person: str | None) -> None:
     """Add a panel account; the password is prompted for, or read from stdin."""
     from locker.accounts import add_account
 
     password = read_password()
     with app.db.write() as session:
-        add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
+        account = add_account(session, name, role, password, at=app.clock.now(), actor=app.actor)
+        linked = cli_account_link.link_new_account(app, session, account, person)
         session.commit()
-    click.echo(f"account {name} ({role}) added")
+    click.echo(f"account {name} ({role}) added, {linked}")
 
 
 @user.command("passwd")

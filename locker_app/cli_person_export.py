@@ -42,6 +42,19 @@ def person_export(app, who: str, out: str | None) -> None:
     path = export(app, who, out)
     click.echo(f"wrote {path}: everything held about person {who!r}, with summary.html")
     click.echo("it is personal data: hand it over securely and delete your copy when done")
+    for name in _unlinked_accounts(app, who):
+        click.echo(
+            f"note: the panel account {name} is linked to nobody and not in the export; if it "
+            f"is theirs: locker user link {name} --person {who!r}, then export again"
+        )
+
+
+def _unlinked_accounts(app, who: str) -> list[str]:
+    """Accounts linked to nobody whose user name spells the person's name."""
+    from locker.account_links import unlinked_accounts_like
+
+    with app.db.read() as session:
+        return unlinked_accounts_like(session, find_person(session, who))
 
 
 def export(app, who: str, out: str | None) -> Path:

@@ -1,8 +1,9 @@
-"""Panel accounts for admins: deactivate or activate one, end its sessions, revoke tokens.
+"""Panel accounts for admins: deactivate or activate one, end its sessions, revoke tokens,
+say whose it is.
 
-The same as ``locker user deactivate/activate`` and ``locker token list/revoke``
-on the command line; every change is logged as ``config.changed`` with the
-admin's name and address.
+The same as ``locker user deactivate/activate``, ``locker user link`` and
+``locker token list/revoke`` on the command line; every change is logged as
+``config.changed`` with the admin's name and address.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, Forbidden
 
+from locker.account_links import link_account
 from locker.accounts import end_sessions_of, list_tokens, live_sessions, revoke_token, set_active
 from locker.errors import Conflict, NotFound
-from locker.models import PanelAccount
+from locker.models import PanelAccount, Person
 from web.context import MAX_ID, client_address, get_db, local_text, real_now
 
 bp = Blueprint("accounts", __name__)
@@ -52,9 +54,13 @@ def index():
                 "active": a.active,
                 "sessions": live_sessions(session, a.id, at=now),
                 "me": a.id == current_user.id,
+                "person_id": a.person_id,
             }
             for a in session.scalars(select(PanelAccount).order_by(PanelAccount.username))
         ]
+        people = session.execute(
+            select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.name)
+        ).all()
         tokens = [
             {
                 "id": t.id,
@@ -65,7 +71,7 @@ def index():
             }
             for t in list_tokens(session)
         ]
-    return render_template("accounts.html", accounts=accounts, tokens=tokens)
+    return render_template("accounts.html", accounts=accounts, tokens=tokens, people=people)
 
 
 @bp.post("/accounts/<int:account_id>/active")
@@ -86,6 +92,31 @@ def set_account_active(account_id: int):
         flash(f"{username} can log in again.", "success")
     else:
         flash(f"{username} is deactivated: its sessions ended, its tokens are revoked.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/accounts/<int:account_id>/person")
+def set_account_person(account_id: int):
+    """Say which member of staff uses the account (or nobody): their access request and
+    erasure then cover its logins and actions."""
+    require_admin()
+    wanted = request.form.get("person", "")
+    if wanted != "" and not (wanted.isdigit() and int(wanted) <= MAX_ID):
+        raise BadRequest("person must be a person's id, or empty for nobody")
+    with get_db().write() as session:
+        account = _account_or_404(session, account_id)
+        person = None
+        if wanted:
+            person = session.get(Person, int(wanted))
+            if person is None:
+                raise NotFound(f"there is nobody with id {wanted}")
+        changed = link_account(session, account, person, at=real_now(), **_who())
+        session.commit()
+        username, whom = account.username, "nobody" if person is None else person.name
+    if changed:
+        flash(f"{username} is now linked to {whom}.", "success")
+    else:
+        flash(f"{username} was already linked to {whom}.", "info")
     return redirect(url_for(".index"))
 
 

@@ -24,6 +24,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -43,12 +44,17 @@ from locker.subject_access import collect, file_name, held_counts, record_export
 from locker.subject_access_page import notice_for
 from web import reauth, uids
 from web.context import controller_now, daemon_state, get_config, get_db, local_day
+from web.errors import RETRY_AFTER_S
 from web.people import flash_done, person_or_404, reload_roster, require_acting
+from web.security import uses_api
 from web.words import HELD_WORDS, PRIVACY_WORDS, role_words
 
 bp = Blueprint("privacy", __name__)
 
+#: Seconds a download waits for the write lock before it is refused as unrecordable.
+WRITE_PROBE_S = 2.0
 #: Views of other blueprints that show personal data: endpoint → ``data.viewed`` what.
+#: (A person's own page, ``privacy.person``, is watched too, with the person's id.)
 WATCHED = {
     "log.index": "log",
     "log.overrides": "log",
@@ -81,21 +87,53 @@ def _log_watched_view(response: Response) -> Response:
 
     A page is logged once it is made, so the log page does not open on the
     viewer's own visit; a download once it has been sent (its rows are read
-    while it streams), so it does not carry its own record. A database that
-    cannot take the entry does not cost the manager the page: the storage
-    fault has its own alert, and the panel's process log (the journal) says
-    which view went unrecorded.
+    while it streams), so it does not carry its own record.
+
+    The rule for a view that cannot be recorded (a storage fault) is one for
+    every watched page: it is **refused**, in words, with a 503 that asks to
+    try again (:func:`unrecorded`). An access log that misses exactly the views
+    made while it was failing cannot answer "who has seen my records?", so
+    personal data is shown only once its view is on record; a second look the
+    same day is on record already and is shown (a read decides it). The
+    status page, which runs the locker, is not watched and keeps working. A
+    download's record is written after it is sent: the log is first checked to
+    take a write, and a failure after that is left to the panel's journal.
     """
-    what = WATCHED.get(request.endpoint or "")
-    if what is None or response.status_code != 200 or not current_user.is_authenticated:
+    watched = _watched()
+    if watched is None or response.status_code != 200 or not current_user.is_authenticated:
         return response
+    what, person_id = watched
     account = current_user.username
     app = current_app._get_current_object()
     if response.is_streamed:
-        response.call_on_close(lambda: _record(app, account, what))
-    else:
-        _record(app, account, what)
+        if not get_db().can_write(WRITE_PROBE_S):
+            response.close()
+            return unrecorded()
+        response.call_on_close(lambda: _record(app, account, what, person_id))
+    elif not _record(app, account, what, person_id):
+        return unrecorded()
     return response
+
+
+def _watched() -> tuple[str, int | None] | None:
+    """What the current request views (``data.viewed``'s what, and about whom), if watched."""
+    endpoint = request.endpoint or ""
+    if endpoint == "privacy.person":
+        return "person", (request.view_args or {}).get("person_id")
+    what = WATCHED.get(endpoint)
+    return None if what is None else (what, None)
+
+
+def unrecorded() -> Response:
+    """The refusal of a view that cannot be recorded: 503, in words, JSON for the API."""
+    message = PRIVACY_WORDS["view_not_recorded"]
+    if uses_api():
+        answer = jsonify(error=message)
+    else:
+        answer = current_app.make_response(render_template("error.html", code=503, message=message))
+    answer.status_code = 503
+    answer.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return answer
 
 
 def _moment_and_day_start(session: Session) -> tuple[datetime, datetime]:
@@ -105,20 +143,25 @@ def _moment_and_day_start(session: Session) -> tuple[datetime, datetime]:
     return now, start
 
 
-def _record(app: Flask, account: str, what: str) -> None:
+def _record(app: Flask, account: str, what: str, person_id: int | None = None) -> bool:
+    """Put ``account``'s view on record (unless it is already, today); whether it is."""
     with app.app_context():
         try:
             # Most views are a second look the same day: a read answers that
             # without taking the write lock the daemon's badge commits need.
             with get_db().read() as session:
                 _, start = _moment_and_day_start(session)
-                if viewed_since(session, actor=account, what=what, since=start):
-                    return
+                if viewed_since(
+                    session, actor=account, what=what, since=start, person_id=person_id
+                ):
+                    return True
             with get_db().write() as session:
-                log_view(session, what, actor=account)
+                log_view(session, what, person_id, actor=account)
                 session.commit()
+            return True
         except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
             app.logger.warning("data.viewed not logged (%s by %s): %s", what, account, exc)
+            return False
 
 
 def init_app(app: Flask) -> None:
@@ -143,11 +186,9 @@ def _summary(session: Session, person_id: int) -> dict:
 
 
 def _person_page(person_id: int, *, error: str = "", reason: str = "", status: int = 200):
-    with get_db().write() as session:
+    # Read only: a 200 is put on record after it is made (_log_watched_view).
+    with get_db().read() as session:
         info = _summary(session, person_id)
-        if status == 200:
-            log_view(session, "person", person_id)
-        session.commit()
     page = render_template(
         "people_privacy.html",
         person=info,

@@ -268,6 +268,7 @@ HELD_WORDS = {
     "alerts": "alerts",
     "slots": "slots in use now",
     "events": "log events",
+    "panel_accounts": "panel accounts they use",
 }
 #: The privacy page's buttons and answers, for a manager who is not a lawyer.
 PRIVACY_WORDS = {
@@ -283,6 +284,12 @@ PRIVACY_WORDS = {
     "forgotten": (
         "{name} is forgotten: their badges are revoked and their name and card numbers "
         "erased. Their history stays as {alias}."
+    ),
+    "view_not_recorded": (
+        "This page shows personal data, and every look at it is recorded in the log; "
+        "the record cannot be written just now (the locker's storage is failing, see the "
+        "status page), so the page is not shown. Try again in a minute. The status page "
+        "and the locker itself keep working."
     ),
 }
 

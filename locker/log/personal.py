@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +34,29 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
-from locker.models import Person, PersonalValue
+from locker.models import PanelAccount, Person, PersonalValue
 
 #: Details keys whose text values are personal data: a person's, manager's or
 #: visitor's name, a card UID, a free-text note, an alert's message about a
-#: person (it names them). Panel account names are not among them: they are the actors of
-#: the panel's events, logged in clear so every change has a name on it (and a
-#: failed login logs only a name that is an account's, cut short: web/auth.py).
-PERSONAL_FIELDS = frozenset({"name", "person", "manager", "uid", "visitor", "note", "message"})
+#: person (it names them), a panel user name, the address a panel request came
+#: from, and the committed name of an event's actor (:data:`ACTOR_KEY`).
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "person",
+        "manager",
+        "uid",
+        "visitor",
+        "note",
+        "message",
+        "username",
+        "account",
+        "client",
+        "actor",
+    }
+)
+#: Keys whose values name a panel account: they belong to its linked person.
+ACCOUNT_FIELDS = frozenset({"username", "account"})
 #: Keys whose values belong to nobody on the people list (a visitor signed in by name).
 NOBODYS_FIELDS = frozenset({"visitor"})
 
@@ -50,11 +65,25 @@ PERSON_ACTOR = "person:"
 #: The actor of an event done by the visitor its ``visitor`` detail names.
 VISITOR_ACTOR = "@visitor"
 
+#: The actor of an event done through a panel account; the details key
+#: :data:`ACTOR_KEY` holds the account's user name, committed.
+ACCOUNT_ACTOR = "@account"
+#: The actor of an old event whose actor was a name that is nobody's any more
+#: (given at migration only); its name is committed under :data:`ACTOR_KEY`.
+FORMER_ACTOR = "@former"
+#: The details key holding the committed name of an ``@account`` or ``@former`` actor.
+ACTOR_KEY = "actor"
+
 #: Actors that are never a person.
 SYSTEM_ACTORS = frozenset({"system", "daemon"})
+#: Actors that name nobody: the system, the panel before a login (a failed one),
+#: the demo's seeding (``locker demo``), none at all.
+NOBODYS_ACTORS = SYSTEM_ACTORS | {"panel", "demo", ""}
 
 #: How a value reads once erased: the person's pseudonym, or this for anyone else's.
 ERASED = "(erased)"
+#: How a ``@former`` actor reads once its name is erased.
+FORMER_STAFF = "Former staff"
 
 
 def pseudonym(person_id: int) -> str:
@@ -98,18 +127,26 @@ def owner_of(field: str, siblings: dict, person_id: int | None) -> int | None:
 
 
 def commit_details(
-    session: Session, details: Any, person_id: int | None, event_id: int, field: str = ""
+    session: Session,
+    details: Any,
+    person_id: int | None,
+    event_id: int,
+    field: str = "",
+    *,
+    owners: Mapping[str, int | None] | None = None,
 ) -> Any:
     """``details`` with every personal text value replaced by a commitment.
 
     ``field`` is the key ``details`` sits under (its personal values are then
     committed even inside a list, as ``changes.name: [old, new]``).
     ``person_id`` is whose values they are (see :func:`owner_of`), ``event_id``
-    the event that will carry them.
+    the event that will carry them. ``owners`` names the owner of some
+    top-level keys outright (an account's user name is its linked person's).
     """
     if isinstance(details, dict):
+        owners = owners or {}
         return {
-            k: commit_details(session, v, owner_of(k, details, person_id), event_id, k)
+            k: commit_details(session, v, _owner(k, details, person_id, owners), event_id, k)
             for k, v in details.items()
         }
     if isinstance(details, list):
@@ -121,10 +158,54 @@ def commit_details(
     return details
 
 
+def _owner(
+    field: str, siblings: dict, person_id: int | None, owners: Mapping[str, int | None]
+) -> int | None:
+    return owners[field] if field in owners else owner_of(field, siblings, person_id)
+
+
+class AccountDirectory:
+    """Panel accounts by user name, and the person each is linked to (cached per append).
+
+    ``linked=False`` reads a database from before ``panel_accounts.person_id``
+    (migration 0006 runs before 0007 adds it): no account has a person then.
+    """
+
+    def __init__(self, session: Session, *, linked: bool = True):
+        self.session = session
+        self.linked = linked
+        #: user name -> linked person id (None: no person), for the accounts met so far.
+        self.known: dict[str, int | None] = {}
+        #: user names met that are nobody's account.
+        self.unknown: set[str] = set()
+
+    def is_account(self, name: Any) -> bool:
+        """Whether ``name`` is a panel account's user name."""
+        if not isinstance(name, str) or not name or name in self.unknown:
+            return False
+        if name in self.known:
+            return True
+        columns = [PanelAccount.id, PanelAccount.person_id] if self.linked else [PanelAccount.id]
+        row = self.session.execute(select(*columns).where(PanelAccount.username == name)).first()
+        if row is None:
+            self.unknown.add(name)
+            return False
+        self.known[name] = row[1] if self.linked else None
+        return True
+
+    def owner(self, name: Any) -> int | None:
+        """The person linked to the account ``name`` (None: no such account, or no link)."""
+        return self.known.get(name) if self.is_account(name) else None
+
+
 def personal_actor(session: Session, entry: LogEntry) -> str:
-    """The actor to hash for ``entry``: a stand-in when it is the person or visitor's name."""
+    """The actor to hash for ``entry``: a stand-in when it is the person or visitor's name.
+
+    (A panel account's stand-in, :data:`ACCOUNT_ACTOR`, needs its name in the
+    details too: :func:`private_entry` gives both.)
+    """
     actor = entry.actor
-    if not actor or actor in SYSTEM_ACTORS or actor.startswith(("cli:", PERSON_ACTOR)):
+    if not actor or actor in SYSTEM_ACTORS or actor.startswith(("cli:", PERSON_ACTOR, "@")):
         return actor
     if entry.details.get("visitor") == actor:
         return VISITOR_ACTOR
@@ -136,14 +217,50 @@ def personal_actor(session: Session, entry: LogEntry) -> str:
     return actor if someone is None else f"{PERSON_ACTOR}{someone}"
 
 
-def private_entry(session: Session, entry: LogEntry, event_id: int) -> LogEntry:
+def private_entry(
+    session: Session,
+    entry: LogEntry,
+    event_id: int,
+    accounts: AccountDirectory | None = None,
+    *,
+    migrating: bool = False,
+) -> LogEntry:
     """``entry`` as the chain stores it (as event ``event_id``): personal values
-    committed, the actor stood in for."""
+    committed, the actor stood in for.
+
+    With ``migrating``, an actor that is nobody's (no person, no account, not
+    the system) is taken for a former member of staff and committed as
+    :data:`FORMER_ACTOR`; a new event's actor is never guessed at that way.
+    """
+    accounts = accounts or AccountDirectory(session)
     actor = personal_actor(session, entry)
-    details = commit_details(session, entry.details, entry.person_id, event_id)
+    details = dict(entry.details)
+    # Only a name can be an account's (the system, a CLI user and stand-ins are not):
+    # the daemon's own events cost no lookup.
+    if actor == entry.actor and ACTOR_KEY not in details and _is_a_name(actor):
+        if accounts.is_account(actor):
+            actor, details[ACTOR_KEY] = ACCOUNT_ACTOR, entry.actor
+        elif migrating:
+            actor, details[ACTOR_KEY] = FORMER_ACTOR, entry.actor
+    owners = {key: accounts.owner(details[key]) for key in ACCOUNT_FIELDS if key in details}
+    by_account = accounts.owner(entry.actor) if actor == ACCOUNT_ACTOR else None
+    owners[ACTOR_KEY] = by_account
+    # The address is the one who acted (a login's or a failed login's account).
+    owners["client"] = by_account if by_account is not None else _first(owners)
+    details = commit_details(session, details, entry.person_id, event_id, owners=owners)
     if actor == entry.actor and details == entry.details:
         return entry
     return LogEntry(entry.kind, actor, entry.slot, entry.person_id, details)
+
+
+def _is_a_name(actor: str) -> bool:
+    """Whether ``actor`` is somebody's name (an account's, or a leaver's in an old log),
+    not the system, the panel before a login, a CLI user or a stand-in."""
+    return actor not in NOBODYS_ACTORS and not actor.startswith(("cli:", PERSON_ACTOR, "@"))
+
+
+def _first(owners: Mapping[str, int | None]) -> int | None:
+    return next((owner for owner in owners.values() if owner is not None), None)
 
 
 # ----------------------------------------------------------------- reading
@@ -218,6 +335,14 @@ class Resolver:
         if actor == VISITOR_ACTOR and isinstance(details, dict):
             visitor = details.get("visitor")
             return self.value(visitor, None) if is_ref(visitor) else str(visitor or "visitor")
+        if actor in (ACCOUNT_ACTOR, FORMER_ACTOR) and isinstance(details, dict):
+            named = details.get(ACTOR_KEY)
+            stored = self.values.get(named["ref"]) if is_ref(named) else None
+            if stored is not None:
+                return stored[0]
+            if isinstance(named, str) and named:
+                return named
+            return FORMER_STAFF if actor == FORMER_ACTOR else ERASED
         return actor
 
 
@@ -290,6 +415,8 @@ def shown_events(session: Session, events: Sequence[Any]) -> list[ShownEvent]:
         text = event.details
         if details is not None:
             resolved = resolver.details(details, event.person_id)
+            if event.actor in (ACCOUNT_ACTOR, FORMER_ACTOR) and isinstance(resolved, dict):
+                resolved.pop(ACTOR_KEY, None)  # shown as the actor, not again in the details
             if resolved != details:
                 text = json.dumps(
                     resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False

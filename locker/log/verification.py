@@ -16,7 +16,7 @@ from locker.decisions import LogEntry
 from locker.errors import ChainBroken
 from locker.events import LOG_VERIFIED
 from locker.log.chain import format_ts, parse_ts
-from locker.log.legacy import legacy_hash_of
+from locker.log.legacy import earlier_hashes_of
 from locker.log.walk import VerifyReport, load_anchors, walk_chain
 from locker.models import Event
 
@@ -89,13 +89,14 @@ def paper_mismatch(session: Session, event_id: int, digest: str) -> str | None:
     passes :func:`verify`, but can no longer reach that hash. An event
     removed by a retention purge can be checked only if the purge checkpoint
     names it. A checkpoint printed before migration 0006 re-chained the log
-    is held against the event's ``legacy_hash``, which the new chain covers
+    is held against the event's ``legacy_hash``, which the new chain covers,
+    and one printed before 0007 against its ``hash_before_0007``
     (:mod:`locker.log.legacy`).
     """
     printed = digest.strip().lower()
     row = session.execute(select(Event.hash, Event.details).where(Event.id == event_id)).first()
     stored = row.hash if row is not None else None
-    if row is not None and stored != printed and legacy_hash_of(row.details) == printed:
+    if row is not None and stored != printed and printed in earlier_hashes_of(row.details):
         return None
     if stored is None:
         anchors = load_anchors(session)

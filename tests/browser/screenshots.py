@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.browser.screenshots [FOLDER]
 
 Starts ``locker demo`` on its own data directory, plays the busy morning of
-:mod:`tests.browser.busy_day` and photographs the pages the README shows, on
+:mod:`tests.support.busy_day` and photographs the pages the README shows, on
 a manager's phone (390×844) and a desktop (1366×900), into FOLDER (default
 ``docs/screenshots``). ``--all`` also photographs every other page at phone
 size, to look at (not to commit).

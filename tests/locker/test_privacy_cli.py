@@ -30,3 +30,28 @@ def test_an_unknown_person_is_named(cli):
     assert result.exit_code == 1
     assert "there is nobody with the name 'Nobody Here'" in result.output
     assert "nobody with id 42" in cli("person", "hold", "42", "--reason", "x").output
+
+
+def test_an_account_is_linked_to_its_person_and_forgotten_with_them(cli, tmp_path):  # noqa: F811
+    cli("staff", "add", "Aisha Khanzada", "--badge", "A4B5C6D7")
+    password = "a long password\n"
+    added = cli("user", "add", "room2", "--role", "manager", "--person", "1", input=password)
+    assert added.exit_code == 0 and "linked to Aisha Khanzada (id 1)" in added.output
+    # A user name that spells a person's name is only a suggestion.
+    named = cli("user", "add", "aisha.khanzada", "--role", "viewer", input=password)
+    assert "linked to nobody" in named.output
+    assert "locker user link aisha.khanzada --person 1" in named.output
+    exported = cli("person", "export", "1", "--out", str(tmp_path / "a.zip"))
+    assert exported.exit_code == 0, exported.output
+    assert "the panel account aisha.khanzada is linked to nobody" in exported.output
+    assert "room2" not in exported.output  # linked: in the export, nothing to say
+    assert "give either" in cli("user", "link", "aisha.khanzada").output
+    assert "no panel account 'nobody'" in cli("user", "link", "nobody", "--nobody").output
+    relinked = cli("user", "link", "aisha.khanzada", "--nobody")
+    assert relinked.exit_code == 0 and "already linked to nobody" in relinked.output
+    printed = cli("log", "verify").output.split()[-2:]
+    assert cli("person", "forget", "1").exit_code == 0
+    assert cli("log", "verify", "--checkpoint", ":".join(printed)).exit_code == 0
+    data = (tmp_path / "locker.db").read_bytes()
+    assert b"room2" not in data and b"Aisha" not in data
+    assert cli("user", "link", "aisha.khanzada", "--person", "1").exit_code == 1

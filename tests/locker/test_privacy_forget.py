@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -153,3 +155,45 @@ def test_a_grant_note_over_the_cap_is_refused_with_the_reason(db, controller, cl
         session.commit()
     _outputs, result = controller.run_command(command.id)
     assert "at most 200 characters" in str(result) and "health details" in str(result)
+
+
+def test_forget_reads_only_the_copies_that_name_the_person(db, clock):
+    """The scrub is a bounded query: of 300 alerts and requests, only those holding the
+    name (in any spelling the database stores, JSON's escaped one too) are loaded."""
+    from sqlalchemy import event as orm_event
+
+    from locker.models import Alert
+    from locker.people import add_person
+
+    name = "Zoë Ærøskøbing"
+    now = clock.now()
+    with db.write() as session:
+        zoe = add_person(session, name, badge="2E0E0E0E", at=now, actor="cli:root").id
+        for n in range(150):
+            session.add(Alert(alert="overdue", slot=1, details={"message": f"n{n}"}, raised_at=now))
+            session.add(Command(kind="reload", account="mary", created_at=now))
+        late = {"message": f"{name} is late"}
+        session.add(Alert(alert="overdue", slot=1, details=late, raised_at=now))
+        payload = {"note": f"for {name}"}
+        session.add(Command(kind="grant", payload=payload, account="mary", created_at=now))
+        session.commit()
+    loaded = []
+
+    def count(target, _context):
+        loaded.append(type(target).__name__)
+
+    for model in (Alert, Command):
+        orm_event.listen(model, "load", count)
+    try:
+        with db.write() as session:
+            forget_person(session, zoe, actor="cli:root", at=clock.now())
+            session.commit()
+    finally:
+        for model in (Alert, Command):
+            orm_event.remove(model, "load", count)
+    assert sorted(loaded) == ["Alert", "Command"]
+    wipe_free_pages(db.engine)
+    db.dispose()
+    data = db.path.read_bytes()
+    for spelling in (name, json.dumps(name)[1:-1]):
+        assert spelling.encode() not in data, spelling

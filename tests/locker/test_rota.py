@@ -14,6 +14,7 @@ from sqlalchemy import select
 from locker import events
 from locker.db import Database, migrate
 from locker.errors import InvalidRequest, NotFound, RotaError
+from locker.log.personal import shown_events
 from locker.models import Break, Event, Person, Shift
 from locker.rota import (
     NonexistentTime,
@@ -466,8 +467,11 @@ def with_shift(db: Database) -> None:
 
 
 def last_details(db: Database) -> tuple[str, dict]:
+    """The newest event's kind and details as read (personal values resolved)."""
     event = logged_events(db)[-1]
-    return event.kind, json.loads(event.details)
+    with db.read() as session:
+        (shown,) = shown_events(session, [event])
+    return event.kind, json.loads(shown.details)
 
 
 def test_set_shift_creates_and_logs_old_and_new_times(db):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from locker import events as ev
+from locker.account_links import link_account
 from locker.accounts import add_account, create_token, start_session
 from locker.config import HubConfig
 from locker.decisions import LogEntry
@@ -71,6 +72,18 @@ def _alert(session, person, now):
     session.add(Alert(alert="overdue", slot=1, person_id=person.id, raised_at=now))
 
 
+def _account(session, person, now):
+    """A panel account named unlike the person, linked to them, with a login, a token and
+    an action; and an account named like them but not theirs."""
+    account = add_account(session, "room2.deputy", "manager", "pw-aisha-1", at=now, actor="t")
+    link_account(session, account, person, at=now, actor="admin", client="10.0.0.7")
+    start_session(session, account, client="10.0.0.9", at=now)
+    create_token(session, "room2.deputy", at=now, actor="admin")
+    details = {"what": "note", "person_id": person.id, "client": "10.0.0.9"}
+    append(session, LogEntry(ev.CONFIG_CHANGED, "room2.deputy", None, None, details), now)
+    add_account(session, "aisha.khan", "viewer", "pw-somebody", at=now, actor="t")
+
+
 def _hold(session, person, now):
     session.add(PersonHold(person_id=person.id, reason="inspection", set_by="mary", set_at=now))
 
@@ -85,6 +98,7 @@ ROWS_IN = {
     "grants": _grant,
     "alerts": _alert,
     "person_holds": _hold,
+    "panel_accounts": _account,
     "badges": lambda session, person, now: None,  # add_person gave them one
 }
 
@@ -102,11 +116,6 @@ def aisha(db):
             session.flush()  # the slot before the custody that names it
         _shift(session, bob, now)
         _alert(session, bob, now)
-        account = add_account(session, "aisha.khan", "manager", "pw-aisha-1", at=now, actor="t")
-        start_session(session, account, client="10.0.0.9", at=now)
-        create_token(session, "aisha.khan", at=now, actor="admin")
-        details = {"what": "note", "person_id": aisha.id}
-        append(session, LogEntry(ev.CONFIG_CHANGED, "aisha.khan", None, None, details), now)
         twelve = {"what": "other", "person_id": aisha.id * 10 + 2}
         append(session, LogEntry(ev.CONFIG_CHANGED, "mary", None, None, twelve), now)
         session.commit()
@@ -157,10 +166,16 @@ def test_the_export_holds_breaks_events_and_the_panel_account_but_no_secrets(db,
     # Details naming person 12 are not about person 1, nor is anything of Bob's.
     assert all(e["details"].get("person_id") in (None, aisha_id) for e in events)
     assert all(e["person_id"] in (None, aisha_id) for e in events)
-    assert _json(archive, "panel_account.json")[0]["username"] == "aisha.khan"
+    # The account linked to her, not the one that happens to be called like her.
+    assert [a["username"] for a in _json(archive, "panel_accounts.json")] == ["room2.deputy"]
     assert _json(archive, "panel_sessions.json")[0]["client"] == "10.0.0.9"
     assert len(_json(archive, "api_tokens.json")) == 1
-    assert [e["actor"] for e in _json(archive, "panel_events.json")] == ["aisha.khan"]
+    panel = _json(archive, "panel_events.json")
+    acted = [e for e in panel if e["actor"] == "@account"]
+    assert [e["details_read"]["actor"] for e in acted] == ["room2.deputy"]
+    assert acted[0]["details_read"]["client"] == "10.0.0.9"
+    added = [e["details_read"] for e in panel if "added" in e["details_read"]["what"]]
+    assert [d["username"] for d in added] == ["room2.deputy"]
     everything = b"".join(archive.read(name) for name in archive.namelist())
     for secret in SECRET_COLUMNS:
         assert secret.encode() not in everything
@@ -192,7 +207,8 @@ def test_without_a_hub_the_hub_is_not_a_recipient(db, aisha):
 
 def test_a_person_without_an_account_has_empty_account_files(db, aisha):
     _, archive = _export(db, aisha[1])
-    assert _json(archive, "panel_account.json") == []
+    assert _json(archive, "panel_accounts.json") == []
+    assert _json(archive, "panel_events.json") == []
     assert _json(archive, "person.json")[0]["name"] == "Bob"
 
 
@@ -251,7 +267,15 @@ def test_after_forget_no_export_holds_the_name_or_the_card_number(db, aisha):
         _, archive = _export(db, person_id)
         for name in archive.namelist():
             content = archive.read(name)
-            for secret in (b"Aisha", b"Khan", b"A4B5C6D7", bytes.fromhex("A4B5C6D7")):
+            for secret in (
+                b"Aisha",
+                b"Khan",
+                b"A4B5C6D7",
+                bytes.fromhex("A4B5C6D7"),
+                b"room2.deputy",
+                b"10.0.0.9",
+                b"10.0.0.7",
+            ):
                 assert secret not in content, (person_id, name, secret)
     _, archive = _export(db, aisha_id)
     assert _json(archive, "person.json")[0]["name"] == f"Former staff #{aisha_id}"

@@ -17,6 +17,7 @@ from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.db import Database
 from locker.decisions import BadgeRead, DeviceChanged, DoorChanged, SensorReading
+from locker.log.personal import ShownEvent, shown_events
 from locker.models import Alert, Command, Event, Slot
 from tests.support.live import publish
 
@@ -153,6 +154,12 @@ def events(db, kind: str | None = None) -> list[Event]:
         if kind:
             query = query.where(Event.kind == kind)
         return list(session.scalars(query))
+
+
+def shown(db, kind: str | None = None) -> list[ShownEvent]:
+    """Logged events as the panel reads them (actors and personal values resolved)."""
+    with db.read() as session:
+        return shown_events(session, events(db, kind))
 
 
 def raise_alert(db, at: datetime, alert: str = "door_forced", slot: int | None = 1, **kw) -> int:

@@ -87,6 +87,18 @@ def auth(client) -> AuthActions:
 
 
 @pytest.fixture
+def quick_app(config, db, clock, accounts):
+    """The panel with a short wait for the write lock, as a test can afford."""
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": SECRET, "LOCKER_DB_BUSY_TIMEOUT_S": 0.1},
+        config=config,
+        clock=clock,
+    )
+    yield app
+    app.extensions["locker_db"].dispose()
+
+
+@pytest.fixture
 def token(db, clock, accounts):
     """``token(username)``: the ``Authorization`` header of a new API token for that account."""
 

@@ -11,6 +11,7 @@ from tests.support.panel_fixtures import (  # noqa: F401 - pytest finds fixtures
     daemon,
     db,
     people,
+    quick_app,
     runner,
     token,
     world,

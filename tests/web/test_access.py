@@ -62,6 +62,7 @@ ROUTES = [
     ("GET", "/accounts", "/accounts"),
     ("POST", "/accounts/<int:account_id>/active", "/accounts/1/active"),
     ("POST", "/accounts/<int:account_id>/end-sessions", "/accounts/1/end-sessions"),
+    ("POST", "/accounts/<int:account_id>/person", "/accounts/1/person"),
     ("POST", "/tokens/<int:token_id>/revoke", "/tokens/1/revoke"),
 ]
 #: Routes only an admin may use (a manager gets 403 too).

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from locker import events as ev
-from tests.support.panel import AuthActions, events
+from locker.subject_access import held_counts
+from tests.support.panel import AuthActions, shown
 
 MANAGER, VIEWER, ADMIN = 1, 2, 3
 
@@ -42,7 +43,7 @@ def test_deactivating_ends_the_sessions_and_tokens_and_stops_logins(app, client,
     assert other.get("/api/status").status_code == 401
     assert client.get("/api/status", headers=headers).status_code == 401
     assert AuthActions(app.test_client()).login("manager").status_code == 200  # refused
-    changed = json.loads(events(db, ev.CONFIG_CHANGED)[-1].details)
+    changed = json.loads(shown(db, ev.CONFIG_CHANGED)[-1].details)
     assert changed == {
         "what": "panel account deactivated",
         "username": "manager",
@@ -50,7 +51,7 @@ def test_deactivating_ends_the_sessions_and_tokens_and_stops_logins(app, client,
         "tokens_revoked": 1,
         "client": "127.0.0.1",
     }
-    assert events(db, ev.CONFIG_CHANGED)[-1].actor == "admin"
+    assert shown(db, ev.CONFIG_CHANGED)[-1].actor == "admin"
     admin.post(f"/accounts/{MANAGER}/active", {"active": "1"})
     assert AuthActions(app.test_client()).login("manager").status_code == 302
     assert client.get("/api/status", headers=headers).status_code == 401  # stays revoked
@@ -94,3 +95,37 @@ def test_mistakes_are_named(client, admin, path, form, status, words):
     response = admin.post(path, form)
     assert response.status_code == status
     assert words in page(response)
+
+
+def test_an_admin_says_whose_an_account_is_and_the_export_then_holds_it(client, admin, db, people):
+    alice = people["Alice"]
+    response = admin.post(f"/accounts/{MANAGER}/person", {"person": str(alice)})
+    assert response.status_code == 302
+    text = page(client.get("/accounts"))
+    assert f'<option value="{alice}" selected>Alice</option>' in text
+    linked = json.loads(shown(db, ev.CONFIG_CHANGED)[-1].details)
+    assert (linked["what"], linked["username"], linked["person_id"]) == (
+        "panel account linked to a person",
+        "manager",
+        alice,
+    )
+    with db.read() as session:
+        held = held_counts(session, alice)
+    assert held["panel_accounts"] == 1
+    assert "1 panel accounts they use" in page(client.get(f"/people/{alice}"))
+    assert admin.post(f"/accounts/{MANAGER}/person", {"person": ""}).status_code == 302
+    assert "panel account unlinked" in shown(db, ev.CONFIG_CHANGED)[-1].details
+
+
+@pytest.mark.parametrize(
+    ("person", "status", "words"),
+    [("x", 400, "person must be a person's id"), ("999", 404, "nobody with id 999")],
+)
+def test_a_bad_person_for_an_account_is_named(client, admin, people, person, status, words):
+    response = admin.post(f"/accounts/{MANAGER}/person", {"person": person})
+    assert response.status_code == status and words in page(response)
+
+
+def test_only_an_admin_says_whose_an_account_is(client, auth, people):
+    auth.login("manager")
+    assert auth.post(f"/accounts/{MANAGER}/person", {"person": "1"}).status_code == 403

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.events import GRANT_REASONS
 from locker.models import Alert, Slot
-from tests.support.panel import commands, events, raise_alert
+from tests.support.panel import commands, raise_alert, shown
 from web.commands import NOT_RUNNING
 from web.words import GRANT_REASON_WORDS
 
@@ -124,7 +124,7 @@ def test_releasing_a_slot_needs_the_password_again(client, manager, daemon, db):
     assert wrong.status_code == 400
     assert "That is not your password." in page(wrong)
     assert commands(db) == []
-    assert json.loads(events(db, ev.AUTH_FAILED)[-1].details)["purpose"] == "release a slot"
+    assert json.loads(shown(db, ev.AUTH_FAILED)[-1].details)["purpose"] == "release a slot"
 
     right = manager.post(
         "/actions/release-slot",
@@ -133,7 +133,7 @@ def test_releasing_a_slot_needs_the_password_again(client, manager, daemon, db):
     )
     assert "Alice's device is released from slot 1: the slot is open." in page(right)
     assert slot_state(db, 1) == "open_for_release"
-    (released,) = events(db, ev.RELEASE_MANAGER)
+    (released,) = shown(db, ev.RELEASE_MANAGER)
     assert released.actor == "manager"
     assert json.loads(released.details) == {
         "reason": "sick child",

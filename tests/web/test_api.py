@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from locker import events as ev
 from locker.models import Alert, Slot
-from tests.support.panel import commands, events, raise_alert
+from tests.support.panel import commands, raise_alert, shown
 from web.commands import NOT_RUNNING
 
 ALICE = 1  # the people fixture adds Alice first
@@ -225,7 +225,7 @@ def test_people_lists_badges_slots_and_todays_shift(client, token, daemon):
 
 
 def test_events_are_paged_oldest_first_by_id(client, token, daemon, db):
-    stored = [e.id for e in events(db)]
+    stored = [e.id for e in shown(db)]
     headers = token()
     first = client.get("/api/events?limit=3", headers=headers).json
     assert [e["id"] for e in first["events"]] == stored[:3]
@@ -234,7 +234,7 @@ def test_events_are_paged_oldest_first_by_id(client, token, daemon, db):
         f"/api/events?after_id={first['next_after_id']}&limit=1000", headers=headers
     ).json
     # Fetching the token logged one more event after the first page.
-    assert [e["id"] for e in rest["events"]] == [e.id for e in events(db)][3:]
+    assert [e["id"] for e in rest["events"]] == [e.id for e in shown(db)][3:]
     assert rest["more"] is False
     event = rest["events"][0]
     assert set(event) >= {"id", "ts", "kind", "actor", "slot", "person_id", "details", "hash"}
@@ -259,7 +259,7 @@ def test_a_grant_opens_the_slot_at_once(client, token, daemon, db):
     assert "slot 1 is open" in response.json["message"]
     with db.read() as session:
         assert session.get(Slot, 1).state == "open_for_release"
-    (created,) = events(db, ev.GRANT_CREATED)
+    (created,) = shown(db, ev.GRANT_CREATED)
     assert created.actor == "manager"
     assert json.loads(created.details)["client"] == "127.0.0.1"
 
@@ -287,7 +287,7 @@ def test_a_session_caller_releases_only_with_the_password(client, auth, daemon, 
     assert missing.status_code == 403 and "password" in missing.json["error"]
     wrong = auth.post_json("/api/slots/1/release", {"reason": "check", "password": "guess"})
     assert wrong.status_code == 403
-    assert json.loads(events(db, ev.AUTH_FAILED)[-1].details)["purpose"] == "release a slot"
+    assert json.loads(shown(db, ev.AUTH_FAILED)[-1].details)["purpose"] == "release a slot"
     right = auth.post_json(
         "/api/slots/1/release", {"reason": "check", "password": "manager-password"}
     )
@@ -303,7 +303,7 @@ def test_a_token_caller_releases_all_without_a_password(client, token, daemon, d
     )
     assert response.status_code == 200
     assert response.json["result"]["slots"] == [1, 2]
-    (logged,) = events(db, ev.RELEASE_ALL)
+    (logged,) = shown(db, ev.RELEASE_ALL)
     assert json.loads(logged.details)["reason"] == "fire drill"
 
 
@@ -318,7 +318,7 @@ def test_acknowledging_an_alert_stores_and_logs_it(client, token, daemon, db):
         "acknowledged_at": "2026-01-05T07:31:00Z",
         "acknowledged_by": "manager",
     }
-    (logged,) = events(db, ev.ALERT_ACKNOWLEDGED)
+    (logged,) = shown(db, ev.ALERT_ACKNOWLEDGED)
     assert logged.actor == "manager" and logged.slot == 1
     assert json.loads(logged.details)["alert_id"] == alert_id
     again = client.post(f"/api/alerts/{alert_id}/ack", headers=token())

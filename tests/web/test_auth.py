@@ -13,7 +13,7 @@ from sqlalchemy import select
 from locker import events as ev
 from locker.accounts import set_password
 from locker.models import LoginThrottle, PanelAccount
-from tests.support.panel import AuthActions, events, make_config
+from tests.support.panel import AuthActions, make_config, shown
 from web import create_app
 from web.auth import WRONG_LOGIN, shown_name
 from web.throttle import throttle_delay
@@ -36,7 +36,7 @@ def counter(db, key: str) -> LoginThrottle | None:
 def test_a_login_is_logged_and_opens_the_status_page(client, auth, db):
     response = auth.login()
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    (login,) = events(db, ev.AUTH_LOGIN)
+    (login,) = shown(db, ev.AUTH_LOGIN)
     assert login.actor == "manager"
     assert details(login) == {"username": "manager", "client": "127.0.0.1"}
     assert client.get("/").status_code == 200
@@ -55,7 +55,7 @@ def test_a_failed_login_says_nothing_more_and_is_logged(
     response = auth.login(username, password)
     assert response.status_code == 200
     assert WRONG_LOGIN in response.get_data(as_text=True)
-    (failed,) = events(db, ev.AUTH_FAILED)
+    (failed,) = shown(db, ev.AUTH_FAILED)
     expected = {"client": "127.0.0.1", "reason": reason, "purpose": "login", "attempts": 1}
     if username == "manager":
         expected["username"] = "manager"  # only a name that is an account's is logged
@@ -73,14 +73,14 @@ def test_a_disabled_account_cannot_log_in_and_its_session_ends(client, auth, db)
     assert client.get("/").status_code == 302
     response = auth.login()
     assert WRONG_LOGIN in response.get_data(as_text=True)
-    assert details(events(db, ev.AUTH_FAILED)[-1])["reason"] == "account disabled"
+    assert details(shown(db, ev.AUTH_FAILED)[-1])["reason"] == "account disabled"
 
 
 def test_logout_is_logged_and_ends_the_session(client, auth, db):
     auth.login()
     response = auth.logout()
     assert response.headers["Location"] == "/login"
-    (logout,) = events(db, ev.AUTH_LOGOUT)
+    (logout,) = shown(db, ev.AUTH_LOGOUT)
     assert logout.actor == "manager"
     assert client.get("/").status_code == 302
 
@@ -167,7 +167,7 @@ def test_failed_logins_are_logged_once_a_minute_per_address(client, auth, db, cl
     for _ in range(28):
         auth.login("manager", "guess-guess")
         clock.advance(0.3)
-    (first,) = events(db, ev.AUTH_FAILED)
+    (first,) = shown(db, ev.AUTH_FAILED)
     assert details(first) == {
         "client": "127.0.0.1",
         "reason": "wrong password",
@@ -177,7 +177,7 @@ def test_failed_logins_are_logged_once_a_minute_per_address(client, auth, db, cl
     }
     clock.advance(60)
     auth.login("someone-else", "guess-guess")
-    second = events(db, ev.AUTH_FAILED)[-1]
+    second = shown(db, ev.AUTH_FAILED)[-1]
     # The 27 unlogged ones and this one; a name without an account stays out of the log.
     assert details(second) == {
         "client": "127.0.0.1",
@@ -192,9 +192,9 @@ def test_a_login_after_unlogged_failures_logs_them_first(client, auth, db, clock
     auth.login("manager", "guess-2")
     auth.login("manager", "guess-3")
     assert auth.login().status_code == 302
-    summary = events(db, ev.AUTH_FAILED)[-1]
+    summary = shown(db, ev.AUTH_FAILED)[-1]
     assert details(summary) == {"client": "127.0.0.1", "reason": "earlier attempts", "attempts": 2}
-    assert summary.id < events(db, ev.AUTH_LOGIN)[-1].id
+    assert summary.id < shown(db, ev.AUTH_LOGIN)[-1].id
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ def test_a_new_password_ends_the_sessions_started_with_the_old_one(app, client, 
     assert auth.login().status_code == 200  # the old password is refused
     assert auth.login(password="a brand new password").status_code == 302
     assert client.get("/").status_code == 200
-    (changed,) = [e for e in events(db, ev.CONFIG_CHANGED) if "password" in e.details]
+    (changed,) = [e for e in shown(db, ev.CONFIG_CHANGED) if "password" in e.details]
     assert details(changed) == {
         "what": "panel account password changed",
         "username": "manager",

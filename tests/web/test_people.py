@@ -16,7 +16,7 @@ from locker.decisions import BadgeRead
 from locker.log.personal import resolve_one
 from locker.models import Badge, Person
 from tests.support.live import publish
-from tests.support.panel import commands, events
+from tests.support.panel import commands, shown
 
 ALICE, BOB, MARY = 1, 2, 3
 
@@ -84,7 +84,7 @@ def test_adding_a_person_with_a_slot_a_badge_and_setting_rights(client, manager,
     carol = person_named(db, "Carol")
     assert (carol.role, carol.slot_number, carol.setting_authorised) == ("staff", 2, True)
     assert badge(db, "CAFEBABE").person_id == carol.id
-    added = [json.loads(e.details) for e in events(db, ev.CONFIG_CHANGED)][-2:]
+    added = [json.loads(e.details) for e in shown(db, ev.CONFIG_CHANGED)][-2:]
     assert [(d["what"], d["client"]) for d in added] == [
         ("person added", "127.0.0.1"),
         ("badge added", "127.0.0.1"),
@@ -92,7 +92,7 @@ def test_adding_a_person_with_a_slot_a_badge_and_setting_rights(client, manager,
     assert kinds(db) == ["reload"]
     # The daemon re-read its roster: the new badge opens a slot at once.
     daemon.controller.handle(BadgeRead("CAFEBABE"))
-    assert events(db, ev.BADGE_GRANTED)[-1].person_id == carol.id
+    assert shown(db, ev.BADGE_GRANTED)[-1].person_id == carol.id
 
 
 def test_a_duplicate_name_is_named_and_nothing_is_added(client, manager, daemon, db):
@@ -148,7 +148,7 @@ def test_deactivating_and_reactivating(client, manager, daemon, db):
     assert "Alice is deactivated." in page(response)
     assert person_named(db, "Alice").active is False
     daemon.controller.handle(BadgeRead("A1A1A1A1"))
-    refused = events(db, ev.BADGE_REFUSED)[-1]
+    refused = shown(db, ev.BADGE_REFUSED)[-1]
     with db.read() as session:
         assert resolve_one(session, json.loads(refused.details), refused.person_id) == {
             "explanation": "This person is no longer active.",
@@ -158,7 +158,7 @@ def test_deactivating_and_reactivating(client, manager, daemon, db):
     response = manager.post("/people/1/active", {"active": "yes"}, follow_redirects=True)
     assert "Alice is active again." in page(response)
     assert person_named(db, "Alice").active is True
-    logged = [e.details for e in events(db, ev.CONFIG_CHANGED) if e.person_id == ALICE]
+    logged = [e.details for e in shown(db, ev.CONFIG_CHANGED) if e.person_id == ALICE]
     assert '"what":"person deactivated"' in logged[-2] and '"client":"127.0.0.1"' in logged[-2]
     assert '"what":"person reactivated"' in logged[-1]
     assert kinds(db) == ["reload", "reload"]
@@ -251,7 +251,7 @@ def test_revoking_asks_first_then_the_badge_is_refused(client, manager, daemon, 
     assert 'data-testid="badge-A1A1A1A1"' not in page(client.get("/people"))
     assert kinds(db) == ["reload"]
     daemon.controller.handle(BadgeRead("A1A1A1A1"))
-    assert '"reason":"revoked"' in events(db, ev.BADGE_REFUSED)[-1].details
+    assert '"reason":"revoked"' in shown(db, ev.BADGE_REFUSED)[-1].details
 
     again = manager.post(
         "/people/badges/A1A1A1A1/revoke", {"confirm": "yes"}, follow_redirects=True
@@ -295,7 +295,7 @@ def test_a_person_is_renamed_made_a_manager_and_given_a_slot(client, manager, da
         2,
         True,
     )
-    (logged,) = [e for e in events(db, ev.CONFIG_CHANGED) if "person changed" in e.details]
+    (logged,) = [e for e in shown(db, ev.CONFIG_CHANGED) if "person changed" in e.details]
     assert logged.actor == "manager" and logged.person_id == 1
     assert json.loads(logged.details)["changes"]["role"] == ["staff", "manager"]
     assert json.loads(logged.details)["client"] == "127.0.0.1"
@@ -304,10 +304,10 @@ def test_a_person_is_renamed_made_a_manager_and_given_a_slot(client, manager, da
 
 
 def test_saving_without_a_change_logs_nothing(client, manager, daemon, db):
-    before = len(events(db))
+    before = len(shown(db))
     response = manager.post("/people/1/edit", details_of(), follow_redirects=True)
     assert "Nothing was changed." in page(response)
-    assert len(events(db)) == before and kinds(db) == []
+    assert len(shown(db)) == before and kinds(db) == []
 
 
 def test_another_persons_name_or_slot_is_refused_and_nothing_changes(client, manager, daemon, db):

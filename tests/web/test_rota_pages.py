@@ -13,7 +13,7 @@ from locker import events as ev
 from locker.decisions import BadgeRead
 from locker.models import Event, Shift
 from locker.rota import shift_for
-from tests.support.panel import MONDAY, at, commands, events
+from tests.support.panel import MONDAY, at, commands, shown
 
 ALICE, BOB, MARY = 1, 2, 3
 TUESDAY = MONDAY + timedelta(days=1)
@@ -193,7 +193,7 @@ def test_setting_todays_shift(client, manager, daemon, db):
         [(at("11:00"), at("11:15")), (at("13:00"), at("13:30"))],
     )
     assert kinds(db) == ["reload"]
-    (changed,) = events(db, ev.SHIFT_CHANGED)[-1:]
+    (changed,) = shown(db, ev.SHIFT_CHANGED)[-1:]
     assert changed.actor == "manager" and '"client":"127.0.0.1"' in changed.details
 
 
@@ -229,7 +229,7 @@ def test_a_break_now_lets_the_device_out(client, manager, daemon, db):
     daemon.deposit("A1A1A1A1", 1)
     daemon.advance(2 * 3600)  # 10:00
     daemon.controller.handle(BadgeRead("A1A1A1A1"))
-    assert '"reason":"on_shift"' in events(db, ev.BADGE_REFUSED)[-1].details
+    assert '"reason":"on_shift"' in shown(db, ev.BADGE_REFUSED)[-1].details
 
     response = manager.post(
         f"/rota/shifts/{ALICE}/break-now", {"minutes": "15"}, follow_redirects=True
@@ -237,10 +237,10 @@ def test_a_break_now_lets_the_device_out(client, manager, daemon, db):
     assert "Alice is on a break: 10:00–10:15." in page(response)
     assert (at("10:00"), at("10:15")) in shift(db, ALICE)[2]
     assert kinds(db) == ["reload"]
-    assert events(db, ev.BREAK_STARTED)[-1].actor == "manager"
+    assert shown(db, ev.BREAK_STARTED)[-1].actor == "manager"
 
     daemon.controller.handle(BadgeRead("A1A1A1A1"))  # the daemon has re-read the rota
-    assert events(db, ev.RELEASE_BREAK)[-1].person_id == ALICE
+    assert shown(db, ev.RELEASE_BREAK)[-1].person_id == ALICE
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from locker import events as ev
-from tests.support.panel import KINDS, commands, events, make_config, page, slot_state
+from tests.support.panel import KINDS, commands, make_config, page, shown, slot_state
 from web.words import STOCK_WORDS
 
 PASSWORD = "manager-password"
@@ -28,7 +28,7 @@ def test_the_api_opens_a_free_setting_slot(client, token, daemon, db):
     assert slot_state(db, SETTING) == "open_for_deposit"
     ((kind, payload),) = [(c.kind, c.payload) for c in commands(db)]
     assert (kind, payload) == ("stock", {"slot": SETTING})
-    (unlocked,) = events(db, ev.SLOT_UNLOCKED)
+    (unlocked,) = shown(db, ev.SLOT_UNLOCKED)
     assert (unlocked.slot, unlocked.actor) == (SETTING, "manager")
 
 

@@ -14,18 +14,6 @@ from web import create_app
 ALICE = 1
 
 
-@pytest.fixture
-def quick_app(config, db, clock, accounts):
-    """The panel with a short wait for the write lock, as a test can afford."""
-    app = create_app(
-        {"TESTING": True, "SECRET_KEY": SECRET, "LOCKER_DB_BUSY_TIMEOUT_S": 0.1},
-        config=config,
-        clock=clock,
-    )
-    yield app
-    app.extensions["locker_db"].dispose()
-
-
 def test_changes_while_the_database_is_locked_are_503_with_the_reason(
     quick_app, people, daemon, db, config, token
 ):
