@@ -164,7 +164,8 @@ class Custody(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     visitor_name: Mapped[str | None] = mapped_column(String(120), default=None)
     deposited_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Indexed: the daily report reads the stays that had not ended when its day began.
+    ended_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     #: How custody ended: ``shift_end``, ``closing``, ``manager``, ``signed_out``...
     end_reason: Mapped[str | None] = mapped_column(String(24), default=None)
 

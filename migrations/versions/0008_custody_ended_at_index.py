@@ -1,0 +1,32 @@
+"""an index on custody.ended_at, so the daily report reads only the stays of its day
+
+Revision ID: 0008
+Revises: 0006
+Create Date: 2026-12-05 08:15:00
+
+The daily report asks which stays overlapped its day (deposited before the day
+ended, not ended before it began). Without an index that read was a scan of
+every stay ever kept (73k rows at a million events, ten times that at ten
+million), which made ``/report`` grow with the log; with it, the read is the
+open stays and those that ended on or after the day.
+
+(On this branch 0008 follows 0006; migration 0007 is another branch's, and
+this one is re-chained after it when the two are merged.)
+"""
+
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("custody", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_custody_ended_at"), ["ended_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("custody", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custody_ended_at"))
