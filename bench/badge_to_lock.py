@@ -136,6 +136,25 @@ def production_daemon(config, db, clock, backend) -> Daemon:
     )
 
 
+def readiness(daemon: Daemon) -> threading.Event:
+    """An event set when ``daemon`` says it is ready (after its start-up, before its loop).
+
+    The loop thread's ``begin`` reconciles the bank and plans the start-up log
+    check; until it has, the reader already polls but no badge is handled, and
+    no log check is running yet for :func:`settle_log_check` to wait for.
+    """
+    ready = threading.Event()
+    notify = daemon.notify
+
+    def noting(message: str) -> None:
+        if message == "READY=1":
+            ready.set()
+        notify(message)
+
+    daemon.notify = noting
+    return ready
+
+
 def settle_log_check(daemon: Daemon, timeout: float = 600.0) -> float:
     """Wait until the whole-log check the daemon started on start-up has ended; seconds waited.
 
@@ -243,6 +262,7 @@ def card_to_lock(cycles: int, tmp: Path, rng: random.Random, history: Path | Non
     daemon = production_daemon(config, db, clock, backend)
     watch = LockWatch(pins, config)
     interval = config.reader.poll_interval_s
+    ready = readiness(daemon)
     loop = threading.Thread(target=daemon.run, name="daemon loop", daemon=True)
     loop.start()
     latencies, missed = [], 0
@@ -251,6 +271,9 @@ def card_to_lock(cycles: int, tmp: Path, rng: random.Random, history: Path | Non
         while not backend.reader_healthy and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(4 * interval)  # past the reader's settling polls
+        # Not before the daemon is up: it was timed from the reader's first polls,
+        # while a long log's start-up still ran, and the log check not yet begun.
+        ready.wait(600)
         settled = settle_log_check(daemon)
         transfers_before, idle_started = chip.transfers, time.monotonic()
         time.sleep(1.0)
