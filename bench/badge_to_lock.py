@@ -116,7 +116,11 @@ def commit_baseline(path: Path, count: int) -> list[float]:
 def bank(tmp: Path, history: Path | None):
     """A 24-slot simulated bank in ``tmp``, its log continuing ``history``'s when given."""
     start = local(MONDAY, "07:00")
-    config_file = write_bank_config(tmp, staff_slots=24, start=start)
+    # A long history is kept whole (a site that keeps ten years): with the default
+    # year, the first daily pass would purge nine years of it on the daemon's loop,
+    # a one-off minute of CPU that the cards were timed against.
+    keep = 3700 if history is not None else 365
+    config_file = write_bank_config(tmp, staff_slots=24, start=start, retention_days=keep)
     if history is not None:
         db_path = Path(load_config(config_file).db_url.removeprefix("sqlite:///"))
         shutil.copyfile(history, db_path)
