@@ -37,6 +37,9 @@ from typing import Any
 from kit import loadavg, machine, stats_ms, write_json
 from panel_at_scale import Built, build, logged_in_client
 
+from locker.config import load_config
+from locker.db import Database, migrate
+
 
 def built_at(folder: Path, count: int, seed: int) -> Built:
     """The database of ``count`` events in ``folder``: the one built there before, or a new one.
@@ -47,6 +50,9 @@ def built_at(folder: Path, count: int, seed: int) -> Built:
     saved = folder / "built.json"
     if saved.exists():
         raw = json.loads(saved.read_text(encoding="utf-8"))
+        db = Database(load_config(Path(raw["config_file"])).db_url)
+        migrate(db.engine)  # built by an older schema: brought up to date, as `locker init` does
+        db.dispose()
         return Built(
             Path(raw["config_file"]),
             raw["events"],
