@@ -10,6 +10,7 @@ as in ``tests/locker/test_log.py``, whose helpers these tests share.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from locker.log import (
 )
 from locker.log.verification import FULL_EVERY
 from locker.models import Event
+from tests.locker.test_cli import cli  # noqa: F401, F811 - the fixture
 from tests.locker.test_log import (
     MINUTE,
     T0,
@@ -180,3 +182,22 @@ def test_a_purge_past_the_checkpoint_walks_from_the_purge(db: Database) -> None:
     assert found.ok, found.reason
     assert found.resumed_from is None
     assert found.checked == whole(db).checked == 2
+
+
+def test_the_command_walks_from_the_checkpoint_only_when_asked(cli, tmp_path) -> None:  # noqa: F811
+    """``locker log verify`` keeps its meaning for an inspector: the whole chain."""
+    cli("staff", "add", "Ann", "--badge", "A1A1A1A1")
+    database = Database(f"sqlite:///{tmp_path / 'locker.db'}")
+    try:
+        through = nightly(database).head_id
+    finally:
+        database.dispose()
+    cli("staff", "add", "Bea")
+    resumed = cli("log", "verify", "--incremental")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"walked from the checkpoint at event {through}" in resumed.output
+    with sqlite3.connect(tmp_path / "locker.db") as conn:
+        conn.execute("UPDATE events SET actor = 'someone else' WHERE id = 1")
+    assert cli("log", "verify", "--incremental").exit_code == 0  # left to the weekly walk
+    whole = cli("log", "verify")
+    assert whole.exit_code == 3 and "chain broken at event 1" in whole.output
