@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import sqlite3
 import sys
 import tempfile
 import time
@@ -86,55 +87,53 @@ def fetch_s(client, path: str) -> tuple[float, int]:
     return spent, len(body)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build every scale, time the pages round-robin, print the ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--scales",
-        default="10000,1000000,10000000",
-        help="events in each database, comma-separated (the first is the baseline)",
-    )
-    parser.add_argument("--repeat", type=int, default=60, help="fetches of each page per scale")
-    parser.add_argument("--seed", type=int, default=7, help="random seed of the histories")
-    parser.add_argument("--dir", type=Path, help="build the databases here (kept)")
-    parser.add_argument("--json", help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    scales = [int(s) for s in args.scales.split(",")]
-    info = machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['loadavg']}")
-    with contextlib.ExitStack() as stack:
-        if args.dir is None:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scales-")))
-        else:
-            folder = args.dir
-        clients, builts = {}, {}
+#: Migration 0008's indexes, ``(name, table, column)``: ``--before-after`` times the
+#: pages without them (as before the migration) and with them, in the same run.
+INDEXES = (
+    ("ix_custody_ended_at", "custody", "ended_at"),
+    ("ix_checkpoints_kind", "checkpoints", "kind"),
+    ("ix_checkpoints_event_id", "checkpoints", "event_id"),
+    ("ix_checkpoints_created_at", "checkpoints", "created_at"),
+)
+
+
+def set_indexes(built: Built, present: bool) -> None:
+    """Create or drop migration 0008's indexes on ``built``'s database."""
+    path = load_config(built.config_file).db_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        for name, table, column in INDEXES:
+            if present:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
+            else:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def timed_round(
+    scales: list[int], builts: dict[int, Built], repeat: int
+) -> tuple[dict[str, dict[int, list[float]]], dict[str, dict[int, int]]]:
+    """Each page of each scale fetched ``repeat`` times, round-robin, after a warm-up;
+    clients logged in now (a session left idle while a big database builds expires)."""
+    clients = {count: logged_in_client(builts[count].config_file) for count in scales}
+    times: dict[str, dict[int, list[float]]] = {}
+    sizes: dict[str, dict[int, int]] = {}
+    for count in scales:
+        for _label, path in pages_of(builts[count]):
+            fetch_s(clients[count], path)
+    for _ in range(repeat):
         for count in scales:
-            built = built_at(folder / f"{count}-{args.seed}", count, args.seed)
-            builts[count] = built
-            clients[count] = logged_in_client(built.config_file)
-            print(
-                f"built {built.events:,} events ({built.first_day} to {built.last_day})"
-                f" in {built.seconds:.0f} s; load {loadavg()}",
-                flush=True,
-            )
-        load_before = loadavg()
-        times: dict[str, dict[int, list[float]]] = {}
-        sizes: dict[str, dict[int, int]] = {}
-        for count in scales:  # one warm-up fetch of each page
-            for _label, path in pages_of(builts[count]):
-                fetch_s(clients[count], path)
-        for _ in range(args.repeat):
-            for count in scales:
-                for label, path in pages_of(builts[count]):
-                    spent, size = fetch_s(clients[count], path)
-                    times.setdefault(label, {}).setdefault(count, []).append(spent)
-                    sizes.setdefault(label, {})[count] = size
-        load_after = loadavg()
+            for label, path in pages_of(builts[count]):
+                spent, size = fetch_s(clients[count], path)
+                times.setdefault(label, {}).setdefault(count, []).append(spent)
+                sizes.setdefault(label, {})[count] = size
+    return times, sizes
+
+
+def print_round(
+    title: str, scales: list[int], times: dict[str, dict[int, list[float]]], sizes
+) -> dict[str, Any]:
+    """Print one round's figures per page and scale, each against the smallest scale."""
     base = scales[0]
-    print(
-        f"\npages, {args.repeat} fetches per scale, round-robin across the scales;"
-        f" load {load_before} before, {load_after} after:"
-    )
+    print(f"\n{title}")
     results: dict[str, Any] = {}
     for label, by_scale in times.items():
         first = stats_ms(by_scale[base])
@@ -149,14 +148,63 @@ def main(argv: list[str] | None = None) -> int:
                 f" p95 {mine['p95'] / first['p95']:.2f}x, median"
                 f" {mine['median'] / first['median']:.2f}x the {base:,}"
             )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build every scale, time the pages round-robin, print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scales",
+        default="10000,1000000,10000000",
+        help="events in each database, comma-separated (the first is the baseline)",
+    )
+    parser.add_argument("--repeat", type=int, default=60, help="fetches of each page per scale")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the histories")
+    parser.add_argument("--dir", type=Path, help="build the databases here (kept)")
+    parser.add_argument(
+        "--before-after",
+        action="store_true",
+        help="first time the pages without migration 0008's indexes, then with them",
+    )
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    scales = [int(s) for s in args.scales.split(",")]
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['loadavg']}")
+    rounds: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        if args.dir is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scales-")))
+        else:
+            folder = args.dir
+        builts = {}
+        for count in scales:
+            built = built_at(folder / f"{count}-{args.seed}", count, args.seed)
+            builts[count] = built
+            print(
+                f"built {built.events:,} events ({built.first_day} to {built.last_day})"
+                f" in {built.seconds:.0f} s; load {loadavg()}",
+                flush=True,
+            )
+        passes = [("without 0008's indexes", False)] if args.before_after else []
+        for name, present in [*passes, ("as migrated", True)]:
+            for count in scales:
+                set_indexes(builts[count], present)
+            load_before = loadavg()
+            times, sizes = timed_round(scales, builts, args.repeat)
+            title = (
+                f"pages {name}, {args.repeat} fetches per scale, round-robin across the"
+                f" scales; load {load_before} before, {loadavg()} after:"
+            )
+            rounds[name] = print_round(title, scales, times, sizes)
+            rounds[name]["load"] = [load_before, loadavg()]
     write_json(
         args.json,
         {
             "scales": scales,
             "build_s": {count: builts[count].seconds for count in scales},
-            "pages": results,
-            "load_before": load_before,
-            "load_after": load_after,
+            "rounds": rounds,
             "machine": info,
         },
     )
