@@ -91,9 +91,11 @@ def fetch_s(client, path: str) -> tuple[float, int]:
 #: pages without them (as before the migration) and with them, in the same run.
 INDEXES = (
     ("ix_custody_ended_at", "custody", "ended_at"),
-    ("ix_checkpoints_kind", "checkpoints", "kind"),
+    ("ix_checkpoints_kind_created_at", "checkpoints", "kind, created_at"),
     ("ix_checkpoints_event_id", "checkpoints", "event_id"),
-    ("ix_checkpoints_created_at", "checkpoints", "created_at"),
+    ("ix_alerts_raised_at", "alerts", "raised_at"),
+    ("ix_alerts_acknowledged_at", "alerts", "acknowledged_at"),
+    ("ix_alerts_resolved_at", "alerts", "resolved_at"),
 )
 
 
@@ -106,6 +108,8 @@ def set_indexes(built: Built, present: bool) -> None:
                 conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
             else:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
+        for stale in ("ix_checkpoints_kind", "ix_checkpoints_created_at"):
+            conn.execute(f"DROP INDEX IF EXISTS {stale}")  # an earlier draft of 0008
 
 
 def timed_round(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -202,12 +203,14 @@ class Alert(Base):
     slot: Mapped[int | None] = mapped_column(Integer, default=None)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    raised_at: Mapped[datetime]
-    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The three moments are indexed: the daily report reads the alerts raised,
+    #: acknowledged or resolved on its day.
+    raised_at: Mapped[datetime] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(80), default=None)
     #: When its condition ended (the door shut, the device came back...): it leaves
     #: the open list but stays in history. Acknowledging is separate.
-    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     resolved_why: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
@@ -334,14 +337,17 @@ class Checkpoint(Base):
     """A remembered point of the chain: a daily checkpoint, or where a purge cut it."""
 
     __tablename__ = "checkpoints"
+    # Indexed by kind and time, and by event: the daily report and a walk of a
+    # slice find theirs without reading every day's checkpoint. (Kind alone would
+    # mislead SQLite: nearly every row is ``daily``, yet it prefers an equality.)
+    __table_args__ = (Index("ix_checkpoints_kind_created_at", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: ``daily`` or ``purge``. Kind, event and time are indexed: the daily report
-    #: and a walk of a slice find theirs without reading every day's checkpoint.
-    kind: Mapped[str] = mapped_column(String(16), index=True)
+    #: ``daily`` or ``purge``.
+    kind: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
 
 
 class Command(Base):

@@ -20,7 +20,7 @@ from locker.models import Custody, Slot
 from tests.web.kit import MONDAY, at
 
 #: Tables whose rows pile up with the years (the people, slots and accounts do not).
-GROWING = ("events", "custody", "shifts", "breaks", "grants", "checkpoints")
+GROWING = ("events", "custody", "shifts", "breaks", "grants", "checkpoints", "alerts")
 SCAN = re.compile(rf"^SCAN ({'|'.join(GROWING)})\b(?! USING COVERING INDEX)")
 
 
