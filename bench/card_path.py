@@ -53,7 +53,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from badge_to_lock import LockWatch, bank, production_daemon, readiness, settle_log_check
+from badge_to_lock import (
+    LockWatch,
+    bank,
+    present_cards,
+    production_daemon,
+    readiness,
+    settle_log_check,
+    wait_until_up,
+)
 from kit import line_ms, loadavg, machine, stats_ms, write_json
 from pi_class import CpuQuota, make_history
 from sqlalchemy import select
@@ -131,13 +139,8 @@ def cards(count: int, tmp: Path, history: Path, seed: int, profile: bool) -> dic
     run = profiled(daemon.run, profiles, "loop") if profile else daemon.run
     loop = threading.Thread(target=run, name="daemon loop", daemon=True)
     loop.start()
-    latencies, missed = [], 0
     try:
-        deadline = time.monotonic() + 30
-        while not backend.reader_healthy and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(4 * interval)  # past the reader's settling polls
-        ready.wait(600)
+        wait_until_up(backend, ready, interval)
         startup_s = time.monotonic() - began_s
         log_check_s = settle_log_check(daemon)
         reader = backend.reader_thread
@@ -148,28 +151,7 @@ def cards(count: int, tmp: Path, history: Path, seed: int, profile: bool) -> dic
             "chip": meter.cpu_s,
         }
         wall0 = time.monotonic()
-        for i in range(count):
-            time.sleep(rng.uniform(0, interval))  # a random moment against the poll grid
-            watch.arm()
-            shown = time.monotonic()
-            world.present_card(seeded.uids[i % len(seeded.uids)])
-            rise = None
-            give_up = shown + 2.0
-            while rise is None and time.monotonic() < give_up:
-                time.sleep(0.002)
-                rise = watch.rise()
-            world.remove_card()
-            if rise is None:
-                missed += 1
-                continue
-            slot, at = rise
-            latencies.append(at - shown)
-            world.set_device(slot, not world.slot(slot).device_present)
-            world.set_door(slot, False)
-            lock = watch.pins[slot]
-            settle = time.monotonic() + 2.0
-            while lock.state and time.monotonic() < settle:
-                time.sleep(0.005)
+        latencies, missed = present_cards(world, watch, seeded.uids, count, interval, rng)
         wall = time.monotonic() - wall0
         cpu = {
             "process": time.process_time() - cpu0["process"],

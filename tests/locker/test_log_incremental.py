@@ -65,6 +65,18 @@ def since_checkpoint(database: Database, **options: int) -> VerifyReport:
         return verify_since_checkpoint(session, **options)
 
 
+def verified_then(database: Database, *tampering: str, more: int = 0) -> None:
+    """Twenty events and a recorded nightly check (through event 20), ``more`` events
+    after it, then ``tampering`` run on the file as an attacker would."""
+    add(database, 20)
+    nightly(database)
+    if more:
+        add(database, more, start=T0 + timedelta(hours=1))
+    with attacker(database) as conn:
+        for statement in tampering:
+            conn.execute(statement)
+
+
 def test_the_first_check_walks_the_whole_chain_and_the_next_resumes(db: Database) -> None:
     add(db, 20)
     first = nightly(db)
@@ -89,21 +101,14 @@ def test_the_record_says_where_the_walk_began(db: Database) -> None:
 
 
 def test_an_edit_after_the_checkpoint_is_named(db: Database) -> None:
-    add(db, 20)
-    nightly(db)
-    add(db, 5, start=T0 + timedelta(hours=1))
-    with attacker(db) as conn:
-        conn.execute("UPDATE events SET actor = 'someone else' WHERE id = 23")
+    verified_then(db, "UPDATE events SET actor = 'someone else' WHERE id = 23", more=5)
     found = since_checkpoint(db)
     assert not found.ok and found.first_bad_id == 23 and found.resumed_from == 20
     assert "altered" in found.reason
 
 
 def test_an_edit_before_the_checkpoint_is_left_to_the_weekly_whole_walk(db: Database) -> None:
-    add(db, 20)
-    nightly(db)
-    with attacker(db) as conn:
-        conn.execute("UPDATE events SET actor = 'someone else' WHERE id = 5")
+    verified_then(db, "UPDATE events SET actor = 'someone else' WHERE id = 5")
     # The later hashes still hold, so the check from the checkpoint cannot see it...
     assert since_checkpoint(db).ok
     # ...the whole walk does, and the nightly check is one at least every FULL_EVERY-th night.
@@ -116,11 +121,8 @@ def test_an_edit_before_the_checkpoint_is_left_to_the_weekly_whole_walk(db: Data
 
 
 def test_a_rehashed_past_no_longer_reaches_the_checkpoint(db: Database) -> None:
-    add(db, 20)
-    nightly(db)
-    add(db, 3, start=T0 + timedelta(hours=1))
+    verified_then(db, "UPDATE events SET actor = 'someone else' WHERE id = 5", more=3)
     with attacker(db) as conn:
-        conn.execute("UPDATE events SET actor = 'someone else' WHERE id = 5")
         rehash_from(conn, 5)
     # With no daily checkpoint, the rewritten chain agrees with itself...
     assert whole(db).ok
@@ -131,10 +133,7 @@ def test_a_rehashed_past_no_longer_reaches_the_checkpoint(db: Database) -> None:
 
 
 def test_a_deleted_event_before_the_checkpoint_is_named_by_a_whole_walk(db: Database) -> None:
-    add(db, 20)
-    nightly(db)
-    with attacker(db) as conn:
-        conn.execute("DELETE FROM events WHERE id = 7")
+    verified_then(db, "DELETE FROM events WHERE id = 7")
     found = since_checkpoint(db)
     assert found.resumed_from is None and found.first_bad_id == 7
 
