@@ -116,7 +116,11 @@ def commit_baseline(path: Path, count: int) -> list[float]:
 def bank(tmp: Path, history: Path | None):
     """A 24-slot simulated bank in ``tmp``, its log continuing ``history``'s when given."""
     start = local(MONDAY, "07:00")
-    config_file = write_bank_config(tmp, staff_slots=24, start=start)
+    # A long history is kept whole (a site that keeps ten years): with the default
+    # year, the first daily pass would purge nine years of it on the daemon's loop,
+    # a one-off minute of CPU that the cards were timed against.
+    keep = 3700 if history is not None else 365
+    config_file = write_bank_config(tmp, staff_slots=24, start=start, retention_days=keep)
     if history is not None:
         db_path = Path(load_config(config_file).db_url.removeprefix("sqlite:///"))
         shutil.copyfile(history, db_path)
@@ -134,6 +138,38 @@ def production_daemon(config, db, clock, backend) -> Daemon:
         backend,
         log_check=lambda started: ProcessLogCheck(config, started),
     )
+
+
+def readiness(daemon: Daemon) -> threading.Event:
+    """An event set when ``daemon`` says it is ready (after its start-up, before its loop).
+
+    The loop thread's ``begin`` reconciles the bank and plans the start-up log
+    check; until it has, the reader already polls but no badge is handled, and
+    no log check is running yet for :func:`settle_log_check` to wait for.
+    """
+    ready = threading.Event()
+    notify = daemon.notify
+
+    def noting(message: str) -> None:
+        if message == "READY=1":
+            ready.set()
+        notify(message)
+
+    daemon.notify = noting
+    return ready
+
+
+def wait_until_up(backend: Backend, ready: threading.Event, interval: float) -> None:
+    """Until the reader answers and is past its settling polls, and the daemon is ready.
+
+    Not only the reader: cards were once timed from its first polls, while a long
+    log's start-up still ran and before the start-up log check had begun.
+    """
+    deadline = time.monotonic() + 30
+    while not backend.reader_healthy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(4 * interval)
+    ready.wait(600)
 
 
 def settle_log_check(daemon: Daemon, timeout: float = 600.0) -> float:
@@ -231,6 +267,41 @@ def processing(cycles: int, tmp: Path, rng: random.Random, history: Path | None 
     }
 
 
+def present_cards(
+    world, watch: LockWatch, uids: list[str], count: int, interval: float, rng: random.Random
+) -> tuple[list[float], int]:
+    """``count`` cards, each put in the field at a random moment against the poll grid
+    until a lock pin rises (or 2 s pass: missed); seconds to each rise, and the misses.
+
+    After each, the device is put in or taken out and the door shut, so the next
+    badge is a deposit or a collection again.
+    """
+    latencies, missed = [], 0
+    for i in range(count):
+        time.sleep(rng.uniform(0, interval))
+        watch.arm()
+        began = time.monotonic()
+        world.present_card(uids[i % len(uids)])
+        rise = None
+        give_up = began + 2.0
+        while rise is None and time.monotonic() < give_up:
+            time.sleep(0.001)
+            rise = watch.rise()
+        world.remove_card()
+        if rise is None:
+            missed += 1
+            continue
+        slot, at = rise
+        latencies.append(at - began)
+        world.set_device(slot, not world.slot(slot).device_present)
+        world.set_door(slot, False)
+        lock = watch.pins[slot]
+        settle = time.monotonic() + 2.0
+        while lock.state and time.monotonic() < settle:
+            time.sleep(0.005)
+    return latencies, missed
+
+
 def card_to_lock(cycles: int, tmp: Path, rng: random.Random, history: Path | None = None) -> dict:
     """Part (b): a card into the field until the pin rises, daemon and reader in threads."""
     start, seeded = bank(tmp, history)
@@ -243,42 +314,18 @@ def card_to_lock(cycles: int, tmp: Path, rng: random.Random, history: Path | Non
     daemon = production_daemon(config, db, clock, backend)
     watch = LockWatch(pins, config)
     interval = config.reader.poll_interval_s
+    ready = readiness(daemon)
     loop = threading.Thread(target=daemon.run, name="daemon loop", daemon=True)
     loop.start()
-    latencies, missed = [], 0
     try:
-        deadline = time.monotonic() + 10
-        while not backend.reader_healthy and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(4 * interval)  # past the reader's settling polls
+        wait_until_up(backend, ready, interval)
         settled = settle_log_check(daemon)
         transfers_before, idle_started = chip.transfers, time.monotonic()
         time.sleep(1.0)
         idle_transfers_per_s = (chip.transfers - transfers_before) / (
             time.monotonic() - idle_started
         )
-        for i in range(cycles):
-            time.sleep(rng.uniform(0, interval))  # a random moment against the poll grid
-            watch.arm()
-            began = time.monotonic()
-            world.present_card(seeded.uids[i % len(seeded.uids)])
-            rise = None
-            give_up = began + 2.0
-            while rise is None and time.monotonic() < give_up:
-                time.sleep(0.001)
-                rise = watch.rise()
-            world.remove_card()
-            if rise is None:
-                missed += 1
-                continue
-            slot, at = rise
-            latencies.append(at - began)
-            world.set_device(slot, not world.slot(slot).device_present)
-            world.set_door(slot, False)
-            lock = watch.pins[slot]
-            settle = time.monotonic() + 2.0
-            while lock.state and time.monotonic() < settle:
-                time.sleep(0.005)
+        latencies, missed = present_cards(world, watch, seeded.uids, cycles, interval, rng)
     finally:
         daemon.stop()
         loop.join(timeout=10)

@@ -7,7 +7,13 @@ reference :func:`locker.log.event_hash` and inserted straight through
 up to ``--baseline`` of the same events as ORM objects and checking each with
 :func:`locker.log.hash_of` and :func:`locker.log.parse_ts`.
 
-    .venv/bin/python bench/verify_log.py [--events N] [--baseline N] [--db PATH]
+The nightly check as the daemon runs it is timed in its own process twice: a
+whole walk (``locker log verify --json``), then, once that walk is recorded as
+a ``log.verified`` event and ``--day`` more events (a busy day) are appended,
+the check from that checkpoint (``--incremental``), with its ratio to the whole
+walk in the same run.
+
+    .venv/bin/python bench/verify_log.py [--events N] [--baseline N] [--day N] [--db PATH]
 """
 
 from __future__ import annotations
@@ -33,12 +39,17 @@ from locker.config import default_config_text
 from locker.db import Database, migrate
 from locker.log import (
     GENESIS_HASH,
+    LogEntry,
+    VerifyReport,
+    append,
     canonical_details,
     event_hash,
     format_ts,
     hash_of,
     parse_ts,
+    verified_entry,
     verify,
+    verify_since_checkpoint,
 )
 from locker.models import Checkpoint, Event
 
@@ -126,8 +137,9 @@ def naive_walk(db: Database, limit: int) -> int:
     return checked
 
 
-def nightly_check(tmp: Path, db_path: Path) -> tuple[float, float]:
-    """CPU and wall seconds of ``locker log verify --json`` over ``db_path``, as a child."""
+def nightly_check(tmp: Path, db_path: Path, *options: str) -> tuple[float, float, VerifyReport]:
+    """CPU and wall seconds of ``locker log verify --json [options]`` over ``db_path``,
+    as a child, and what it found."""
     config = tmp / "config.toml"
     raw = tomllib.loads(default_config_text(data_dir=str(tmp)))
     raw["database_url"] = f"sqlite:///{db_path}"
@@ -136,17 +148,33 @@ def nightly_check(tmp: Path, db_path: Path) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "locker_app", "--config", str(config), "log", "verify", "--json"],
+        [sys.executable, "-m", "locker_app", "--config", str(config)]
+        + ["log", "verify", "--json", *options],
         capture_output=True,
         text=True,
         check=False,
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0 or not json.loads(done.stdout)["ok"]:
+    found = json.loads(done.stdout) if done.stdout.strip() else {}
+    if done.returncode != 0 or not found.get("ok"):
         raise RuntimeError(f"the nightly check failed: {done.stdout} {done.stderr}")
+    found.pop("integrity")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, wall
+    return cpu, wall, VerifyReport(**found)
+
+
+def record_and_go_on(db: Database, report: VerifyReport, day: int) -> None:
+    """Record ``report`` as the daemon does (``log.verified``), then append ``day`` events."""
+    with db.write() as session:
+        ts = session.scalar(select(Event.ts).order_by(Event.id.desc()).limit(1))
+        at = parse_ts(ts) + timedelta(seconds=7)
+        append(session, verified_entry(report, at), at)
+        for n in range(day):
+            kind, actor, slot, person_id, details = SAMPLES[n % len(SAMPLES)]
+            entry = LogEntry(kind, actor, slot, person_id, details)
+            append(session, entry, at + timedelta(seconds=7 * (n + 1)))
+        session.commit()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the log")
     parser.add_argument(
         "--baseline", type=int, default=100_000, help="at most this many for the naive walk"
+    )
+    parser.add_argument(
+        "--day", type=int, default=400, help="events appended before the incremental check"
     )
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -181,12 +212,33 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"verify(): {report.checked:,} events in {verify_s:.2f} s = {verify_rate:,.0f} events/s"
         )
-        cpu_s, wall_s = nightly_check(Path(tmp), path)
+        cpu_s, wall_s, whole = nightly_check(Path(tmp), path)
         per_million = cpu_s * 1_000_000 / report.checked
         print(
-            f"nightly check as the daemon runs it (its own process, `locker log verify --json`, "
+            f"nightly check, whole walk (its own process, `locker log verify --json`, "
             f"quick check included): {cpu_s:.2f} s CPU, {wall_s:.2f} s wall = "
             f"{per_million:.2f} s CPU per million events, none of it in the daemon"
+        )
+        record_and_go_on(db, whole, args.day)
+        inc_cpu, inc_wall, resumed = nightly_check(Path(tmp), path, "--incremental")
+        walked = resumed.head_id - (resumed.resumed_from or 0)
+        print(
+            f"nightly check from the last checkpoint (`--incremental`, {walked:,} events walked"
+            f" of {resumed.checked:,}, quick check included): {inc_cpu:.2f} s CPU,"
+            f" {inc_wall:.2f} s wall = {inc_cpu * 1_000_000 / resumed.checked:.2f} s CPU per"
+            f" million events of log; {inc_cpu / cpu_s:.3f}x the whole walk's CPU"
+        )
+        # Apart from the quick check, which reads the whole file either way.
+        with db.read() as session:
+            started = time.perf_counter()
+            alone = verify_since_checkpoint(session)
+            alone_s = time.perf_counter() - started
+        if not alone.ok or alone.resumed_from is None:
+            print(f"the check from the checkpoint failed: {alone}", file=sys.stderr)
+            return 1
+        print(
+            f"verify_since_checkpoint() alone, in process: {alone_s * 1000:.1f} ms"
+            f" = {alone_s / verify_s:.4f}x verify()"
         )
 
         started = time.perf_counter()

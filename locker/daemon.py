@@ -54,7 +54,7 @@ from locker.log import (
     VerifyReport,
     append,
     verified_entry,
-    verify,
+    verify_since_checkpoint,
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Event
@@ -108,7 +108,8 @@ class _Wake:
 
 
 class WholeLogVerification:
-    """:func:`locker.log.verify` over the whole chain, on a thread with its own read session.
+    """The nightly check (:func:`locker.log.verify_since_checkpoint`) on a thread with its
+    own read session.
 
     On a Pi a million events take about half a minute, which the loop (it
     pets the watchdog and answers badges) must not wait for; SQLite in WAL
@@ -146,7 +147,7 @@ class WholeLogVerification:
         try:
             self.integrity = quick_check(self.db.engine)
             with self.db.read() as session:
-                report = verify(session)
+                report = verify_since_checkpoint(session)
         except Exception as exc:  # noqa: BLE001 - handed to the loop, which logs it
             self.future.set_exception(exc)
         else:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: The newest migration in ``migrations/versions``. A new migration changes it
 #: too (``tests/locker/test_migrations.py`` holds it to Alembic's own head).
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 #: Seconds a writer waits for another process's write lock before giving up.

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -164,7 +165,8 @@ class Custody(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     visitor_name: Mapped[str | None] = mapped_column(String(120), default=None)
     deposited_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Indexed: the daily report reads the stays that had not ended when its day began.
+    ended_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     #: How custody ended: ``shift_end``, ``closing``, ``manager``, ``signed_out``...
     end_reason: Mapped[str | None] = mapped_column(String(24), default=None)
 
@@ -201,12 +203,14 @@ class Alert(Base):
     slot: Mapped[int | None] = mapped_column(Integer, default=None)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    raised_at: Mapped[datetime]
-    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The three moments are indexed: the daily report reads the alerts raised,
+    #: acknowledged or resolved on its day.
+    raised_at: Mapped[datetime] = mapped_column(index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(80), default=None)
     #: When its condition ended (the door shut, the device came back...): it leaves
     #: the open list but stays in history. Acknowledging is separate.
-    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     resolved_why: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
@@ -336,11 +340,15 @@ class Checkpoint(Base):
     """A remembered point of the chain: a daily checkpoint, or where a purge cut it."""
 
     __tablename__ = "checkpoints"
+    # Indexed by kind and time, and by event: the daily report and a walk of a
+    # slice find theirs without reading every day's checkpoint. (Kind alone would
+    # mislead SQLite: nearly every row is ``daily``, yet it prefers an equality.)
+    __table_args__ = (Index("ix_checkpoints_kind_created_at", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: ``daily`` or ``purge``.
     kind: Mapped[str] = mapped_column(String(16))
-    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 

@@ -2,7 +2,8 @@
 
 A million events take seconds of CPU here and 5-10 times that on a Pi; on a
 thread of the daemon they would compete with the reader and the locks for the
-interpreter lock. So the daemon starts ``locker log verify --json`` as a child
+interpreter lock. So the daemon starts ``locker log verify --json --incremental``
+(the chain from the last verified checkpoint, the whole of it every 7th night) as a child
 process (which lowers its own priority where the system allows it) and asks
 :meth:`ProcessLogCheck.done` as its loop goes round; only the daemon appends the
 result (``log.verified``) to the chain.
@@ -69,7 +70,8 @@ def _ioprio(which: int, *args: int) -> int | None:
 
 
 class ProcessLogCheck:
-    """``locker log verify --json`` as a child process; the daemon's ``LogCheck``."""
+    """``locker log verify --json --incremental`` as a child process; the daemon's
+    ``LogCheck``."""
 
     def __init__(self, config: Config, started: datetime):
         self.config = config
@@ -85,7 +87,7 @@ class ProcessLogCheck:
         """Start the child; returns at once."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "locker_app", "--config", self.config.path]
-            + ["log", "verify", "--json"],
+            + ["log", "verify", "--json", "--incremental"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

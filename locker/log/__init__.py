@@ -12,7 +12,8 @@ so what remains still verifies from there.
 The package, one thing a file: :mod:`~locker.log.chain` (encoding, hashing,
 appending), :mod:`~locker.log.walk` (the batched walk that checks the chain
 against its checkpoints), :mod:`~locker.log.verification` (the whole chain, a
-slice, a printed checkpoint, the nightly record), :mod:`~locker.log.retention`
+slice, the nightly check from the last verified checkpoint, a printed
+checkpoint, the nightly record), :mod:`~locker.log.retention`
 (checkpoints and purges) and :mod:`~locker.log.exporter` (CSV and JSON lines);
 :mod:`~locker.log.personal` keeps personal values beside the chain (the chain
 holds commitments, so a person can be erased and every hash still verifies)
@@ -40,6 +41,7 @@ from locker.log.verification import (
     verify,
     verify_or_raise,
     verify_range,
+    verify_since_checkpoint,
 )
 from locker.log.walk import VerifyReport
 
@@ -66,5 +68,6 @@ __all__ = [
     "verify",
     "verify_or_raise",
     "verify_range",
+    "verify_since_checkpoint",
     "write_checkpoint",
 ]

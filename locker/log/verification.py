@@ -1,5 +1,6 @@
-"""Verifying the log: the whole chain, a slice of it, against a printed
-checkpoint, and the record of a whole-log verification (``log.verified``).
+"""Verifying the log: the whole chain, a slice of it, the nightly check from
+the last verified checkpoint, against a printed checkpoint, and the record of a
+whole-log verification (``log.verified``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
@@ -19,6 +20,11 @@ from locker.log.chain import format_ts, parse_ts
 from locker.log.legacy import earlier_hashes_of
 from locker.log.walk import VerifyReport, load_anchors, walk_chain
 from locker.models import Event
+
+#: The nightly check walks the whole chain from its start at least once in this
+#: many checks (one a night: once a week); the others resume from the last
+#: verified checkpoint.
+FULL_EVERY = 7
 
 
 def verify(session: Session, *, batch: int = 5000) -> VerifyReport:
@@ -71,6 +77,75 @@ def verify_range(
             f"not {last_id}",
         )
     return report
+
+
+def verify_since_checkpoint(
+    session: Session, *, full_every: int = FULL_EVERY, batch: int = 5000
+) -> VerifyReport:
+    """The nightly check: the chain from the last verified checkpoint to the head.
+
+    The checkpoint is the head (id and hash) that the newest ``log.verified``
+    record found sound. It is trusted only while the stored event at that id
+    still carries that hash and every event from the chain's start (the
+    genesis or the newest purge checkpoint) up to it is still there, by count;
+    then only the events after it are walked, with :func:`verify`'s checks
+    (the daily checkpoints after it included). A chain rewritten and rehashed
+    anywhere up to the checkpoint no longer reaches its hash, so it is caught
+    here even when the rewrite's daily checkpoints were forged too; an edit
+    before the checkpoint that leaves the later hashes alone is left to the
+    whole walk, which this runs instead at least every ``full_every``-th time,
+    and whenever there is no sound checkpoint to resume from (none yet, the
+    last check found the chain broken, a purge removed it, events are missing).
+
+    ``checked`` counts every event from the chain's start that is vouched for
+    (those up to the checkpoint by the earlier check), so a report reads the
+    same either way; ``resumed_from`` says where the walk began.
+    """
+    resume = _resume_point(session, full_every)
+    if resume is None:
+        return verify(session, batch=batch)
+    record_id, through_id, head_hash = resume
+    start_id = load_anchors(session, from_id=through_id, to_id=through_id).start_id
+    stored = session.scalar(select(Event.hash).where(Event.id == through_id))
+    if through_id <= start_id:
+        # A purge went past the checkpoint: the chain now starts after it.
+        return verify(session, batch=batch)
+    if stored != head_hash:
+        whole = verify(session, batch=batch)
+        if not whole.ok:
+            return whole
+        return dataclasses.replace(
+            whole,
+            ok=False,
+            checked=0,
+            first_bad_id=through_id,
+            reason=f"it no longer carries the hash that log.verified event {record_id} "
+            "found there: the chain was rewritten up to it, its checkpoints with it",
+        )
+    kept = session.scalar(select(func.count()).select_from(Event).where(Event.id <= through_id))
+    if kept != through_id - start_id:
+        # Events are missing (or extra) before the checkpoint: the whole walk names them.
+        return verify(session, batch=batch)
+    walked = walk_chain(session, batch, first_id=through_id + 1)
+    return dataclasses.replace(walked, checked=walked.checked + kept, resumed_from=through_id)
+
+
+def _resume_point(session: Session, full_every: int) -> tuple[int, int, str] | None:
+    """``(record id, through id, head hash)`` of the checkpoint to resume from, or
+    ``None`` when the whole chain must be walked."""
+    rows = session.execute(
+        select(Event.id, Event.details)
+        .where(Event.kind == LOG_VERIFIED)
+        .order_by(Event.id.desc())
+        .limit(max(full_every - 1, 0))
+    ).all()
+    records = [_whole_check_record(row.details)[0] for row in rows]
+    if not records or records[0] is None or not records[0].ok:
+        return None
+    if all(record is None or record.resumed_from is not None for record in records):
+        return None  # no whole walk among the last full_every - 1 checks
+    newest = records[0]
+    return rows[0].id, newest.head_id, newest.head_hash
 
 
 def verify_or_raise(session: Session, *, batch: int = 5000) -> VerifyReport:
@@ -141,6 +216,7 @@ def verified_entry(report: VerifyReport, started: datetime) -> LogEntry:
             "first_bad_id": report.first_bad_id,
             "reason": report.reason,
             "started": format_ts(started),
+            "resumed_from": report.resumed_from,
         },
     )
 
@@ -172,6 +248,7 @@ def _whole_check_record(details: str) -> tuple[VerifyReport | None, datetime | N
             reason=record["reason"],
             head_id=record["through_id"],
             head_hash=record["head_hash"],
+            resumed_from=record.get("resumed_from"),
         )
         started = parse_ts(record["started"])
     except (TypeError, ValueError, KeyError):
@@ -183,6 +260,7 @@ def _whole_check_record(details: str) -> tuple[VerifyReport | None, datetime | N
         or not (report.first_bad_id is None or type(report.first_bad_id) is int)
         or not isinstance(report.reason, str)
         or not isinstance(report.head_hash, str)
+        or not (report.resumed_from is None or type(report.resumed_from) is int)
     ):
         return None, None
     return report, started

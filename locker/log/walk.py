@@ -50,7 +50,10 @@ class VerifyReport:
     wrong or missing and ``reason`` says why; both are empty when ``ok``, and
     ``first_bad_id`` is also ``None`` when a checkpoint row itself is malformed.
     ``head_id`` and ``head_hash`` are the last event that verified (the log's
-    head when ``ok``): the pair a daily report prints.
+    head when ``ok``): the pair a daily report prints. ``resumed_from`` is
+    ``None`` for a walk from the chain's start; a check that resumed from an
+    earlier verified checkpoint (:func:`~locker.log.verification.verify_since_checkpoint`)
+    names that checkpoint's event, and walked only the events after it.
     """
 
     ok: bool
@@ -59,6 +62,7 @@ class VerifyReport:
     reason: str
     head_id: int
     head_hash: str
+    resumed_from: int | None = None
 
 
 @dataclass

@@ -255,6 +255,9 @@ def test_the_nightly_log_check_runs_as_its_own_process(site):
     report = check.result()
     assert report.ok and report.checked > 0 and check.integrity is None
     assert check.process.pid != os.getpid()
+    # Nightly it resumes from the last verified checkpoint (none yet here: a whole walk).
+    assert check.process.args[-3:] == ["verify", "--json", "--incremental"]
+    assert report.resumed_from is None
     with site.connect() as conn:
         conn.execute("UPDATE events SET details = '{\"edited\":true}' WHERE id = 3")
     again = ProcessLogCheck(config, started)

@@ -1,4 +1,5 @@
-"""The daemon verifies the whole event log once a day, after the daily checkpoint,
+"""The daemon verifies the event log once a day, after the daily checkpoint (from the
+last verified checkpoint, the whole chain at least weekly),
 on a thread of its own, and records what it found as a ``log.verified`` event.
 
 The daemon is stepped by hand (:class:`tests.support.bench.Bench`); the
@@ -21,6 +22,7 @@ from locker import events as ev
 from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.log import last_whole_check, verify
+from locker.log.verification import FULL_EVERY
 from locker.models import Event
 from tests.support.bench import ALICE, Bench
 from tests.support.nursery import MONDAY, at
@@ -88,8 +90,11 @@ def test_a_broken_chain_is_recorded_and_raises_one_alert(bench):
     bench.settle(1)
     record_the_check(bench)
     bench.deposit(ALICE, 1)
+    with bench.db.read() as session:
+        # The first event after the last verified checkpoint (and its record): Alice's badge.
+        badge = session.scalar(select(Event.id).where(Event.kind == ev.BADGE_GRANTED))
     with bench.db.write() as session:
-        session.execute(text("UPDATE events SET actor = 'someone else' WHERE id = 4"))
+        session.execute(text(f"UPDATE events SET actor = 'someone else' WHERE id = {badge}"))
         session.commit()
     next_day(bench)
     record_the_check(bench)
@@ -97,11 +102,11 @@ def test_a_broken_chain_is_recorded_and_raises_one_alert(bench):
         newest = last_whole_check(session)
         raised = list(session.scalars(select(Event).where(Event.kind == ev.ALERT_RAISED)))
     assert newest.report is not None
-    assert (newest.report.ok, newest.report.first_bad_id) == (False, 4)
-    assert newest.report.head_id == 3
+    assert (newest.report.ok, newest.report.first_bad_id) == (False, badge)
+    assert newest.report.head_id == badge - 1
     (alert,) = bench.alerts(ev.ALERT_LOG_BROKEN)
-    assert alert.details["first_bad_id"] == 4
-    assert "found it broken at event 4" in alert.details["message"]
+    assert alert.details["first_bad_id"] == badge
+    assert f"found it broken at event {badge}" in alert.details["message"]
     assert any(f'"alert_id":{alert.id}' in e.details for e in raised)
 
     # Still broken the next day: recorded again, but the open alert is not repeated.
@@ -118,10 +123,29 @@ def test_a_broken_chain_is_recorded_and_raises_one_alert(bench):
     assert len(bench.alerts(ev.ALERT_LOG_BROKEN)) == 2
 
 
+def test_an_edit_before_the_checkpoint_is_found_by_the_weekly_whole_walk(bench):
+    bench.settle(1)
+    record_the_check(bench)
+    with bench.db.write() as session:
+        session.execute(text("UPDATE events SET actor = 'someone else' WHERE id = 4"))
+        session.commit()
+    nights = []
+    for day in range(1, FULL_EVERY + 1):
+        next_day(bench, days=day)
+        record_the_check(bench)
+        with bench.db.read() as session:
+            nights.append(last_whole_check(session).report)
+    # Resumed from the checkpoint (which still holds) until the whole walk was due.
+    assert [n.resumed_from is not None for n in nights] == [True] * (FULL_EVERY - 1) + [False]
+    assert all(n.ok for n in nights[:-1])
+    assert (nights[-1].ok, nights[-1].first_bad_id) == (False, 4)
+    assert len(bench.alerts(ev.ALERT_LOG_BROKEN)) == 1
+
+
 def test_the_loop_keeps_stepping_while_the_log_is_verified(bench, monkeypatch):
     walked = threading.Event()
     release = threading.Event()
-    real_verify = daemon_module.verify
+    real_verify = daemon_module.verify_since_checkpoint
 
     def held(session):
         # The real walk, then hold the read transaction open until the test says.
@@ -130,7 +154,7 @@ def test_the_loop_keeps_stepping_while_the_log_is_verified(bench, monkeypatch):
         release.wait(SAFETY_S)
         return report
 
-    monkeypatch.setattr(daemon_module, "verify", held)
+    monkeypatch.setattr(daemon_module, "verify_since_checkpoint", held)
     bench.settle(1)
     check = bench.daemon.log_check
     assert check is not None
@@ -165,7 +189,7 @@ def test_a_verification_that_cannot_run_is_logged_and_tried_again(bench, monkeyp
     def failing(session):
         raise OSError("disk I/O error")
 
-    monkeypatch.setattr(daemon_module, "verify", failing)
+    monkeypatch.setattr(daemon_module, "verify_since_checkpoint", failing)
     bench.settle(1)
     record_the_check(bench)
     assert bench.count(ev.LOG_VERIFIED) == 0
