@@ -58,7 +58,7 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Event
-from locker.retention import apply_retention
+from locker.retention import retention_step
 from locker.rules_store import Output, store_alert
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
@@ -220,6 +220,8 @@ class Daemon:
         #: when another was asked for meanwhile (it starts once this one is recorded).
         self.log_check: LogCheck | None = None
         self.log_check_due: datetime | None = None
+        #: The last retention step stopped at its bound: take another next tick.
+        self.retention_more = False
         #: Called after each heartbeat is written (the simulated clock is saved then).
         self.after_heartbeat: Callable[[], None] = lambda: None
 
@@ -411,8 +413,8 @@ class Daemon:
             self._heartbeat(force=True)
 
     def _daily(self) -> None:
-        """Once a local day: a checkpoint of the chain's head, the retention purge, then
-        a verification of the whole log in the background.
+        """Once a local day: a checkpoint of the chain's head, the retention purge (in
+        bounded steps), then a verification of the whole log in the background.
 
         The checkpoint (sequence number and head hash) is printed on the daily
         report, so a rewrite of the whole chain shows against paper. The
@@ -423,21 +425,20 @@ class Daemon:
         now = self.clock.now()
         today = now.astimezone(config.tz).date()
         if today == self.checkpoint_day:
+            if self.retention_more:
+                self._retention_step(now)
             return
         self.checkpoint_day = today
         with self.db.write() as session:
             write_checkpoint(session, now)
-            # Retention by category, legal holds respected (locker.retention).
-            done = apply_retention(session, config, now, "daemon")
             session.commit()
-        if done.events or done.values or any(done.rows.values()):
-            log.info(
-                "retention: purged %d events, erased %d personal values, removed rows %s",
-                done.events,
-                done.values,
-                {table: n for table, n in done.rows.items() if n},
-            )
-        self._start_log_check(now)
+        self._retention_step(now)
+
+    def _retention_step(self, now: datetime) -> None:
+        """A bounded step of retention a tick; the whole log is verified after the last."""
+        self.retention_more = retention_step(self.db, self.controller.config, now).more
+        if not self.retention_more:
+            self._start_log_check(now)
 
     def _start_log_check(self, now: datetime) -> None:
         if self.log_check is not None:

@@ -24,6 +24,7 @@ and verifiable), and none of their values or rows is removed.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from locker import events as ev
 from locker.config import Config
+from locker.db import Database
+from locker.errors import ChainBroken
 from locker.log import format_ts, purge_before
 from locker.log.walk import load_anchors
 from locker.models import (
@@ -48,6 +51,8 @@ from locker.models import (
     Shift,
 )
 from locker.privacy import held_ids
+
+log = logging.getLogger(__name__)
 
 #: Custody and override events: kept for ``retention.custody_days``.
 CUSTODY_KINDS = frozenset(
@@ -101,6 +106,8 @@ class RetentionDone:
     events: int = 0
     values: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    #: A step stopped at its bound: there is more to do (see :func:`apply_retention`).
+    more: bool = False
 
 
 def cutoffs(config: Config, now: datetime) -> dict[str, datetime]:
@@ -116,8 +123,21 @@ def cutoffs(config: Config, now: datetime) -> dict[str, datetime]:
     }
 
 
-def apply_retention(session: Session, config: Config, now: datetime, actor: str) -> RetentionDone:
+#: Events purged, and personal values erased, in one step of the daemon's nightly
+#: retention. A backlog (a long log upgraded, a period shortened) of a million
+#: events held the loop for seconds in one go, long enough to miss cards on a
+#: Pi-class core; in steps of this size each pass stays short, and the daemon
+#: takes the next step on its next tick until nothing is left.
+STEP = 5000
+
+
+def apply_retention(
+    session: Session, config: Config, now: datetime, actor: str, *, step: int | None = None
+) -> RetentionDone:
     """Apply every category's period at ``now``; the caller commits (a writing session).
+
+    ``step``, when given, bounds the events purged and the values erased;
+    ``done.more`` then says whether another step is needed.
 
     Raises :class:`~locker.errors.ChainBroken` (nothing purged) if the part
     of the log to be purged does not verify.
@@ -125,9 +145,35 @@ def apply_retention(session: Session, config: Config, now: datetime, actor: str)
     cut = cutoffs(config, now)
     held = held_ids(session)
     done = RetentionDone()
-    done.events = purge_before(session, cut["log"], now, actor, keep=_must_stay(cut, held))
-    done.values = _erase_expired_values(session, cut, held)
+    keep = _must_stay(cut, held)
+    done.events = purge_before(session, cut["log"], now, actor, keep=keep, limit=step)
+    done.values = _erase_expired_values(session, cut, held, limit=step)
     done.rows = _remove_rows(session, cut, held)
+    done.more = step is not None and (done.events >= step or done.values >= step)
+    return done
+
+
+def retention_step(db: Database, config: Config, now: datetime) -> RetentionDone:
+    """One step of :data:`STEP` of the daemon's retention, committed on its own.
+
+    A broken chain stops it (nothing purged, logged): the whole-log check that
+    follows raises the ``log_broken`` alert, and the daemon carries on.
+    """
+    with db.write() as session:
+        try:
+            done = apply_retention(session, config, now, "daemon", step=STEP)
+        except ChainBroken as exc:
+            log.error("retention stopped, nothing purged: %s", exc)
+            return RetentionDone()
+        session.commit()
+    if done.events or done.values or any(done.rows.values()):
+        log.info(
+            "retention: purged %d events, erased %d personal values, removed rows %s%s",
+            done.events,
+            done.values,
+            {table: n for table, n in done.rows.items() if n},
+            " (more next tick)" if done.more else "",
+        )
     return done
 
 
@@ -158,7 +204,9 @@ def _must_stay(cut: dict[str, datetime], held: set[int]) -> ColumnElement[bool]:
     return or_(~_expired(cut), _about(Event.person_id, held))
 
 
-def _erase_expired_values(session: Session, cut: dict[str, datetime], held: set[int]) -> int:
+def _erase_expired_values(
+    session: Session, cut: dict[str, datetime], held: set[int], *, limit: int | None = None
+) -> int:
     """Delete the personal values of purged and expired events (none of a held person's).
 
     Read from the side of the values (few, and fewer each night once erased),
@@ -170,12 +218,15 @@ def _erase_expired_values(session: Session, cut: dict[str, datetime], held: set[
         .join(Event, Event.id == PersonalValue.event_id)
         .where(_expired(cut), _not_about(Event.person_id, held))
     )
+    doomed = select(PersonalValue.id).where(
+        _not_about(PersonalValue.person_id, held),
+        or_(PersonalValue.event_id <= start_id, PersonalValue.id.in_(expired)),
+    )
+    if limit is not None:
+        doomed = doomed.order_by(PersonalValue.id).limit(limit)
     result = session.execute(
         delete(PersonalValue)
-        .where(
-            _not_about(PersonalValue.person_id, held),
-            or_(PersonalValue.event_id <= start_id, PersonalValue.id.in_(expired)),
-        )
+        .where(PersonalValue.id.in_(doomed))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount

@@ -56,6 +56,7 @@ def purge_before(
     actor: str,
     *,
     keep: ColumnElement[bool] | None = None,
+    limit: int | None = None,
 ) -> int:
     """Delete the oldest events, those before ``cutoff``; the number deleted.
 
@@ -71,6 +72,8 @@ def purge_before(
     ``keep``, when given, says which events must stay instead of "timed at or
     after ``cutoff``" (retention by category, legal holds: see
     :mod:`locker.retention`); the purge stops before the first of them.
+    ``limit``, when given, purges at most that many of the oldest events, so a
+    long backlog goes in steps that each hold the daemon's loop briefly.
     """
     cutoff_ts = format_ts(cutoff)
     must_stay = Event.ts >= cutoff_ts if keep is None else keep
@@ -83,6 +86,8 @@ def purge_before(
         first_kept = session.scalar(select(func.max(Event.id))) or 0
         first_kept += 1
     through_id = min(first_kept - 1, newest_daily)
+    if limit is not None:
+        through_id = min(through_id, anchors.start_id + limit)
     if through_id <= anchors.start_id:
         return 0
     report = walk_chain(session, 5000, stop_id=through_id + 1)

@@ -172,3 +172,29 @@ def test_plain_tables_lose_old_rows_by_category_except_a_held_persons(db, clock)
         assert session.scalars(select(Shift.person_id)).all() == [ann]
         assert session.scalars(select(Alert.person_id)).all() == [ann]
         assert verify(session).ok
+
+
+def test_a_backlog_goes_in_bounded_steps_each_leaving_the_chain_verifiable(db, clock):
+    """A step purges at most ``step`` events and erases at most ``step`` values, says
+    whether more is left, and the steps end where one pass in one go would."""
+    ann, _bea = people(db, clock)
+    for n in range(12):
+        a_day(db, clock, ann, f"note {n}")
+    clock.advance(45 * DAY)
+    cfg = config(log_days=30, custody_days=30, login_days=30)
+    steps = []
+    while True:
+        with db.write() as session:
+            done = apply_retention(session, cfg, clock.now(), "daemon", step=7)
+            session.commit()
+        steps.append(done)
+        assert done.events <= 7 and done.values <= 7
+        with db.read() as session:
+            assert verify(session).ok
+        if not done.more:
+            break
+    assert len(steps) >= 4  # 12 days of 4 events and their values: several steps
+    assert sum(s.events for s in steps) >= 12 * 4
+    with db.read() as session:
+        assert session.scalar(select(PersonalValue.id).limit(1)) is None
+    assert retain(db, clock, cfg).events == 0  # nothing left for a pass in one go
