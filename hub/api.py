@@ -16,6 +16,7 @@ from hub.ingest import check_reported_head, parse_batch, take_batch
 from hub.models import Site
 from hub.security import require_site
 from hub.shifts import store_shifts
+from hub.totals import after_snapshot
 from locker.errors import InvalidRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -97,7 +98,10 @@ def ingest_status():
             .values(snapshot=snapshot, snapshot_at=now, last_seen=now)
         )
         resolve_alerts(s, g.site.id, "offline", now)
-        store_shifts(s, g.site.id, snapshot)
+        shift_days = store_shifts(s, g.site.id, snapshot)
+        site = s.get(Site, g.site.id)
+        s.refresh(site)
+        after_snapshot(s, site, shift_days, now)
     return "", 204
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from hub.alerts import open_alert, resolve_alerts
 from hub.db import HubDatabase
 from hub.models import Site, SiteEvent
+from hub.totals import count_in, shipped_rows
 from locker import events as ev
 from locker.errors import Conflict, InvalidRequest
 from locker.log import GENESIS_HASH, event_hash
@@ -176,6 +177,7 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
             )
         )
         site.head_seq, site.head_hash = new[-1]["id"], new[-1]["hash"]
+        count_in(session, site, shipped_rows(new), now)
     return IngestResult(len(new), len(batch.events) - len(new), site.head_seq, site.head_hash)
 
 

@@ -44,14 +44,16 @@ def site_tz(site: Site) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> int:
-    """Replace the site's shifts of the days ``snapshot`` covers; how many were stored.
+def store_shifts(
+    session: Session, site_id: int, snapshot: dict[str, Any]
+) -> tuple[date, date] | None:
+    """Replace the site's shifts of the days ``snapshot`` covers; those days (first, last).
 
-    A snapshot without shifts (an older site) changes nothing. A malformed
-    one raises :class:`InvalidRequest` naming the field.
+    A snapshot without shifts (an older site) changes nothing (``None``). A
+    malformed one raises :class:`InvalidRequest` naming the field.
     """
     if "shifts" not in snapshot:
-        return 0
+        return None
     first, last = _days(snapshot.get("shift_days"))
     shifts = snapshot["shifts"]
     if not isinstance(shifts, list):
@@ -65,7 +67,8 @@ def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> in
         )
     )
     session.add_all(rows)
-    return len(rows)
+    session.flush()
+    return first, last
 
 
 def _days(raw: Any) -> tuple[date, date]:

@@ -12,8 +12,6 @@ from sqlalchemy import select
 from hub.accounts import find_site
 from hub.alerts import open_alert
 from hub.models import HubAlert
-from locker.decisions import LogEntry
-from locker.log import append
 from locker.shipping import next_batch
 from tests.support.hub import send, utc
 
@@ -34,9 +32,7 @@ def shift(person: int, name: str, start: str, end: str, breaks=()) -> dict:
 
 
 def at(site, hhmm: str, kind: str, person=None, slot=None, **details):
-    with site.db.write() as session:
-        append(session, LogEntry(kind, "daemon", slot, person, details), utc(f"{DAY}T{hhmm}"))
-        session.commit()
+    site.log_at(utc(f"{DAY}T{hhmm}"), kind, person, slot, **details)
 
 
 @pytest.fixture

@@ -56,6 +56,12 @@ class Site:
                 self.clock.advance(every.total_seconds())
             session.commit()
 
+    def log_at(self, when: datetime, kind: str, person=None, slot=None, **details) -> None:
+        """Append one ``kind`` event logged at ``when`` (the site's clock is not moved)."""
+        with self.db.write() as session:
+            append(session, LogEntry(kind, "daemon", slot, person, details), when)
+            session.commit()
+
     def head(self) -> tuple[int, str]:
         """The site's newest event id and hash."""
         from locker.log import head
