@@ -172,3 +172,28 @@ def test_the_weekly_report_from_totals_equals_the_report_recounted(
         ("oak", 21, 14),
     ]
     assert kept[1].minutes_without_device > 0 and kept[1].empty_days == []
+
+
+def test_migration_h0003_counts_the_totals_of_a_hub_that_held_events(
+    hub_app, hub_db, sites, site_factory, clock
+):
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from hub.db import MIGRATIONS
+
+    oak = site_factory("oak")
+    client = hub_app.test_client()
+    assert send(client, sites["oak"], "/api/ingest/status", week_snapshot()).status_code == 204
+    for day in range(3):
+        a_busy_day(oak, day)
+    clock.advance(4 * 24 * 3600)
+    ship(client, sites["oak"], oak)
+    kept = totals(hub_db)
+    assert kept["counts"] and kept["spans"] and kept["minutes"]
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", str(MIGRATIONS))
+    alembic.attributes["engine"] = hub_db.engine
+    command.downgrade(alembic, "h0002")  # the hub as it was: events and shifts, no totals
+    hub_db.migrate()
+    assert totals(hub_db) == kept
