@@ -16,7 +16,7 @@ from flask import (
 )
 from sqlalchemy import text
 
-from hub import accounts, overview
+from hub import accounts, overview, people
 from hub.security import SESSION_KEY, csrf, require_site
 from locker.errors import InvalidRequest
 from web import throttle
@@ -129,6 +129,7 @@ def overrides():
             limit=OVERRIDES_PAGE + 1,
         )
         names = overview.site_names(s, g.visible)
+        rows = people.shown_rows(s, rows)
     older = None
     if len(rows) > OVERRIDES_PAGE:
         rows = rows[:OVERRIDES_PAGE]
@@ -179,10 +180,11 @@ def site(name: str):
     with _db().session() as s:
         row = require_site(accounts.find_site(s, name))
         events = overview.events_before(s, row.id, before_id, LOG_PAGE)
+        shown = people.shown_events(s, row.id, events)
     return render_template(
         "site.html",
         site=row,
         snapshot=row.snapshot or {},
-        events=[overview.event_json(e) for e in events],
+        events=[overview.event_json(e) for e in shown],
         older=events[-1].seq if len(events) == LOG_PAGE else None,
     )

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import HubAlert, Site, SiteEvent, SiteShift
+from hub.people import shown_events
 from hub.shifts import (
     ShiftMinutes,
     any_event_between,
@@ -147,7 +148,10 @@ def day_report(session: Session, site: Site, day: date, now: datetime) -> dict[s
         "chain_broken": chain_broken_on(session, site.id, start, end),
         "deposits": counts[ev.DEPOSIT_CONFIRMED],
         "releases": [(event_words(k), counts[k]) for k in ev.RELEASE_KINDS if counts[k]],
-        "overrides": [override_row(e, names, {}, tz) for e in events if e.kind in OVERRIDE_KINDS],
+        "overrides": [
+            override_row(e, names, {}, tz)
+            for e in shown_events(session, site.id, [e for e in events if e.kind in OVERRIDE_KINDS])
+        ],
         "alerts": [
             _alert_row(a, names, tz, day) for a in alert_spans(session, site.id, raised, now)
         ],
