@@ -27,6 +27,8 @@ bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
 #: Sites on one page of the sites list.
 SITES_PAGE = 100
+#: Sites (with something open) on one page of the alerts.
+ALERT_SITES_PAGE = 50
 #: Overrides on one page of the overrides log.
 OVERRIDES_PAGE = 200
 #: The advisory lock that serialises logins (any number; this one is the hub's logins).
@@ -101,10 +103,12 @@ def sites():
 
 @bp.get("/alerts")
 def alerts():
-    """Open alerts across the sites: the hub's own and the sites' safety alerts."""
+    """Open alerts across the sites: the hub's own and the sites' safety alerts, a page
+    of sites at a time (``?after=NAME`` turns the page)."""
+    after = request.args.get("after") or None
     with _db().session() as s:
-        rows = overview.open_alerts(s, g.visible)
-    return render_template("alerts.html", rows=rows)
+        rows, later = overview.open_alerts(s, g.visible, after=after, limit=ALERT_SITES_PAGE)
+    return render_template("alerts.html", rows=rows, later=later, paged=after is not None)
 
 
 @bp.get("/overrides")

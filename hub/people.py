@@ -114,8 +114,10 @@ def committed_refs(events: Iterable[dict[str, Any]]) -> dict[int, tuple[str, str
                 walk(value, field, owner)
 
     for event in events:
-        if event.get("details") is not None:
-            walk(json.loads(event["details"]), "", event.get("person_id"))
+        details = event.get("details")
+        # Most events name nobody: only those with a commitment are parsed.
+        if details is not None and '"ref":' in details:
+            walk(json.loads(details), "", event.get("person_id"))
     return found
 
 
@@ -131,6 +133,8 @@ def check_values(
     is checked and left out: a re-sent batch stores nothing twice, and cannot
     bring back a value the hub has erased since.
     """
+    if not values:
+        return []
     refs = committed_refs(events)
     fresh = committed_refs(new_events)
     for i, value in enumerate(values):

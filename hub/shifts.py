@@ -201,6 +201,37 @@ def shift_minutes(
     return [_counted(shift, by_person[shift.person_id], now) for shift in shifts]
 
 
+def minutes_of_days(
+    session: Session, site: Site, days: Iterable[date], now: datetime
+) -> dict[date, tuple[int, int]]:
+    """``day -> (minutes on shift, of those without a device)`` for those of ``days`` with
+    shifts, each day counted as :func:`shift_minutes` counts that one day (its events
+    from :data:`LOOK_BACK` before it), but with one read of the events for them all."""
+    days = sorted(set(days))
+    if not days:
+        return {}
+    tz = site_tz(site)
+    wanted = set(days)
+    shifts = [s for s in shifts_of(session, site.id, days[0], days[-1]) if s.day in wanted]
+    if not shifts:
+        return {}
+    since = day_bounds(days[0], tz)[0] - LOOK_BACK
+    until = min(day_bounds(days[-1], tz)[1], now)
+    by_person: dict[int, list[SiteEvent]] = defaultdict(list)
+    for event in events_between(session, site.id, since, max(until, since), TIMELINE_KINDS):
+        if event.person_id is not None:
+            by_person[event.person_id].append(event)
+    totals: dict[date, tuple[int, int]] = {}
+    for shift in shifts:
+        day_start, day_end = day_bounds(shift.day, tz)
+        low, high = format_ts(day_start - LOOK_BACK), format_ts(min(day_end, now))
+        events = [e for e in by_person[shift.person_id] if low <= e.ts < high]
+        counted = _counted(shift, events, now)
+        on_shift, without = totals.get(shift.day, (0, 0))
+        totals[shift.day] = (on_shift + counted.on_shift, without + counted.without_device)
+    return totals
+
+
 def _counted(shift: SiteShift, events: Sequence[SiteEvent], now: datetime) -> ShiftMinutes:
     end = min(shift.end, max(now, shift.start))
     held = [(seg.start, seg.end) for seg in timeline(events, shift.start, end) if seg.kind == HELD]

@@ -6,9 +6,13 @@ each batch adds its new events to per-day totals in its own transaction:
 
 - ``site_day_counts``: events, deposits, releases by kind, overrides by reason;
 - ``site_alert_spans``: each alert raised, and when it was acknowledged or resolved;
-- ``site_day_minutes``: minutes on shift and of those without a device, counted
-  again for the days a batch or a snapshot touches (the rota arrives with the
-  snapshots, the custody events with the batches).
+- ``site_day_minutes``: minutes on shift and of those without a device. The
+  rota arrives with the snapshots and the custody events with the batches;
+  counting minutes runs every person's timeline, too slow for a batch's
+  transaction, so a batch marks the days its custody events touch and the
+  site's next snapshot (a minute later) counts them again, with its own days
+  and any day counted before it ended. Until then the weekly report counts a
+  marked day itself.
 
 Only new events are counted (a re-sent batch adds nothing). A day is the
 site's local day, in the zone its snapshots name; a site whose zone changes
@@ -21,17 +25,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BigInteger, DateTime, column, delete, func, select, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from hub.models import Site, SiteAlertSpan, SiteDayCount, SiteDayMinutes, SiteEvent, SiteShift
-from hub.shifts import shift_minutes, site_tz
+from hub.shifts import minutes_of_days, site_tz
 from locker import events as ev
 from locker.events import OVERRIDE_KINDS
 from web.log_query import moment_of, parse_details
@@ -42,6 +46,10 @@ from web.timeline import TIMELINE_KINDS
 ALERT_ENDS = frozenset({ev.ALERT_ACKNOWLEDGED, ev.ALERT_RESOLVED})
 #: Events read at a time when a site is counted again.
 RECOUNT_CHUNK = 20_000
+#: Days of minutes counted at a time when a site is counted again (one read of events each).
+MINUTES_CHUNK = 31
+#: ``counted_at`` of a day whose minutes new events have made stale.
+NOT_COUNTED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def local_day(ts: str, tz: ZoneInfo) -> date | None:
@@ -102,7 +110,16 @@ def count_in(
             day = local_day(event.ts, tz)
             # Where a device stood at midnight carries into the next day's minutes.
             touched.update({day, day + timedelta(days=1)} if day else ())
-    refresh_minutes(session, site, touched, now)
+    if touched:
+        # Counting minutes runs each person's timeline: too slow for the batch's
+        # transaction (a week's backlog ran at a third of the rate). The days are
+        # marked to count again: the site's next snapshot, a minute later, does it,
+        # and the report counts a marked day itself until then.
+        session.execute(
+            update(SiteDayMinutes)
+            .where(SiteDayMinutes.site_id == site.id, SiteDayMinutes.day.in_(sorted(touched)))
+            .values(counted_at=NOT_COUNTED)
+        )
 
 
 def _spans_in(session: Session, site_id: int, events: Sequence[Any], tz: ZoneInfo) -> None:
@@ -130,16 +147,22 @@ def _spans_in(session: Session, site_id: int, events: Sequence[Any], tz: ZoneInf
             ends.append((alert_id, moment))
     if raised:
         session.execute(insert(SiteAlertSpan).values(raised).on_conflict_do_nothing())
+    first_ends: dict[int, datetime] = {}
     for alert_id, moment in ends:
         # The first acknowledgement or resolution ends it; later ones change nothing.
+        first_ends.setdefault(alert_id, moment)
+    if first_ends:
+        ending = values(
+            column("alert_id", BigInteger), column("ended", DateTime(timezone=True)), name="ends"
+        ).data(list(first_ends.items()))
         session.execute(
             update(SiteAlertSpan)
             .where(
                 SiteAlertSpan.site_id == site_id,
-                SiteAlertSpan.alert_id == alert_id,
+                SiteAlertSpan.alert_id == ending.c.alert_id,
                 SiteAlertSpan.ended_at.is_(None),
             )
-            .values(ended_at=moment)
+            .values(ended_at=ending.c.ended)
         )
 
 
@@ -161,30 +184,21 @@ def refresh_minutes(session: Session, site: Site, days: Iterable[date], now: dat
     days = sorted(set(days) | set(unfinished))
     if not days:
         return
-    with_shifts = set(
-        session.scalars(
-            select(SiteShift.day)
-            .where(SiteShift.site_id == site.id, SiteShift.day.in_(days))
-            .distinct()
-        )
-    )
     session.execute(
         delete(SiteDayMinutes).where(
             SiteDayMinutes.site_id == site.id, SiteDayMinutes.day.in_(days)
         )
     )
-    rows = []
-    for day in sorted(with_shifts):
-        counted = shift_minutes(session, site, day, day, now)
-        rows.append(
-            {
-                "site_id": site.id,
-                "day": day,
-                "on_shift": sum(m.on_shift for m in counted),
-                "without_device": sum(m.without_device for m in counted),
-                "counted_at": now,
-            }
-        )
+    rows = [
+        {
+            "site_id": site.id,
+            "day": day,
+            "on_shift": on_shift,
+            "without_device": without,
+            "counted_at": now,
+        }
+        for day, (on_shift, without) in minutes_of_days(session, site, days, now).items()
+    ]
     if rows:
         session.execute(insert(SiteDayMinutes).values(rows))
 
@@ -219,10 +233,11 @@ def recount_site(session: Session, site: Site, now: datetime) -> None:
         events = [SimpleNamespace(id=row.seq, **row._asdict()) for row in rows]
         count_in(session, site, events, now, minutes=False)
         after = events[-1].seq
-    shift_days = session.scalars(
-        select(SiteShift.day).where(SiteShift.site_id == site.id).distinct()
+    shift_days = sorted(
+        session.scalars(select(SiteShift.day).where(SiteShift.site_id == site.id).distinct())
     )
-    refresh_minutes(session, site, shift_days, now)
+    for low in range(0, len(shift_days), MINUTES_CHUNK):
+        refresh_minutes(session, site, shift_days[low : low + MINUTES_CHUNK], now)
     site.totals_tz = site_tz(site).key
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from hub.models import HubAlert, Site, SiteAlertSpan, SiteDayCount, SiteDayMinutes
-from hub.shifts import any_event_between, events_between, shift_minutes, site_tz
+from hub.shifts import any_event_between, events_between, minutes_of_days, shift_minutes, site_tz
 from hub.site_report import alert_spans, chain_broken_on
 from hub.totals import override_reason
 from locker import events as ev
@@ -34,6 +34,9 @@ from locker.rota import day_bounds
 from web.words import alert_words
 
 DAYS = 7
+#: Minutes counted this long before the report (by the site's last snapshot) are
+#: taken as they are: today's count of every site is not done again per report.
+FRESH_FOR = timedelta(minutes=5)
 
 
 def week_of(day: date) -> date:
@@ -258,12 +261,14 @@ class _WeekTotals:
         offline site's last day)."""
         tz = site_tz(site)
         on_shift = without = 0
+        stale = []
         for day, row in self.minutes[site.id].items():
-            if row.counted_at >= min(day_bounds(day, tz)[1], now):
+            if row.counted_at >= min(day_bounds(day, tz)[1], now) - FRESH_FOR:
                 on_shift, without = on_shift + row.on_shift, without + row.without_device
-                continue
-            for counted in shift_minutes(self.session, site, day, day, now):
-                on_shift, without = on_shift + counted.on_shift, without + counted.without_device
+            else:
+                stale.append(day)
+        for counted_on, counted_without in minutes_of_days(self.session, site, stale, now).values():
+            on_shift, without = on_shift + counted_on, without + counted_without
         return on_shift, without
 
 
