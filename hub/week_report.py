@@ -17,8 +17,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
@@ -97,11 +99,7 @@ def site_week_recounted(session: Session, site: Site, monday: date, now: datetim
         for kind, spans in sorted(by_kind.items())
     ]
     broken, empty = [], []
-    for offset in range(DAYS):
-        day = monday + timedelta(days=offset)
-        day_start, day_end = day_bounds(day, tz)
-        if day_start >= now:
-            break  # the days still to come are neither broken nor empty
+    for day, day_start, day_end in days_begun(monday, tz, now):
         if chain_broken_on(session, site.id, day_start, day_end):
             broken.append(day)
         if not any_event_between(session, site.id, day_start, day_end):
@@ -117,6 +115,19 @@ def site_week_recounted(session: Session, site: Site, monday: date, now: datetim
         broken,
         empty,
     )
+
+
+def days_begun(
+    monday: date, tz: ZoneInfo, now: datetime
+) -> Iterator[tuple[date, datetime, datetime]]:
+    """The week's days that have begun by ``now``, with their bounds (the days still
+    to come are neither broken nor empty)."""
+    for offset in range(DAYS):
+        day = monday + timedelta(days=offset)
+        start, end = day_bounds(day, tz)
+        if start >= now:
+            return
+        yield day, start, end
 
 
 def most_first(counts: Counter[str]) -> list[tuple[str, int]]:
@@ -229,11 +240,7 @@ class _WeekTotals:
                 )
             )
         broken, empty = [], []
-        for offset in range(DAYS):
-            day = monday + timedelta(days=offset)
-            day_start, day_end = day_bounds(day, tz)
-            if day_start >= now:
-                break  # the days still to come are neither broken nor empty
+        for day, day_start, day_end in days_begun(monday, tz, now):
             if any(
                 opened < day_end and (resolved is None or resolved >= day_start)
                 for opened, resolved in self.chain[site.id]

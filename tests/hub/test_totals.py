@@ -106,15 +106,23 @@ def ship(client, token, site, after=0, limit=10_000, *, snapshot=True):
     return batch
 
 
-def test_totals_equal_a_recount_after_ingest_a_resent_batch_and_a_purge(
-    hub_app, hub_db, sites, site_factory, clock
-):
+def busy_oak(hub_app, sites, site_factory, clock, *, days: int, ship_on_day: int):
+    """oak with its rota at the hub and ``days`` busy days logged (not shipped yet), the
+    clock moved on to ``ship_on_day`` days after the clock fixture's Monday; and a client."""
     oak = site_factory("oak")
     client = hub_app.test_client()
     assert send(client, sites["oak"], "/api/ingest/status", week_snapshot()).status_code == 204
-    for day in range(4):
+    for day in range(days):
         a_busy_day(oak, day)
-    clock.advance(8 * 24 * 3600)  # the week is over when it is shipped
+    clock.advance(ship_on_day * 24 * 3600)
+    return oak, client
+
+
+def test_totals_equal_a_recount_after_ingest_a_resent_batch_and_a_purge(
+    hub_app, hub_db, sites, site_factory, clock
+):
+    # The week is over when it is shipped.
+    oak, client = busy_oak(hub_app, sites, site_factory, clock, days=4, ship_on_day=8)
     first = ship(client, sites["oak"], oak, limit=20)
     shipped_head = oak.head()[0]
     ship(client, sites["oak"], oak, after=20)
@@ -187,12 +195,7 @@ def test_migration_h0003_counts_the_totals_of_a_hub_that_held_events(
 
     from hub.db import MIGRATIONS
 
-    oak = site_factory("oak")
-    client = hub_app.test_client()
-    assert send(client, sites["oak"], "/api/ingest/status", week_snapshot()).status_code == 204
-    for day in range(3):
-        a_busy_day(oak, day)
-    clock.advance(4 * 24 * 3600)
+    oak, client = busy_oak(hub_app, sites, site_factory, clock, days=3, ship_on_day=4)
     ship(client, sites["oak"], oak)
     kept = totals(hub_db)
     assert kept["counts"] and kept["spans"] and kept["minutes"]
