@@ -99,10 +99,10 @@ def ingest_status():
             .values(snapshot=snapshot, snapshot_at=now, last_seen=now)
         )
         resolve_alerts(s, g.site.id, "offline", now)
-        shift_days = store_shifts(s, g.site.id, snapshot)
+        changed = store_shifts(s, g.site.id, snapshot)
         site = s.get(Site, g.site.id)
         s.refresh(site)
-        after_snapshot(s, site, shift_days, now)
+        after_snapshot(s, site, changed, now)
     return "", 204
 
 

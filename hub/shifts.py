@@ -44,16 +44,15 @@ def site_tz(site: Site) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def store_shifts(
-    session: Session, site_id: int, snapshot: dict[str, Any]
-) -> tuple[date, date] | None:
-    """Replace the site's shifts of the days ``snapshot`` covers; those days (first, last).
+def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> set[date]:
+    """Replace the site's shifts of the days ``snapshot`` covers; the days whose shifts
+    changed (their minutes must be counted again).
 
-    A snapshot without shifts (an older site) changes nothing (``None``). A
-    malformed one raises :class:`InvalidRequest` naming the field.
+    A snapshot without shifts (an older site) changes nothing. A malformed one
+    raises :class:`InvalidRequest` naming the field.
     """
     if "shifts" not in snapshot:
-        return None
+        return set()
     first, last = _days(snapshot.get("shift_days"))
     shifts = snapshot["shifts"]
     if not isinstance(shifts, list):
@@ -61,6 +60,7 @@ def store_shifts(
     rows = [_shift_row(site_id, raw, i, first, last) for i, raw in enumerate(shifts)]
     if len({(r.day, r.person_id) for r in rows}) != len(rows):
         raise InvalidRequest("shifts: one shift a person and day")
+    stored = shifts_of(session, site_id, first, last)
     session.execute(
         delete(SiteShift).where(
             SiteShift.site_id == site_id, SiteShift.day >= first, SiteShift.day <= last
@@ -68,7 +68,17 @@ def store_shifts(
     )
     session.add_all(rows)
     session.flush()
-    return first, last
+    before, after = _by_day(stored), _by_day(rows)
+    return {day for day in before.keys() | after.keys() if before.get(day) != after.get(day)}
+
+
+def _by_day(shifts: Iterable[SiteShift]) -> dict[date, set[tuple]]:
+    """What counts of each day's shifts, to see which days a snapshot changed."""
+    days: dict[date, set[tuple]] = defaultdict(set)
+    for s in shifts:
+        breaks = tuple(tuple(b) for b in s.breaks)
+        days[s.day].add((s.person_id, s.name, s.start, s.end, breaks))
+    return days
 
 
 def _days(raw: Any) -> tuple[date, date]:

@@ -10,9 +10,9 @@ each batch adds its new events to per-day totals in its own transaction:
   rota arrives with the snapshots and the custody events with the batches;
   counting minutes runs every person's timeline, too slow for a batch's
   transaction, so a batch marks the days its custody events touch and the
-  site's next snapshot (a minute later) counts them again, with its own days
-  and any day counted before it ended. Until then the weekly report counts a
-  marked day itself.
+  site's next snapshot (a minute later) counts them again, with the days whose
+  shifts it changed, any day counted before it ended, and today every
+  :data:`FRESH_FOR`. Until then the weekly report counts a marked day itself.
 
 Only new events are counted (a re-sent batch adds nothing). A day is the
 site's local day, in the zone its snapshots name; a site whose zone changes
@@ -48,6 +48,9 @@ ALERT_ENDS = frozenset({ev.ALERT_ACKNOWLEDGED, ev.ALERT_RESOLVED})
 RECOUNT_CHUNK = 20_000
 #: Days of minutes counted at a time when a site is counted again (one read of events each).
 MINUTES_CHUNK = 31
+#: How old a count of today's minutes may be: a snapshot counts today again after
+#: this, and the weekly report takes a count this recent as it is.
+FRESH_FOR = timedelta(minutes=5)
 #: ``counted_at`` of a day whose minutes new events have made stale.
 NOT_COUNTED = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -170,15 +173,17 @@ def refresh_minutes(session: Session, site: Site, days: Iterable[date], now: dat
     """Count ``site``'s minutes on shift (and without a device) again for ``days``, to ``now``.
 
     Days counted before they ended and ended since (the shift went on after
-    the last count) are counted again too, so a past day's minutes are final.
+    the last count) are counted again too, so a past day's minutes are final,
+    and today if its count is older than :data:`FRESH_FOR`.
     """
     tz = site_tz(site)
     today = now.astimezone(tz).date()
+    counted_on = func.date(func.timezone(tz.key, SiteDayMinutes.counted_at))
     unfinished = session.scalars(
         select(SiteDayMinutes.day).where(
             SiteDayMinutes.site_id == site.id,
-            SiteDayMinutes.day < today,
-            SiteDayMinutes.day >= func.date(func.timezone(tz.key, SiteDayMinutes.counted_at)),
+            ((SiteDayMinutes.day < today) & (SiteDayMinutes.day >= counted_on))
+            | ((SiteDayMinutes.day == today) & (SiteDayMinutes.counted_at < now - FRESH_FOR)),
         )
     )
     days = sorted(set(days) | set(unfinished))
@@ -203,17 +208,14 @@ def refresh_minutes(session: Session, site: Site, days: Iterable[date], now: dat
         session.execute(insert(SiteDayMinutes).values(rows))
 
 
-def after_snapshot(
-    session: Session, site: Site, shift_days: tuple[date, date] | None, now: datetime
-) -> None:
-    """Keep ``site``'s totals right after a snapshot: count it all again if its
-    zone changed, else its minutes of the days whose shifts came (``shift_days``)."""
+def after_snapshot(session: Session, site: Site, changed: set[date], now: datetime) -> None:
+    """Keep ``site``'s totals right after a snapshot: count it all again if its zone
+    changed, else the minutes of the days whose shifts ``changed``, of the days its
+    batches marked, and of today if counted more than :data:`FRESH_FOR` ago."""
     if site_tz(site).key != site.totals_tz:
         recount_site(session, site, now)
-    elif shift_days is not None:
-        first, last = shift_days
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        refresh_minutes(session, site, days, now)
+    else:
+        refresh_minutes(session, site, changed, now)
 
 
 def recount_site(session: Session, site: Site, now: datetime) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from hub.models import HubAlert, Site, SiteAlertSpan, SiteDayCount, SiteDayMinutes
 from hub.shifts import any_event_between, events_between, minutes_of_days, shift_minutes, site_tz
 from hub.site_report import alert_spans, chain_broken_on
-from hub.totals import override_reason
+from hub.totals import FRESH_FOR, override_reason
 from locker import events as ev
 from locker.events import OVERRIDE_KINDS
 from locker.log.exporter import _FORMULA_START as FORMULA_START
@@ -36,9 +36,6 @@ from locker.rota import day_bounds
 from web.words import alert_words
 
 DAYS = 7
-#: Minutes counted this long before the report (by the site's last snapshot) are
-#: taken as they are: today's count of every site is not done again per report.
-FRESH_FOR = timedelta(minutes=5)
 
 
 def week_of(day: date) -> date:

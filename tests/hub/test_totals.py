@@ -205,3 +205,20 @@ def test_migration_h0003_counts_the_totals_of_a_hub_that_held_events(
     command.downgrade(alembic, "h0002")  # the hub as it was: events and shifts, no totals
     hub_db.migrate()
     assert totals(hub_db) == kept
+
+
+def test_a_rota_changed_afterwards_counts_that_days_minutes_again(
+    hub_app, hub_db, sites, site_factory, clock
+):
+    oak, client = busy_oak(hub_app, sites, site_factory, clock, days=3, ship_on_day=5)
+    ship(client, sites["oak"], oak)
+    kept = totals(hub_db)
+    # The manager corrects Tuesday's rota days later: Ben left at noon.
+    snapshot = week_snapshot()
+    ben = next(s for s in snapshot["shifts"] if s["day"] == DAYS[1] and s["id"] == 2)
+    ben["end"], ben["breaks"] = utc(f"{DAYS[1]}T12:00").isoformat(), []
+    assert send(client, sites["oak"], "/api/ingest/status", snapshot).status_code == 204
+    corrected = totals(hub_db)
+    changed = [m for m in corrected["minutes"] if m not in kept["minutes"]]
+    assert [m[1].isoformat() for m in changed] == [DAYS[1]]
+    assert corrected == recounted(hub_db, clock.now())
