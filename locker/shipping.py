@@ -4,8 +4,10 @@ Only what the group needs leaves the site. Events go exactly as hashed (the
 hub recomputes every hash with :func:`locker.log.event_hash`), except that an
 event whose details carry a card number is **sealed**: it goes with its
 hash and without its details, and the hub checks only its links. People
-appear by id (in events) and by name (in the snapshot); no card number, no
-free text beyond what the override log shows.
+appear by id in events, whose personal values are commitments; beside them a
+batch carries the names those refer to, with their salts, for the hub to check
+(:func:`shipped_values`), and the snapshot names who is on shift. No card
+number, no grant note, no visitor's name.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def shipped(event: Event) -> dict[str, Any]:
 #: the group's pages show. Card numbers, visitors' names, grant notes and alert
 #: messages stay at the site (see docs/hub.md, "What the hub stores about people").
 SHIPPED_PERSONAL_FIELDS = frozenset({"name", "person", "manager"})
+#: References looked up in one statement.
+VALUES_CHUNK = 500
 
 
 def shipped_values(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,16 +67,19 @@ def shipped_values(session: Session, events: list[dict[str, Any]]) -> list[dict[
     for event in events:
         if event["details"] is not None:
             refs |= refs_in(json.loads(event["details"]))
-    if not refs:
-        return []
-    rows = session.scalars(
-        select(PersonalValue)
-        .where(
-            PersonalValue.id.in_(sorted(refs)),
-            PersonalValue.field.in_(sorted(SHIPPED_PERSONAL_FIELDS)),
+    wanted = sorted(refs)
+    rows = [
+        row
+        for low in range(0, len(wanted), VALUES_CHUNK)  # SQLite bounds a statement's variables
+        for row in session.scalars(
+            select(PersonalValue)
+            .where(
+                PersonalValue.id.in_(wanted[low : low + VALUES_CHUNK]),
+                PersonalValue.field.in_(sorted(SHIPPED_PERSONAL_FIELDS)),
+            )
+            .order_by(PersonalValue.id)
         )
-        .order_by(PersonalValue.id)
-    )
+    ]
     return [
         {
             "ref": row.id,
