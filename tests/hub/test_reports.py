@@ -75,6 +75,8 @@ def test_a_sites_day_is_rebuilt_from_its_shipped_events(oak_day, hub_accounts):
     assert "Devices deposited: 1" in page
     assert "Slot released by a manager" in page and "=family call" in page
     assert "Device overdue" in page and "acknowledged 10:25 by daemon" in page
+    # The alert's message names Ben: it stays at the site, the row names him by id.
+    assert "Ben late" not in page and "(kept at the site)" in page and "'ref'" not in page
     bad = oak_day.get("/sites/oak/report?day=Monday", headers=admin)
     assert bad.status_code == 400 and "day must be a date as YYYY-MM-DD" in bad.get_data(
         as_text=True
