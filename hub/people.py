@@ -7,8 +7,9 @@ the group's pages need: people's **names** (details keys ``name``, ``person``,
 ``manager``) with their salts. Nothing else personal leaves the site: not
 card numbers, not visitors' names, not grant notes (free text that may carry
 health details, which the group does not need to oversee overrides: the
-reason code says why), not alert messages (the hub shows the alert's kind and
-the person's name instead).
+reason code says why), not the messages of logged alerts (the hub shows the
+alert's kind and the person's name instead; the snapshot's open alerts do carry
+theirs, and an erasure rewrites them).
 
 The hub keeps each value in ``site_personal_values``, outside the chain it
 verifies, after checking it against the commitment an event of the batch
