@@ -23,6 +23,7 @@ filled the totals of a hub that already held events.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +31,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, DateTime, column, delete, func, select, update, values
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -84,49 +85,95 @@ def day_counts(events: Iterable[Any], tz: ZoneInfo) -> Counter[tuple[date, str, 
     return counts
 
 
+#: One round trip for all a batch adds (each statement costs a wait for the server on a
+#: busy hub, more than its work): the counts, the alerts raised, the ends of alerts
+#: raised by earlier batches, and the days whose minutes must be counted again.
+#: (The CTEs see the table as it was before the statement: the ends of alerts raised
+#: in the same batch are set on their rows in Python, see :func:`alert_spans`.)
+_ADD_TO_TOTALS = text(
+    """
+    WITH counted AS (
+        INSERT INTO site_day_counts (site_id, day, measure, key, n)
+        SELECT :site_id, c.day, c.measure, c.key, c.n
+        FROM jsonb_to_recordset(CAST(:counts AS jsonb))
+            AS c(day date, measure text, key text, n bigint)
+        ON CONFLICT (site_id, day, measure, key)
+            DO UPDATE SET n = site_day_counts.n + excluded.n
+        RETURNING 1
+    ), raised AS (
+        INSERT INTO site_alert_spans (site_id, seq, alert_id, kind, day, raised_at, ended_at)
+        SELECT :site_id, r.seq, r.alert_id, r.kind, r.day, r.raised_at, r.ended_at
+        FROM jsonb_to_recordset(CAST(:raised AS jsonb)) AS r(
+            seq bigint, alert_id bigint, kind text, day date,
+            raised_at timestamptz, ended_at timestamptz
+        )
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ), ended AS (
+        UPDATE site_alert_spans AS s SET ended_at = e.ended_at
+        FROM jsonb_to_recordset(CAST(:ends AS jsonb)) AS e(alert_id bigint, ended_at timestamptz)
+        WHERE s.site_id = :site_id AND s.alert_id = e.alert_id AND s.ended_at IS NULL
+        RETURNING 1
+    ), marked AS (
+        UPDATE site_day_minutes SET counted_at = :not_counted
+        WHERE site_id = :site_id AND day = ANY(CAST(:days AS date[]))
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM raised),
+           (SELECT count(*) FROM ended), (SELECT count(*) FROM marked)
+    """
+)
+
+
 def count_in(
     session: Session, site: Site, events: Sequence[Any], now: datetime, *, minutes: bool = True
 ) -> None:
     """Add ``events`` (new to the hub, in log order) to ``site``'s totals; with
-    ``minutes``, count again the minutes of the days their custody events touch."""
+    ``minutes``, mark the days their custody events touch to be counted again.
+
+    Counting minutes runs each person's timeline: too slow for the batch's
+    transaction (a week's backlog ran at a third of the rate). The marked days
+    are counted by the site's next snapshot, a minute later, and by the weekly
+    report itself until then.
+    """
     tz = site_tz(site)
     counts = day_counts(events, tz)
-    if counts:
-        stmt = insert(SiteDayCount).values(
-            [
-                {"site_id": site.id, "day": day, "measure": measure, "key": key, "n": n}
-                for (day, measure, key), n in counts.items()
-            ]
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["site_id", "day", "measure", "key"],
-                set_={"n": SiteDayCount.n + stmt.excluded.n},
-            )
-        )
-    _spans_in(session, site.id, events, tz)
-    if not minutes:
+    raised, ends = alert_spans(events, tz)
+    touched: set[date] = set()
+    if minutes:
+        for event in events:
+            if event.kind in TIMELINE_KINDS and event.person_id is not None:
+                day = local_day(event.ts, tz)
+                # Where a device stood at midnight carries into the next day's minutes.
+                touched.update({day, day + timedelta(days=1)} if day else ())
+    if not (counts or raised or ends or touched):
         return
-    touched = set()
-    for event in events:
-        if event.kind in TIMELINE_KINDS and event.person_id is not None:
-            day = local_day(event.ts, tz)
-            # Where a device stood at midnight carries into the next day's minutes.
-            touched.update({day, day + timedelta(days=1)} if day else ())
-    if touched:
-        # Counting minutes runs each person's timeline: too slow for the batch's
-        # transaction (a week's backlog ran at a third of the rate). The days are
-        # marked to count again: the site's next snapshot, a minute later, does it,
-        # and the report counts a marked day itself until then.
-        session.execute(
-            update(SiteDayMinutes)
-            .where(SiteDayMinutes.site_id == site.id, SiteDayMinutes.day.in_(sorted(touched)))
-            .values(counted_at=NOT_COUNTED)
-        )
+    session.execute(
+        _ADD_TO_TOTALS,
+        {
+            "site_id": site.id,
+            "counts": json.dumps(
+                [
+                    {"day": day.isoformat(), "measure": measure, "key": key, "n": n}
+                    for (day, measure, key), n in counts.items()
+                ]
+            ),
+            "raised": json.dumps(raised),
+            "ends": json.dumps([{"alert_id": a, "ended_at": t} for a, t in ends.items()]),
+            "not_counted": NOT_COUNTED,
+            "days": sorted(touched),
+        },
+    )
 
 
-def _spans_in(session: Session, site_id: int, events: Sequence[Any], tz: ZoneInfo) -> None:
-    raised, ends = [], []
+def alert_spans(events: Sequence[Any], tz: ZoneInfo) -> tuple[list[dict], dict[int, str]]:
+    """The alerts ``events`` raise (as ``site_alert_spans`` rows, in JSON's types), and
+    ``alert id -> when`` for the alerts raised earlier that they end.
+
+    The first acknowledgement or resolution ends an alert; later ones change nothing.
+    """
+    raised: dict[int, dict] = {}
+    ends: dict[int, str] = {}
     for event in events:
         if event.kind != ev.ALERT_RAISED and event.kind not in ALERT_ENDS:
             continue
@@ -136,37 +183,21 @@ def _spans_in(session: Session, site_id: int, events: Sequence[Any], tz: ZoneInf
         if moment is None:
             continue
         if event.kind == ev.ALERT_RAISED:
-            raised.append(
-                {
-                    "site_id": site_id,
-                    "seq": event.seq,
-                    "alert_id": alert_id,
-                    "kind": str(details.get("alert", ""))[:40],
-                    "day": moment.astimezone(tz).date(),
-                    "raised_at": moment,
-                }
-            )
+            row = {
+                "seq": event.seq,
+                "alert_id": alert_id,
+                "kind": str(details.get("alert", ""))[:40],
+                "day": moment.astimezone(tz).date().isoformat(),
+                "raised_at": moment.isoformat(),
+                "ended_at": None,
+            }
+            raised[alert_id if alert_id is not None else -event.seq] = row
+        elif alert_id in raised:
+            if raised[alert_id]["ended_at"] is None:
+                raised[alert_id]["ended_at"] = moment.isoformat()
         elif alert_id is not None:
-            ends.append((alert_id, moment))
-    if raised:
-        session.execute(insert(SiteAlertSpan).values(raised).on_conflict_do_nothing())
-    first_ends: dict[int, datetime] = {}
-    for alert_id, moment in ends:
-        # The first acknowledgement or resolution ends it; later ones change nothing.
-        first_ends.setdefault(alert_id, moment)
-    if first_ends:
-        ending = values(
-            column("alert_id", BigInteger), column("ended", DateTime(timezone=True)), name="ends"
-        ).data(list(first_ends.items()))
-        session.execute(
-            update(SiteAlertSpan)
-            .where(
-                SiteAlertSpan.site_id == site_id,
-                SiteAlertSpan.alert_id == ending.c.alert_id,
-                SiteAlertSpan.ended_at.is_(None),
-            )
-            .values(ended_at=ending.c.ended)
-        )
+            ends.setdefault(alert_id, moment.isoformat())
+    return list(raised.values()), ends
 
 
 def refresh_minutes(session: Session, site: Site, days: Iterable[date], now: datetime) -> None:
