@@ -59,7 +59,7 @@ def main() -> None:
             rota = week_rota(start)
             for site_id in ids:
                 site = s.get(Site, site_id)
-                site.snapshot = {"timezone": "Europe/London"}
+                site.snapshot, site.snapshot_at = {"timezone": "Europe/London"}, now
                 after_snapshot(s, site, store_shifts(s, site_id, rota), now)
         week = week_of_events(args.per_day * 7, start)
         kept = {name: getattr(hub.ingest, name) for name in ADDED}
