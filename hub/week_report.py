@@ -20,9 +20,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import HubAlert, Site, SiteAlertSpan, SiteDayCount, SiteDayMinutes
@@ -160,41 +161,42 @@ class _WeekTotals:
     """The group's totals of one week, read in a few queries and split by site."""
 
     def __init__(self, session: Session, visible: set[int] | None, monday: date, sunday: date):
-        def rows(*columns, table):
+        def rows(*columns, table, where=None, group_by=()):
+            # Plain rows (no ORM objects): a thousand sites' week is tens of thousands.
             stmt = select(*columns).where(table.day >= monday, table.day <= sunday)
+            if where is not None:
+                stmt = stmt.where(where)
             if visible is not None:
                 stmt = stmt.where(table.site_id.in_(visible))
-            return session.execute(stmt)
+            return session.execute(stmt.group_by(*group_by))
 
-        self.counts: dict[int, Counter] = defaultdict(Counter)
+        self.session = session
+        self.overrides: dict[int, Counter] = defaultdict(Counter)
+        for site_id, reason, n in rows(
+            SiteDayCount.site_id,
+            SiteDayCount.key,
+            func.sum(SiteDayCount.n),
+            table=SiteDayCount,
+            where=SiteDayCount.measure == "override",
+            group_by=(SiteDayCount.site_id, SiteDayCount.key),
+        ):
+            self.overrides[site_id][reason] += n
         self.days: dict[int, set[date]] = defaultdict(set)
-        for site_id, day, measure, key, n in rows(
+        for site_id, day in rows(
             SiteDayCount.site_id,
             SiteDayCount.day,
-            SiteDayCount.measure,
-            SiteDayCount.key,
-            SiteDayCount.n,
             table=SiteDayCount,
+            where=SiteDayCount.measure == "events",
         ):
-            self.counts[site_id][measure, key] += n
-            if measure == "events":
-                self.days[site_id].add(day)
-        self.session = session
-        self.minutes: dict[int, dict[date, SiteDayMinutes]] = defaultdict(dict)
-        for row in session.scalars(
-            select(SiteDayMinutes)
-            .where(SiteDayMinutes.day >= monday, SiteDayMinutes.day <= sunday)
-            .where(SiteDayMinutes.site_id.in_(visible) if visible is not None else true())
-        ):
+            self.days[site_id].add(day)
+        self.minutes: dict[int, dict[date, Any]] = defaultdict(dict)
+        for row in rows(*SiteDayMinutes.__table__.c, table=SiteDayMinutes):
             self.minutes[row.site_id][row.day] = row
-        self.spans: dict[int, list[SiteAlertSpan]] = defaultdict(list)
-        for span in session.scalars(
-            select(SiteAlertSpan)
-            .where(SiteAlertSpan.day >= monday, SiteAlertSpan.day <= sunday)
-            .where(SiteAlertSpan.site_id.in_(visible) if visible is not None else true())
-            .order_by(SiteAlertSpan.site_id, SiteAlertSpan.seq)
-        ):
+        self.spans: dict[int, list[Any]] = defaultdict(list)
+        for span in rows(*SiteAlertSpan.__table__.c, table=SiteAlertSpan).all():
             self.spans[span.site_id].append(span)
+        for spans in self.spans.values():
+            spans.sort(key=lambda span: span.seq)
         # Chain alerts open at some time of the week, in any zone (a day either side).
         low, high = (
             day_bounds(monday - timedelta(days=1), UTC)[0],
@@ -214,9 +216,8 @@ class _WeekTotals:
         tz = site_tz(site)
         sunday = monday + timedelta(days=DAYS - 1)
         until = min(day_bounds(sunday, tz)[1], now)
-        counts = self.counts[site.id]
-        reasons = Counter({key: n for (measure, key), n in counts.items() if measure == "override"})
-        by_kind: dict[str, list[SiteAlertSpan]] = defaultdict(list)
+        reasons = self.overrides[site.id]
+        by_kind: dict[str, list[Any]] = defaultdict(list)
         for span in self.spans[site.id]:
             by_kind[span.kind].append(span)
         alerts = []
