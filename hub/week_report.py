@@ -37,6 +37,10 @@ from locker.rota import day_bounds
 from web.words import alert_words
 
 DAYS = 7
+#: A day's minutes counted this long before the report are taken as they are: a site
+#: that sends its snapshot every minute has today counted again every FRESH_FOR, so
+#: only a silent site's today is counted again by the report.
+TAKEN_AS_COUNTED = 2 * FRESH_FOR
 
 
 def week_of(day: date) -> date:
@@ -268,7 +272,7 @@ class _WeekTotals:
         on_shift = without = 0
         stale = []
         for day, row in self.minutes[site.id].items():
-            if row.counted_at >= min(day_bounds(day, tz)[1], now) - FRESH_FOR:
+            if row.counted_at >= min(day_bounds(day, tz)[1], now) - TAKEN_AS_COUNTED:
                 on_shift, without = on_shift + row.on_shift, without + row.without_device
             else:
                 stale.append(day)
