@@ -99,24 +99,13 @@ def main() -> None:
     # Durable: every commit reaches the disk, as on a real hub.
     cluster = ThrowawayCluster(durable=True).start()
     try:
-        db = HubDatabase(cluster.create_database("bench"))
-        db.migrate()
         now = datetime.now(UTC)
-        ids = {}
-        with db.session() as s:
-            for n in range(args.sites):
-                add_site(s, f"site-{n:04d}", now)
-        with db.session() as s:
-            ids = dict(s.query(Site.name, Site.id).all())
+        db, ids = group_of(cluster, args.sites, now)
         start = now - timedelta(days=7)
         week = week_of_events(args.per_day * 7, start)
         total = len(week) * args.sites
         rota = week_rota(start)
-        with db.session() as s:
-            for site_id in ids.values():
-                site = s.get(Site, site_id)
-                site.snapshot, site.snapshot_at = {"timezone": "Europe/London"}, now
-                after_snapshot(s, site, store_shifts(s, site_id, rota), now)
+        send_rota(db, ids.values(), rota, now)
         load_before = os.getloadavg()[0]
 
         started = time.perf_counter()
@@ -166,6 +155,26 @@ def main() -> None:
         db.dispose()
     finally:
         cluster.stop()
+
+
+def group_of(cluster: ThrowawayCluster, sites: int, now: datetime):
+    """A migrated hub database on ``cluster`` with ``sites`` sites: it, and name -> id."""
+    db = HubDatabase(cluster.create_database("bench"))
+    db.migrate()
+    with db.session() as s:
+        for n in range(sites):
+            add_site(s, f"site-{n:04d}", now)
+    with db.session() as s:
+        return db, dict(s.query(Site.name, Site.id).order_by(Site.id).all())
+
+
+def send_rota(db: HubDatabase, site_ids, rota: dict, now: datetime) -> None:
+    """Each site's first snapshot, as the hub takes it: its zone and ``rota``."""
+    with db.session() as s:
+        for site_id in site_ids:
+            site = s.get(Site, site_id)
+            site.snapshot, site.snapshot_at = {"timezone": "Europe/London"}, now
+            after_snapshot(s, site, store_shifts(s, site_id, rota), now)
 
 
 def week_rota(start: datetime) -> dict:

@@ -20,16 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hub_ingest import week_of_events, week_rota  # noqa: E402
+from hub_ingest import group_of, send_rota, week_of_events, week_rota  # noqa: E402
 
 import hub.ingest  # noqa: E402
-from hub.accounts import add_site  # noqa: E402
 from hub.cluster import ThrowawayCluster  # noqa: E402
-from hub.db import HubDatabase  # noqa: E402
 from hub.ingest import parse_batch, take_batch  # noqa: E402
-from hub.models import Site  # noqa: E402
-from hub.shifts import store_shifts  # noqa: E402
-from hub.totals import after_snapshot  # noqa: E402
 
 #: What the ingest calls since h0003, and what stands in for each when switched off.
 ADDED = {
@@ -47,20 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     cluster = ThrowawayCluster(durable=True).start()
     try:
-        db = HubDatabase(cluster.create_database("bench"))
-        db.migrate()
         now = datetime.now(UTC)
         start = now - timedelta(days=7)
-        with db.session() as s:
-            for n in range(args.sites):
-                add_site(s, f"site-{n:04d}", now)
-        with db.session() as s:
-            ids = [site_id for (site_id,) in s.query(Site.id).order_by(Site.id)]
-            rota = week_rota(start)
-            for site_id in ids:
-                site = s.get(Site, site_id)
-                site.snapshot, site.snapshot_at = {"timezone": "Europe/London"}, now
-                after_snapshot(s, site, store_shifts(s, site_id, rota), now)
+        db, by_name = group_of(cluster, args.sites, now)
+        ids = list(by_name.values())
+        send_rota(db, ids, week_rota(start), now)
         week = week_of_events(args.per_day * 7, start)
         kept = {name: getattr(hub.ingest, name) for name in ADDED}
         spent = {"with totals": 0.0, "without": 0.0}
