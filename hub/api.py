@@ -16,6 +16,7 @@ from hub.ingest import check_reported_head, parse_batch, take_batch
 from hub.models import Site
 from hub.security import require_site
 from hub.shifts import store_shifts
+from hub.totals import after_snapshot
 from locker.errors import InvalidRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -24,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_INFLATED = 64 * 1024 * 1024
 MAX_EVENTS_PAGE = 1000
 MAX_SITES_PAGE = 1000
+MAX_ALERT_SITES_PAGE = 500
 #: A snapshot is a few kilobytes; a bank of 32 slots with every alert open is under this.
 MAX_SNAPSHOT = 256 * 1024
 
@@ -97,7 +99,10 @@ def ingest_status():
             .values(snapshot=snapshot, snapshot_at=now, last_seen=now)
         )
         resolve_alerts(s, g.site.id, "offline", now)
-        store_shifts(s, g.site.id, snapshot)
+        changed = store_shifts(s, g.site.id, snapshot)
+        site = s.get(Site, g.site.id)
+        s.refresh(site)
+        after_snapshot(s, site, changed, now)
     return "", 204
 
 
@@ -127,6 +132,30 @@ def sites():
             }
             for r in rows
         ]
+    )
+
+
+@bp.get("/alerts")
+def open_alerts():
+    """Open alerts of the sites the account may see: ``{"alerts": [{site, kind, message,
+    since, safety}], "next": NAME | null}``, the sites with something open taken
+    ``limit`` at a time by name after ``after`` (keyset paging)."""
+    after = request.args.get("after") or None
+    limit = _int_arg("limit", MAX_ALERT_SITES_PAGE, 1, MAX_ALERT_SITES_PAGE)
+    with _db().session() as s:
+        rows, later = overview.open_alerts(s, g.visible, after=after, limit=limit)
+    return jsonify(
+        alerts=[
+            {
+                "site": r.site,
+                "kind": r.kind,
+                "message": r.message,
+                "since": r.since,
+                "safety": r.safety,
+            }
+            for r in rows
+        ],
+        next=later,
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from locker.errors import LockerError
 
 #: The newest of the hub's migrations (hub/migrations/versions).
-HUB_HEAD_REVISION = "h0002"
+HUB_HEAD_REVISION = "h0003"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

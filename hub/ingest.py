@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 from hub.alerts import open_alert, resolve_alerts
 from hub.db import HubDatabase
 from hub.models import Site, SiteEvent
+from hub.people import ShippedValue, check_values, forget_in, parse_values, store_values
+from hub.totals import count_in, shipped_rows
 from locker import events as ev
 from locker.errors import Conflict, InvalidRequest
 from locker.log import GENESIS_HASH, event_hash
@@ -50,10 +52,12 @@ class ChainRefused(Conflict):
 
 @dataclass(frozen=True)
 class Batch:
-    """A checked-for-shape batch: events in id order, and the purge anchor if any."""
+    """A checked-for-shape batch: events in id order, the purge anchor if any, and the
+    people's names shipped beside the events (:mod:`hub.people`)."""
 
     events: list[dict[str, Any]]
     purged_through: tuple[int, str] | None
+    values: list[ShippedValue] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def parse_batch(raw: Any) -> Batch:
         ):
             raise InvalidRequest('purged_through must be {"id": int, "hash": 64 hex digits}')
         purged = (anchor["id"], anchor["hash"])
-    return Batch(events, purged)
+    return Batch(events, purged, parse_values(raw.get("values")))
 
 
 def _is_int(value: Any) -> bool:
@@ -153,6 +157,7 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
     if problem is not None:
         raise ChainRefused(f"{DOES_NOT_CONTINUE}: {problem}")
     new = [e for e in batch.events if e["id"] > site.head_seq]
+    values = check_values(batch.values, batch.events, new)
     if new and new[0]["id"] != site.head_seq + 1:
         through = batch.purged_through[0]
         lost = through - site.head_seq
@@ -176,6 +181,9 @@ def ingest(session: Session, site_id: int, batch: Batch, now: datetime) -> Inges
             )
         )
         site.head_seq, site.head_hash = new[-1]["id"], new[-1]["hash"]
+        count_in(session, site, shipped_rows(new), now)
+        store_values(session, site.id, values)
+        forget_in(session, site, new)
     return IngestResult(len(new), len(batch.events) - len(new), site.head_seq, site.head_hash)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -45,6 +45,9 @@ class Site(Base):
     #: The site's newest status snapshot, as sent.
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     snapshot_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The time zone the site's day totals (:mod:`hub.totals`) were counted in:
+    #: when the snapshots name another, they are counted again.
+    totals_tz: Mapped[str] = mapped_column(String(64), default="UTC")
 
 
 class SiteEvent(Base):
@@ -153,3 +156,79 @@ class HubToken(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("hub_accounts.id"), index=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SiteDayCount(Base):
+    """How many events of one measure a site logged on one of its local days.
+
+    ``measure`` is ``events`` (all of them), ``deposit``, ``release`` (``key``:
+    the release kind) or ``override`` (``key``: the reason in words). Kept at
+    ingest in the batch's transaction (:mod:`hub.totals`), so the weekly report
+    sums a few rows a site instead of reading its week of events.
+    """
+
+    __tablename__ = "site_day_counts"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True, default="")
+    n: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_site_day_counts_day", "day"),)
+
+
+class SiteDayMinutes(Base):
+    """A site's minutes on shift, and of those without a device, on one local day."""
+
+    __tablename__ = "site_day_minutes"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    on_shift: Mapped[int]
+    without_device: Mapped[int]
+    #: The minutes count up to this time (the batch or snapshot that counted them).
+    counted_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_site_day_minutes_day", "day"),)
+
+
+class SiteAlertSpan(Base):
+    """One alert a site raised, and when it was acknowledged or resolved (if it was)."""
+
+    __tablename__ = "site_alert_spans"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    #: The ``alert.raised`` event.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: The site's alert id, which its acknowledgement or resolution names.
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date] = mapped_column(Date)
+    raised_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_site_alert_spans_day", "day"),
+        Index("ix_site_alert_spans_alert", "site_id", "alert_id"),
+    )
+
+
+class SitePersonalValue(Base):
+    """A person's name a site's events refer to, kept beside the chain (not in it).
+
+    The event carries ``{"ref", "c"}`` with ``c = sha256(salt || value)``
+    (:mod:`locker.log.personal`); the hub checks the value against ``c``
+    before it keeps it, and deletes it when the site forgets the person.
+    """
+
+    __tablename__ = "site_personal_values"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    ref: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int | None]
+    field: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(Text)
+    salt: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_site_personal_values_person", "site_id", "person_id"),)

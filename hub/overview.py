@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select, tuple_
+from sqlalchemy import Select, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.alerts import ALERT_KINDS, chain_broken_sites
@@ -152,30 +152,48 @@ class AlertRow:
     acknowledge_id: int | None = None
 
 
-def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
-    """Open alerts across the visible sites: the hub's first, then the sites' safety ones."""
-    rows = []
-    hub_alerts = session.execute(
-        _only(
-            select(HubAlert, Site.name).join(Site, Site.id == HubAlert.site_id),
-            HubAlert.site_id,
-            visible,
-        )
-        .where(HubAlert.resolved_at.is_(None))
-        .order_by(HubAlert.opened_at.desc())
+def open_alerts(
+    session: Session, visible: set[int] | None, *, after: str | None = None, limit: int = 50
+) -> tuple[list[AlertRow], str | None]:
+    """Open alerts of the visible sites, a page of ``limit`` sites at a time by name: each
+    site's own hub alerts (newest first), then the safety alerts it reports. Returns the
+    rows and the name to give as ``after`` for the next page (``None`` on the last).
+
+    A page is a keyset read of the sites with something open, after ``after``:
+    no OFFSET, so the last page of a big group costs what the first does.
+    """
+    open_hub = (
+        select(HubAlert.id)
+        .where(HubAlert.site_id == Site.id, HubAlert.resolved_at.is_(None))
+        .exists()
     )
-    for alert, name in hub_alerts:
-        rows.append(
-            AlertRow(
-                name,
-                ALERT_KINDS.get(alert.kind, alert.kind),
-                alert.message,
-                alert.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
-                alert.kind == "chain",
-                alert.id if alert.kind == "chain" else None,
+    reported = func.coalesce(func.jsonb_array_length(Site.snapshot["alerts"]), 0) > 0
+    stmt = _only(select(Site), Site.id, visible).where(open_hub | reported)
+    if after is not None:
+        stmt = stmt.where(Site.name > after)
+    found = list(session.scalars(stmt.order_by(Site.name).limit(limit + 1)))
+    later = found[limit - 1].name if len(found) > limit else None
+    found = found[:limit]
+    hub_alerts: dict[int, list[HubAlert]] = {}
+    for alert in session.scalars(
+        select(HubAlert)
+        .where(HubAlert.site_id.in_([site.id for site in found]), HubAlert.resolved_at.is_(None))
+        .order_by(HubAlert.opened_at.desc(), HubAlert.id.desc())
+    ):
+        hub_alerts.setdefault(alert.site_id, []).append(alert)
+    rows = []
+    for site in found:
+        for alert in hub_alerts.get(site.id, []):
+            rows.append(
+                AlertRow(
+                    site.name,
+                    ALERT_KINDS.get(alert.kind, alert.kind),
+                    alert.message,
+                    alert.opened_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    alert.kind == "chain",
+                    alert.id if alert.kind == "chain" else None,
+                )
             )
-        )
-    for site in session.scalars(_only(select(Site), Site.id, visible).order_by(Site.name)):
         for alert in (site.snapshot or {}).get("alerts", []):
             rows.append(
                 AlertRow(
@@ -186,7 +204,7 @@ def open_alerts(session: Session, visible: set[int] | None) -> list[AlertRow]:
                     bool(alert.get("safety", False)),
                 )
             )
-    return rows
+    return rows, later
 
 
 def overrides(

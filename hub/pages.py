@@ -16,7 +16,7 @@ from flask import (
 )
 from sqlalchemy import text
 
-from hub import accounts, overview
+from hub import accounts, overview, people
 from hub.security import SESSION_KEY, csrf, require_site
 from locker.errors import InvalidRequest
 from web import throttle
@@ -27,6 +27,8 @@ bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
 #: Sites on one page of the sites list.
 SITES_PAGE = 100
+#: Sites (with something open) on one page of the alerts.
+ALERT_SITES_PAGE = 50
 #: Overrides on one page of the overrides log.
 OVERRIDES_PAGE = 200
 #: The advisory lock that serialises logins (any number; this one is the hub's logins).
@@ -101,10 +103,12 @@ def sites():
 
 @bp.get("/alerts")
 def alerts():
-    """Open alerts across the sites: the hub's own and the sites' safety alerts."""
+    """Open alerts across the sites: the hub's own and the sites' safety alerts, a page
+    of sites at a time (``?after=NAME`` turns the page)."""
+    after = request.args.get("after") or None
     with _db().session() as s:
-        rows = overview.open_alerts(s, g.visible)
-    return render_template("alerts.html", rows=rows)
+        rows, later = overview.open_alerts(s, g.visible, after=after, limit=ALERT_SITES_PAGE)
+    return render_template("alerts.html", rows=rows, later=later, paged=after is not None)
 
 
 @bp.get("/overrides")
@@ -129,6 +133,7 @@ def overrides():
             limit=OVERRIDES_PAGE + 1,
         )
         names = overview.site_names(s, g.visible)
+        rows = people.shown_rows(s, rows)
     older = None
     if len(rows) > OVERRIDES_PAGE:
         rows = rows[:OVERRIDES_PAGE]
@@ -179,10 +184,11 @@ def site(name: str):
     with _db().session() as s:
         row = require_site(accounts.find_site(s, name))
         events = overview.events_before(s, row.id, before_id, LOG_PAGE)
+        shown = people.shown_events(s, row.id, events)
     return render_template(
         "site.html",
         site=row,
         snapshot=row.snapshot or {},
-        events=[overview.event_json(e) for e in events],
+        events=[overview.event_json(e) for e in shown],
         older=events[-1].seq if len(events) == LOG_PAGE else None,
     )

@@ -44,14 +44,15 @@ def site_tz(site: Site) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> int:
-    """Replace the site's shifts of the days ``snapshot`` covers; how many were stored.
+def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> set[date]:
+    """Replace the site's shifts of the days ``snapshot`` covers; the days whose shifts
+    changed (their minutes must be counted again).
 
-    A snapshot without shifts (an older site) changes nothing. A malformed
-    one raises :class:`InvalidRequest` naming the field.
+    A snapshot without shifts (an older site) changes nothing. A malformed one
+    raises :class:`InvalidRequest` naming the field.
     """
     if "shifts" not in snapshot:
-        return 0
+        return set()
     first, last = _days(snapshot.get("shift_days"))
     shifts = snapshot["shifts"]
     if not isinstance(shifts, list):
@@ -59,13 +60,25 @@ def store_shifts(session: Session, site_id: int, snapshot: dict[str, Any]) -> in
     rows = [_shift_row(site_id, raw, i, first, last) for i, raw in enumerate(shifts)]
     if len({(r.day, r.person_id) for r in rows}) != len(rows):
         raise InvalidRequest("shifts: one shift a person and day")
+    stored = shifts_of(session, site_id, first, last)
     session.execute(
         delete(SiteShift).where(
             SiteShift.site_id == site_id, SiteShift.day >= first, SiteShift.day <= last
         )
     )
     session.add_all(rows)
-    return len(rows)
+    session.flush()
+    before, after = _by_day(stored), _by_day(rows)
+    return {day for day in before.keys() | after.keys() if before.get(day) != after.get(day)}
+
+
+def _by_day(shifts: Iterable[SiteShift]) -> dict[date, set[tuple]]:
+    """What counts of each day's shifts, to see which days a snapshot changed."""
+    days: dict[date, set[tuple]] = defaultdict(set)
+    for s in shifts:
+        breaks = tuple(tuple(b) for b in s.breaks)
+        days[s.day].add((s.person_id, s.name, s.start, s.end, breaks))
+    return days
 
 
 def _days(raw: Any) -> tuple[date, date]:
@@ -196,6 +209,37 @@ def shift_minutes(
         if event.person_id is not None:
             by_person[event.person_id].append(event)
     return [_counted(shift, by_person[shift.person_id], now) for shift in shifts]
+
+
+def minutes_of_days(
+    session: Session, site: Site, days: Iterable[date], now: datetime
+) -> dict[date, tuple[int, int]]:
+    """``day -> (minutes on shift, of those without a device)`` for those of ``days`` with
+    shifts, each day counted as :func:`shift_minutes` counts that one day (its events
+    from :data:`LOOK_BACK` before it), but with one read of the events for them all."""
+    days = sorted(set(days))
+    if not days:
+        return {}
+    tz = site_tz(site)
+    wanted = set(days)
+    shifts = [s for s in shifts_of(session, site.id, days[0], days[-1]) if s.day in wanted]
+    if not shifts:
+        return {}
+    since = day_bounds(days[0], tz)[0] - LOOK_BACK
+    until = min(day_bounds(days[-1], tz)[1], now)
+    by_person: dict[int, list[SiteEvent]] = defaultdict(list)
+    for event in events_between(session, site.id, since, max(until, since), TIMELINE_KINDS):
+        if event.person_id is not None:
+            by_person[event.person_id].append(event)
+    totals: dict[date, tuple[int, int]] = {}
+    for shift in shifts:
+        day_start, day_end = day_bounds(shift.day, tz)
+        low, high = format_ts(day_start - LOOK_BACK), format_ts(min(day_end, now))
+        events = [e for e in by_person[shift.person_id] if low <= e.ts < high]
+        counted = _counted(shift, events, now)
+        on_shift, without = totals.get(shift.day, (0, 0))
+        totals[shift.day] = (on_shift + counted.on_shift, without + counted.without_device)
+    return totals
 
 
 def _counted(shift: SiteShift, events: Sequence[SiteEvent], now: datetime) -> ShiftMinutes:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import HubAlert, Site, SiteEvent, SiteShift
+from hub.people import KEPT_AT_SITE, shown_events
 from hub.shifts import (
     ShiftMinutes,
     any_event_between,
@@ -89,13 +90,19 @@ def alert_spans(
                 moment_of(event.ts) or until,
                 event.slot,
                 event.person_id,
-                str(details.get("message", "")),
+                _message(details.get("message")),
                 ended[0] if ended else None,
                 ended[1] if ended else "",
                 ended[2] if ended else "",
             )
         )
     return spans
+
+
+def _message(raw: Any) -> str:
+    """An alert's message as the hub may show it: one about a person names them, so the
+    site keeps it (a commitment ships); the row names the person instead."""
+    return raw if isinstance(raw, str) else KEPT_AT_SITE if raw is not None else ""
 
 
 def names_at(session: Session, site: Site, shifts: list[SiteShift]) -> dict[int, str]:
@@ -147,7 +154,10 @@ def day_report(session: Session, site: Site, day: date, now: datetime) -> dict[s
         "chain_broken": chain_broken_on(session, site.id, start, end),
         "deposits": counts[ev.DEPOSIT_CONFIRMED],
         "releases": [(event_words(k), counts[k]) for k in ev.RELEASE_KINDS if counts[k]],
-        "overrides": [override_row(e, names, {}, tz) for e in events if e.kind in OVERRIDE_KINDS],
+        "overrides": [
+            override_row(e, names, {}, tz)
+            for e in shown_events(session, site.id, [e for e in events if e.kind in OVERRIDE_KINDS])
+        ],
         "alerts": [
             _alert_row(a, names, tz, day) for a in alert_spans(session, site.id, raised, now)
         ],

@@ -4,12 +4,15 @@ Only what the group needs leaves the site. Events go exactly as hashed (the
 hub recomputes every hash with :func:`locker.log.event_hash`), except that an
 event whose details carry a card number is **sealed**: it goes with its
 hash and without its details, and the hub checks only its links. People
-appear by id (in events) and by name (in the snapshot); no card number, no
-free text beyond what the override log shows.
+appear by id in events, whose personal values are commitments; beside them a
+batch carries the names those refer to, with their salts, for the hub to check
+(:func:`shipped_values`), and the snapshot names who is on shift. No card
+number, no grant note, no visitor's name.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 from locker import events as ev
 from locker.live_status import parse_time
 from locker.log import EXPORT_FIELDS, head
-from locker.models import Alert, Checkpoint, Event, Person, Shift, Slot
+from locker.log.personal import refs_in
+from locker.models import Alert, Checkpoint, Event, Person, PersonalValue, Shift, Slot
 from locker.rota import shifts_on
 
 #: Details keys that hold a card number: an event carrying one is sealed.
@@ -47,6 +51,47 @@ def shipped(event: Event) -> dict[str, Any]:
     return row
 
 
+#: Details keys whose personal values ship beside the events: people's names, which
+#: the group's pages show. Card numbers, visitors' names, grant notes and alert
+#: messages stay at the site (see docs/hub.md, "What the hub stores about people").
+SHIPPED_PERSONAL_FIELDS = frozenset({"name", "person", "manager"})
+#: References looked up in one statement.
+VALUES_CHUNK = 500
+
+
+def shipped_values(session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The names (with their salts) the unsealed ``events`` refer to, for the hub to check
+    against their commitments. A value erased at the site (a forgotten person) is gone,
+    so it never ships."""
+    refs: set[int] = set()
+    for event in events:
+        if event["details"] is not None:
+            refs |= refs_in(json.loads(event["details"]))
+    wanted = sorted(refs)
+    rows = [
+        row
+        for low in range(0, len(wanted), VALUES_CHUNK)  # SQLite bounds a statement's variables
+        for row in session.scalars(
+            select(PersonalValue)
+            .where(
+                PersonalValue.id.in_(wanted[low : low + VALUES_CHUNK]),
+                PersonalValue.field.in_(sorted(SHIPPED_PERSONAL_FIELDS)),
+            )
+            .order_by(PersonalValue.id)
+        )
+    ]
+    return [
+        {
+            "ref": row.id,
+            "person_id": row.person_id,
+            "field": row.field,
+            "value": row.value,
+            "salt": row.salt,
+        }
+        for row in rows
+    ]
+
+
 def next_batch(session: Session, after_id: int, limit: int) -> dict[str, Any]:
     """The batch after the hub's head ``after_id``: up to ``limit`` events in id order.
 
@@ -57,6 +102,9 @@ def next_batch(session: Session, after_id: int, limit: int) -> dict[str, Any]:
         select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)
     ).all()
     batch: dict[str, Any] = {"events": [shipped(e) for e in rows]}
+    values = shipped_values(session, batch["events"])
+    if values:
+        batch["values"] = values
     if rows and rows[0].id != after_id + 1:
         anchor = session.scalar(
             select(Checkpoint).where(

@@ -146,9 +146,7 @@ def hub_site_add(app, name: str) -> None:
     """Register site NAME and print its token (once: the hub keeps only its digest)."""
     from hub.accounts import add_site
 
-    with _hub_session(app) as session:
-        token = add_site(session, name, app.clock.now())
-    click.echo(token)
+    _echo_new_token(app, lambda session: add_site(session, name, app.clock.now()))
 
 
 @hub_site.command("new-token")
@@ -159,8 +157,13 @@ def hub_site_new_token(app, name: str) -> None:
     """Give site NAME a new token and print it (once); its old token stops working."""
     from hub.accounts import new_site_token
 
+    _echo_new_token(app, lambda session: new_site_token(session, name))
+
+
+def _echo_new_token(app, make) -> None:
+    """Print the token ``make(session)`` creates, once its transaction has committed."""
     with _hub_session(app) as session:
-        token = new_site_token(session, name)
+        token = make(session)
     click.echo(token)
 
 
@@ -225,9 +228,7 @@ def hub_token_create(app, name: str) -> None:
     """Create an API token for hub account NAME and print it (once)."""
     from hub.accounts import create_token
 
-    with _hub_session(app) as session:
-        token = create_token(session, name, app.clock.now())
-    click.echo(token)
+    _echo_new_token(app, lambda session: create_token(session, name, app.clock.now()))
 
 
 @hub.command("sync")

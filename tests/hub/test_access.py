@@ -72,6 +72,7 @@ def test_the_route_table_is_what_this_test_knows(hub_app):
         "/api/ingest/status",
         "/api/sites",
         "/api/sites/<name>/events",
+        "/api/alerts",
         "/sites/<name>/report",
         "/reports/week",
         "/reports/week.csv",

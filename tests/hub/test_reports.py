@@ -12,8 +12,6 @@ from sqlalchemy import select
 from hub.accounts import find_site
 from hub.alerts import open_alert
 from hub.models import HubAlert
-from locker.decisions import LogEntry
-from locker.log import append
 from locker.shipping import next_batch
 from tests.support.hub import send, utc
 
@@ -34,9 +32,7 @@ def shift(person: int, name: str, start: str, end: str, breaks=()) -> dict:
 
 
 def at(site, hhmm: str, kind: str, person=None, slot=None, **details):
-    with site.db.write() as session:
-        append(session, LogEntry(kind, "daemon", slot, person, details), utc(f"{DAY}T{hhmm}"))
-        session.commit()
+    site.log_at(utc(f"{DAY}T{hhmm}"), kind, person, slot, **details)
 
 
 @pytest.fixture
@@ -79,6 +75,8 @@ def test_a_sites_day_is_rebuilt_from_its_shipped_events(oak_day, hub_accounts):
     assert "Devices deposited: 1" in page
     assert "Slot released by a manager" in page and "=family call" in page
     assert "Device overdue" in page and "acknowledged 10:25 by daemon" in page
+    # The alert's message names Ben: it stays at the site, the row names him by id.
+    assert "Ben late" not in page and "(kept at the site)" in page and "'ref'" not in page
     bad = oak_day.get("/sites/oak/report?day=Monday", headers=admin)
     assert bad.status_code == 400 and "day must be a date as YYYY-MM-DD" in bad.get_data(
         as_text=True

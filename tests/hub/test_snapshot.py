@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import timedelta
 
 from locker.models import Badge, Break, Person, Shift, Slot
 from locker.shipping import status_snapshot
+from tests.support.hub import send
 
 
 def staff_day(site, now):
@@ -51,12 +51,18 @@ def staff_day(site, now):
         session.commit()
 
 
-def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers(
-    site_factory, clock, hub_app, sites, hub_accounts
-):
+def staffed_site(site_factory, clock):
+    """Site ``oak`` with :func:`staff_day`'s rota and custody, and the time now."""
     site = site_factory("oak")
     now = clock.now()
     staff_day(site, now)
+    return site, now
+
+
+def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers(
+    site_factory, clock, hub_app, sites, hub_accounts
+):
+    site, now = staffed_site(site_factory, clock)
     with site.db.read() as session:
         snapshot = status_snapshot(
             session, {"controller_now": now.isoformat()}, now, site.config.tz
@@ -67,9 +73,7 @@ def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers
     ]
     assert "04A1B2C3D4" not in json.dumps(snapshot)
     client = hub_app.test_client()
-    headers = {"Authorization": f"Bearer {sites['oak']}", "Content-Encoding": "gzip"}
-    body = gzip.compress(json.dumps(snapshot).encode())
-    assert client.post("/api/ingest/status", data=body, headers=headers).status_code == 204
+    assert send(client, sites["oak"], "/api/ingest/status", snapshot).status_code == 204
     admin = {"Authorization": f"Bearer {hub_accounts['gina']}"}
     page = client.get("/", headers=admin).get_data(as_text=True)
     assert "1 of 2 (50 %)" in page
@@ -80,9 +84,7 @@ def test_the_snapshot_says_who_is_on_shift_with_their_device_and_no_card_numbers
 def test_the_snapshot_carries_the_rota_and_the_hub_counts_minutes_from_it(
     site_factory, clock, hub_app, hub_db, sites
 ):
-    site = site_factory("oak")
-    now = clock.now()
-    staff_day(site, now)
+    site, now = staffed_site(site_factory, clock)
     with site.db.read() as session:
         snapshot = status_snapshot(session, None, now, site.config.tz)
         later = status_snapshot(
@@ -100,9 +102,7 @@ def test_the_snapshot_carries_the_rota_and_the_hub_counts_minutes_from_it(
     assert later["shift_days"][0] == (today - timedelta(days=30)).isoformat()
     assert "04A1B2C3D4" not in json.dumps(snapshot["shifts"])
     client = hub_app.test_client()
-    headers = {"Authorization": f"Bearer {sites['oak']}", "Content-Encoding": "gzip"}
-    body = gzip.compress(json.dumps(snapshot).encode())
-    assert client.post("/api/ingest/status", data=body, headers=headers).status_code == 204
+    assert send(client, sites["oak"], "/api/ingest/status", snapshot).status_code == 204
     clock.advance(30 * 60)
     from hub.accounts import find_site
     from hub.shifts import shift_minutes

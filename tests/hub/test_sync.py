@@ -9,12 +9,12 @@ from sqlalchemy import delete, func, select
 
 from hub.models import HubAlert, SiteEvent
 from locker.models import Event
-from locker_app.hub_sync import HubLink, HubUnreachable, SyncWorker
+from locker_app.hub_sync import HubLink, HubUnreachable
 from tests.support.hub import serving
 
 
 def worker_for(site, url, token, clock):
-    return SyncWorker(site.config, site.db, HubLink(url, token), clock)
+    return site.worker(url, token)
 
 
 def hub_copy(hub_db, site_token_name=None) -> list[tuple[int, str]]:

@@ -56,6 +56,18 @@ class Site:
                 self.clock.advance(every.total_seconds())
             session.commit()
 
+    def log_at(self, when: datetime, kind: str, person_id=None, slot=None, **details) -> None:
+        """Append one ``kind`` event logged at ``when`` (the site's clock is not moved)."""
+        with self.db.write() as session:
+            append(session, LogEntry(kind, "daemon", slot, person_id, details), when)
+            session.commit()
+
+    def worker(self, url: str, token: str):
+        """The site's sync worker shipping to the hub at ``url`` with ``token``."""
+        from locker_app.hub_sync import HubLink, SyncWorker
+
+        return SyncWorker(self.config, self.db, HubLink(url, token), self.clock)
+
     def head(self) -> tuple[int, str]:
         """The site's newest event id and hash."""
         from locker.log import head
