@@ -58,7 +58,7 @@ from locker.log import (
     write_checkpoint,
 )
 from locker.models import Alert, Checkpoint, Event
-from locker.retention import retention_step
+from locker.retention import RetentionBacklog
 from locker.rules_store import Output, store_alert
 from locker.storage import STORAGE_ERRORS, quick_check
 from locker.storage_guard import StorageGuard, describe
@@ -220,8 +220,8 @@ class Daemon:
         #: when another was asked for meanwhile (it starts once this one is recorded).
         self.log_check: LogCheck | None = None
         self.log_check_due: datetime | None = None
-        #: The last retention step stopped at its bound: take another next tick.
-        self.retention_more = False
+        #: Retention in bounded steps, spaced out (a backlog must not starve the loop).
+        self.retention = RetentionBacklog()
         #: Called after each heartbeat is written (the simulated clock is saved then).
         self.after_heartbeat: Callable[[], None] = lambda: None
 
@@ -425,7 +425,7 @@ class Daemon:
         now = self.clock.now()
         today = now.astimezone(config.tz).date()
         if today == self.checkpoint_day:
-            if self.retention_more:
+            if self.retention.due(self.clock.monotonic()):
                 self._retention_step(now)
             return
         self.checkpoint_day = today
@@ -435,9 +435,8 @@ class Daemon:
         self._retention_step(now)
 
     def _retention_step(self, now: datetime) -> None:
-        """A bounded step of retention a tick; the whole log is verified after the last."""
-        self.retention_more = retention_step(self.db, self.controller.config, now).more
-        if not self.retention_more:
+        """A bounded step of retention; the whole log is verified after the last."""
+        if not self.retention.step(self.db, self.controller.config, now, self.clock.monotonic()):
             self._start_log_check(now)
 
     def _start_log_check(self, now: datetime) -> None:

@@ -1,4 +1,4 @@
-"""The daemon takes a retention backlog a bounded step a tick, never in one long pass."""
+"""The daemon takes a retention backlog in bounded steps spaced out, never in one long pass."""
 
 from __future__ import annotations
 
@@ -45,14 +45,28 @@ def test_a_backlog_is_purged_a_step_a_tick(bench):
         bench.badge(ALICE)
         bench.settle(DAY)
     bench.settle(40 * DAY)  # all of it past its period: the first step, at the checkpoint
-    assert bench.daemon.retention_more
+    assert bench.daemon.retention.more
     for _ in range(200):
-        if not bench.daemon.retention_more:
+        if not bench.daemon.retention.more:
             break
-        bench.settle(1)
-    assert not bench.daemon.retention_more
+        bench.settle(retention.GAP_S)
+    assert not bench.daemon.retention.more
     steps = purges(bench)
     assert len(steps) >= 3
     assert all(step["count"] <= 5 for step in steps)
     with bench.db.read() as session:
         assert verify(session).ok
+
+
+def test_the_steps_of_a_backlog_are_spaced_out(bench):
+    for _ in range(3):
+        bench.badge(ALICE)
+        bench.settle(DAY)
+    bench.settle(40 * DAY)
+    assert bench.daemon.retention.more
+    taken = len(purges(bench))
+    for _ in range(int(retention.GAP_S) - 1):  # passes within the gap: no step
+        bench.settle(1)
+    assert len(purges(bench)) == taken
+    bench.settle(1)
+    assert len(purges(bench)) == taken + 1
