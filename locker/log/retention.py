@@ -79,8 +79,13 @@ def purge_before(
     must_stay = Event.ts >= cutoff_ts if keep is None else keep
     anchors = load_anchors(session)
     newest_daily = max(anchors.daily, default=0)
+    window = Event.id > anchors.start_id
+    if limit is not None:
+        # Look for the first event to keep only within this step: a log that is all
+        # past its period would otherwise be read to its end on every step.
+        window = window & (Event.id <= anchors.start_id + limit + 1)
     first_kept = session.scalar(
-        select(Event.id).where(Event.id > anchors.start_id, must_stay).order_by(Event.id).limit(1)
+        select(Event.id).where(window, must_stay).order_by(Event.id).limit(1)
     )
     if first_kept is None:
         first_kept = session.scalar(select(func.max(Event.id))) or 0
