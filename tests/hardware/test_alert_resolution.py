@@ -118,13 +118,18 @@ def test_a_broken_log_resolves_when_a_restore_verifies_again(day, tmp_path):
     day.settle(1)
     day.deposit(ALICE, 1)
     database = sqlite3.connect(tmp_path / "locker.db", isolation_level=None)
-    (actor,) = database.execute("SELECT actor FROM events WHERE id = 4").fetchone()
-    database.execute("UPDATE events SET actor = 'someone else' WHERE id = 4")
+    # An event after the checkpoint that check verified: the nightly check
+    # resumes from there (an edit before it waits for the weekly whole walk).
+    (damaged, actor) = database.execute(
+        "SELECT id, actor FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1",
+        (ev.DEPOSIT_CONFIRMED,),
+    ).fetchone()
+    database.execute("UPDATE events SET actor = 'someone else' WHERE id = ?", (damaged,))
     next_check(day)
     (alert,) = day.alerts(ev.ALERT_LOG_BROKEN)
     assert alert.resolved_at is None
     # The installer restores the damaged event from the day's backup.
-    database.execute("UPDATE events SET actor = ? WHERE id = 4", (actor,))
+    database.execute("UPDATE events SET actor = ? WHERE id = ?", (actor, damaged))
     database.close()
     next_check(day)
     (alert,) = day.alerts(ev.ALERT_LOG_BROKEN)
