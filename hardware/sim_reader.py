@@ -95,6 +95,11 @@ class SimulatedReaderBench:
         self.reader.slow_down(gap_s, for_s)
 
     @property
+    def clock(self) -> Clock:
+        """The clock the reader polls on."""
+        return self.reader.clock
+
+    @property
     def healthy(self) -> bool:
         """Whether the reader answered its last health check."""
         return self.reader.healthy
