@@ -269,8 +269,8 @@ def _erase_expired_values(
 
     Read from the side of the values, each one's event looked up by primary key
     (a correlated EXISTS). As a join, SQLite read it from the side of the log:
-    every event of the expired kinds, 1.4 s of CPU at a million events, for a
-    handful of values.
+    every event of the expired kinds, 0.56 s of CPU a step at a million events,
+    for a handful of values.
     """
     start_id = load_anchors(session).start_id
     expired = exists().where(
