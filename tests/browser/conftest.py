@@ -11,6 +11,18 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.support.demo import CHROMIUM, CHROMIUM_ARGS, Demo
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows what each demo it used printed (the daemon's log among it)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, Demo):
+            report.sections.append((f"what the demo ({name}) printed", value.said()))
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("demo"))

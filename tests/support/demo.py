@@ -38,6 +38,10 @@ class Demo:
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
+        # Beside the data directory, not a pipe: nobody reads a pipe while the
+        # tests run, and a demo that filled one would hang on its next log line.
+        self.output_path = data_dir.with_name(f"{data_dir.name}.log")
+        self.output = self.output_path.open("wb")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -54,7 +58,7 @@ class Demo:
                 "2026-01-05T07:50",
             ],
             env={**os.environ, "LOCKER_CONFIG": str(data_dir / "config.toml")},
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -64,7 +68,7 @@ class Demo:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stdout.read().decode())
+                raise RuntimeError(self.said())
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
                     if b'"daemon":"ok"' in answer.read():
@@ -79,10 +83,15 @@ class Demo:
         try:
             self.process.wait(timeout=20)
         finally:
-            self.process.stdout.close()
+            self.output.close()
             # Whatever happened to the demo, its daemon (same session) goes too.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
+
+    def said(self, last: int = 8_000) -> str:
+        """The end of what the demo (its daemon and panel) printed: shown when a test fails."""
+        self.output.flush()
+        return self.output_path.read_bytes()[-last:].decode("utf-8", "replace")
 
 
 def log_in(page: Page) -> None:
