@@ -534,10 +534,30 @@ def poll_steadily(
     instead of stretching the interval; after a stall longer than an interval
     the grid restarts rather than polling in a burst. The wait itself is
     ``stop_event.wait``, so setting the event ends the loop at once.
+
+    A poll that raises what no reader should (a bug, not a failed read) does
+    not end the loop: a thread that died there would leave the daemon up and
+    every badge unanswered, with nobody told. It is logged with its traceback
+    and emitted once as a :class:`ReaderFault` (the manager's alert); the next
+    poll that works emits :class:`ReaderRecovered`.
     """
     next_poll = clock.monotonic()
+    failing = False
     while not stop_event.is_set():
-        for event in poll():
+        try:
+            events = poll()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            if not failing:
+                log.exception("badge reader poll failed")
+                emit(ReaderFault(f"the reader's poll failed: {exc!r}"))
+            failing = True
+            events = []
+        else:
+            if failing:
+                failing = False
+                log.warning("badge reader polls again")
+                events = [ReaderRecovered(), *events]
+        for event in events:
             emit(event)
         next_poll += interval_s
         now = clock.monotonic()

@@ -271,6 +271,27 @@ def test_a_slow_poll_shortens_the_wait_after_it(clock):
     assert [start - first for start in starts] == pytest.approx([0.0, 0.1, 0.35, 0.45])
 
 
+def test_a_poll_that_raises_is_a_fault_once_and_polling_goes_on(clock):
+    # A bug in a poll must not end the reader's thread: the daemon would stay up
+    # with every badge unanswered and nobody told.
+    outcomes = iter([RuntimeError("boom"), RuntimeError("boom"), [CardPresented(UID_4)], []])
+    emitted = []
+
+    def poll():
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    stop = SteppingStop(clock, waits=4)
+    poll_steadily(poll, clock, 0.1, emitted.append, stop)
+    assert emitted == [
+        ReaderFault("the reader's poll failed: RuntimeError('boom')"),
+        ReaderRecovered(),
+        CardPresented(UID_4),
+    ]
+
+
 def test_run_ends_as_soon_as_the_stop_event_is_set(reader, chip):
     stop = threading.Event()
     emitted = []
