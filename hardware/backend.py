@@ -52,6 +52,11 @@ from locker.errors import InvalidRequest
 #: time in a test, the card of the tap before was still there on a fast machine
 #: when the next tap came, so the next tap was no new badge.
 TAP_S = 0.35
+#: Whole polls of the reader a simulated badge also stays for, as a person holds
+#: a card until it beeps: on a machine so loaded that the reader's thread missed
+#: 0.35 s, the tap was gone before it was read. (The poll under way when the card
+#: came may have looked at the field before it: hence two.)
+TAP_POLLS = 2
 
 
 class Backend:
@@ -83,6 +88,7 @@ class Backend:
         self.last_pulse_at: float | None = None
         self.reader_thread: threading.Thread | None = None
         self.tap_ends: float | None = None
+        self.tap_until_poll = 0
         # Each door switch and device sensor reaches the rules through a guard
         # that holds back a flapping input (see hardware.flap).
         self.door_guards: dict[int, FlapGuard] = {
@@ -288,12 +294,20 @@ class Backend:
             self.expanders.update()
         if self.world is not None:
             self.world.sync()
-            if self.tap_ends is not None and self.reader.clock.monotonic() >= self.tap_ends:
+            if self._tap_over():
                 self.tap_ends = None
                 self.world.remove_card()
         # Last, so a guard reads its input after the world has moved.
         for guard in self.guards:
             guard.update()
+
+    def _tap_over(self) -> bool:
+        """Whether a simulated badge has been held long enough and the reader has looked."""
+        return (
+            self.tap_ends is not None
+            and self.reader.clock.monotonic() >= self.tap_ends
+            and self.reader.polls >= self.tap_until_poll
+        )
 
     def outputs(self) -> dict[str, Any]:
         """What the output pins show, for the simulator page and the heartbeat."""
@@ -321,6 +335,7 @@ class Backend:
             case SimBadge(uid):
                 self.world.present_card(uid)
                 self.tap_ends = self.reader.clock.monotonic() + TAP_S
+                self.tap_until_poll = self.reader.polls + TAP_POLLS
                 return {"presented": self.world.card}
             case SimSlot(number, door, device):
                 result: dict[str, Any] = {"slot": number}

@@ -71,6 +71,8 @@ class SimulatedReaderBench:
         self.card_source = card_source
         self.factory = emulated_driver_factory(self.chip, reset_pin=reset_pin)
         self.reader = BadgeReader(self.factory, clock, **reader_options)
+        #: Polls done so far: a simulated tap lasts until the reader has looked.
+        self.polls = 0
         if self.reader.irq_pin is not None:
             # A switch-like hold of the input: it beats the pull-up the reader sets.
             self.chip.connect_irq(self.reader.pin_factory.pin(self.reader.irq_pin).wire)
@@ -107,7 +109,10 @@ class SimulatedReaderBench:
     def poll(self) -> list[ReaderEvent]:
         """One poll of the reader, after bringing the field in line with ``card_source``."""
         self._follow_card_source()
-        return self.reader.poll()
+        try:
+            return self.reader.poll()
+        finally:
+            self.polls += 1
 
     def run(self, emit: Callable[[ReaderEvent], None], stop_event: threading.Event) -> None:
         """Poll at the reader's steady interval until ``stop_event`` is set; for a thread."""
