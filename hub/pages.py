@@ -16,12 +16,14 @@ from flask import (
 )
 from sqlalchemy import text
 
-from hub import accounts, overview, people
+from hub import accounts, event_rows, overview
 from hub.security import SESSION_KEY, csrf, require_site
+from hub.shifts import site_tz
 from locker.errors import InvalidRequest
 from web import throttle
 from web.context import client_address
 from web.security import is_safe_next
+from web.words import event_words, state_words
 
 bp = Blueprint("pages", __name__)
 LOG_PAGE = 100
@@ -133,18 +135,18 @@ def overrides():
             limit=OVERRIDES_PAGE + 1,
         )
         names = overview.site_names(s, g.visible)
-        rows = people.shown_rows(s, rows)
-    older = None
-    if len(rows) > OVERRIDES_PAGE:
-        rows = rows[:OVERRIDES_PAGE]
-        last = rows[-1][1]
-        older = f"{last.ts}~{last.site_id}~{last.seq}"
+        older = None
+        if len(rows) > OVERRIDES_PAGE:
+            rows = rows[:OVERRIDES_PAGE]
+            last = rows[-1][1]
+            older = f"{last.ts}~{last.site_id}~{last.seq}"
+        rows = event_rows.override_rows(s, rows)
     return render_template(
         "overrides.html",
         rows=rows,
         older=older,
         names=names,
-        kinds=overview.OVERRIDE_KINDS,
+        kinds=[(kind, event_words(kind)) for kind in overview.OVERRIDE_KINDS],
         chosen={"site": site_name, "kind": kind, "since": since, "until": until},
     )
 
@@ -184,11 +186,14 @@ def site(name: str):
     with _db().session() as s:
         row = require_site(accounts.find_site(s, name))
         events = overview.events_before(s, row.id, before_id, LOG_PAGE)
-        shown = people.shown_events(s, row.id, events)
+        shown = event_rows.log_rows(s, row, events)
+        timezone = site_tz(row).key
     return render_template(
         "site.html",
         site=row,
         snapshot=row.snapshot or {},
-        events=[overview.event_json(e) for e in shown],
+        events=shown,
+        timezone=timezone,
+        state_words=state_words,
         older=events[-1].seq if len(events) == LOG_PAGE else None,
     )

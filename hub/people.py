@@ -360,14 +360,3 @@ def shown_events(session: Session, site_id: int, events: Sequence[SiteEvent]) ->
     """``events`` of one site with names in place of commitments."""
     names = Names(session, site_id).load(events)
     return [names.shown(e) for e in events]
-
-
-def shown_rows(
-    session: Session, rows: Sequence[tuple[str, SiteEvent]]
-) -> list[tuple[str, ShownEvent]]:
-    """``(site name, event)`` rows of several sites with names in place of commitments."""
-    by_site: dict[int, list[SiteEvent]] = {}
-    for _, event in rows:
-        by_site.setdefault(event.site_id, []).append(event)
-    names = {site_id: Names(session, site_id).load(events) for site_id, events in by_site.items()}
-    return [(site, names[event.site_id].shown(event)) for site, event in rows]
