@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alembic import command
+
 from hub.app import create_app
 from hub.db import HubDatabase
 from locker.clock import Clock, SimulatedClock
 from locker.config import Config, parse_config
-from locker.db import Database, migrate
+from locker.db import Database, alembic_config, migrate
 from locker.decisions import LogEntry
 from locker.log import append
 from web.server import create_server
@@ -31,7 +33,8 @@ def hub_config(database_url: str) -> Config:
 class Site:
     """A site's real database and log (SQLite, migrated), whose events the test appends."""
 
-    def __init__(self, directory: Path, clock: SimulatedClock):
+    def __init__(self, directory: Path, clock: SimulatedClock, revision: str = "head"):
+        """``revision``: the schema to build (an older one plays a site before an upgrade)."""
         directory.mkdir(parents=True, exist_ok=True)
         self.config = parse_config(
             {
@@ -43,8 +46,12 @@ class Site:
             }
         )
         self.db = Database(self.config.db_url)
-        migrate(self.db.engine)
+        command.upgrade(alembic_config(self.db.engine), revision)
         self.clock = clock
+
+    def upgrade(self) -> None:
+        """Migrate the site's database to the newest revision, as an upgrade does."""
+        migrate(self.db.engine)
 
     def log(self, count: int, *, every: timedelta = timedelta(minutes=7), **details) -> None:
         """Append ``count`` events, the clock moving ``every`` between them."""
