@@ -65,7 +65,6 @@ def _row(event: SiteEvent, names: Names, tz: ZoneInfo) -> dict[str, Any]:
     if shown.details is None:
         row["summary"] = SEALED
     row["actor"] = _actor(shown.actor)
-    row["sealed"] = shown.details is None
     return row
 
 
