@@ -32,7 +32,7 @@ from hub.site_report import alert_spans, chain_broken_on
 from hub.totals import FRESH_FOR, override_reason
 from locker import events as ev
 from locker.events import OVERRIDE_KINDS
-from locker.log.exporter import _FORMULA_START as FORMULA_START
+from locker.log.exporter import spreadsheet_safe
 from locker.rota import day_bounds
 from web.words import alert_words
 
@@ -342,4 +342,4 @@ def alerts_text(row: SiteWeek) -> str:
 
 def _safe(text: str) -> str:
     """A cell a spreadsheet will not run as a formula (names and reasons are typed in)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return str(spreadsheet_safe(text))

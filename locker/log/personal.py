@@ -74,6 +74,9 @@ FORMER_ACTOR = "@former"
 #: The details key holding the committed name of an ``@account`` or ``@former`` actor.
 ACTOR_KEY = "actor"
 
+#: Actors whose name a reader finds in the event's details.
+DETAILS_ACTORS = frozenset({VISITOR_ACTOR, ACCOUNT_ACTOR, FORMER_ACTOR})
+
 #: Actors that are never a person.
 SYSTEM_ACTORS = frozenset({"system", "daemon"})
 #: Actors that name nobody: the system, the panel before a login (a failed one),
