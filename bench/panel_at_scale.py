@@ -63,7 +63,19 @@ from locker.accounts import add_account, create_token
 from locker.config import load_config
 from locker.db import Database, migrate
 from locker.log import GENESIS_HASH, canonical_details, event_hash, format_ts, verify
-from locker.models import Alert, Badge, Break, Checkpoint, Custody, Grant, Person, Shift, Slot
+from locker.log.personal import ACCOUNT_ACTOR, ACTOR_KEY, PERSON_ACTOR, commit_details
+from locker.models import (
+    Alert,
+    Badge,
+    Break,
+    Checkpoint,
+    Custody,
+    Grant,
+    Person,
+    PersonalValue,
+    Shift,
+    Slot,
+)
 
 PEOPLE, SLOTS, TEAM, AT_WORK = 200, 32, 16, 14
 #: Shift start, end, break start, break end (local, minutes after midnight).
@@ -91,6 +103,8 @@ class History:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     per_day: dict[date, int] = field(default_factory=dict)
+    #: ``personal_values`` rows ``(id, event_id, person_id, field, value, salt)``.
+    personal: list[tuple] = field(default_factory=list)
 
 
 def person_name(index: int) -> str:
@@ -285,10 +299,47 @@ def described(count: int, first_day: date, days: int, rng: random.Random, histor
         k += 1
 
 
+class Commitments:
+    """Personal values kept beside the chain, as the daemon keeps them.
+
+    :func:`locker.log.personal.commit_details` is given this for its session:
+    it only adds a ``personal_values`` row and flushes it to learn its id, so
+    the rows are collected here (in ``history.personal``) and inserted with the
+    events, and the chain holds the same commitments a site's log does.
+    """
+
+    def __init__(self, history: History):
+        self.rows = history.personal
+
+    def add(self, row: PersonalValue) -> None:
+        """Number the row and keep its columns."""
+        row.id = len(self.rows) + 1
+        self.rows.append((row.id, row.event_id, row.person_id, row.field, row.value, row.salt))
+
+    def flush(self) -> None:
+        """Nothing to flush: the id is given in :meth:`add`."""
+
+
+def as_stored(
+    commitments: Commitments, event_id: int, actor: str, person_id, details: dict
+) -> tuple[str, dict]:
+    """An event's actor and details as the chain stores them (see
+    :func:`locker.log.personal.private_entry`): a person's name stood in for
+    by ``person:<id>``, the panel account's by ``@account`` with its name
+    committed, and every personal value committed."""
+    owners: dict[str, int | None] = {ACTOR_KEY: None, "client": None, "username": None}
+    if actor == MANAGER:
+        actor, details = ACCOUNT_ACTOR, {**details, ACTOR_KEY: MANAGER}
+    elif actor.startswith("Person "):
+        actor = f"{PERSON_ACTOR}{int(actor.removeprefix('Person ')) + 1}"
+    return actor, commit_details(commitments, details, person_id, event_id, owners=owners)
+
+
 def chained(items, history: History) -> Iterator[tuple]:
-    """Rows of the events table, each hashed onto the one before."""
+    """Rows of the events table, each hashed onto the one before, in the stored shape."""
     prev = GENESIS_HASH
     checkpoint = 0
+    commitments = Commitments(history)
     for event_id, (moment, kind, actor, slot, person_id, details) in enumerate(items, start=1):
         if details is CHECKPOINT:
             text = canonical_details({"event_id": event_id - 1, "hash": prev})
@@ -296,6 +347,7 @@ def chained(items, history: History) -> Iterator[tuple]:
                 history.checkpoints[checkpoint].update(event_id=event_id - 1, hash=prev)
             checkpoint += 1
         else:
+            actor, details = as_stored(commitments, event_id, actor, person_id, details)
             text = canonical_details(details)
         ts = format_ts(moment)
         digest = event_hash(
@@ -310,6 +362,15 @@ def chained(items, history: History) -> Iterator[tuple]:
         )
         yield event_id, ts, kind, actor, slot, person_id, text, prev, digest
         prev = digest
+
+
+def insert_personal(conn: sqlite3.Connection, history: History) -> None:
+    """The personal values the chained events refer to."""
+    conn.executemany(
+        "INSERT INTO personal_values (id, event_id, person_id, field, value, salt)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        history.personal,
+    )
 
 
 @dataclass(frozen=True)
@@ -347,6 +408,7 @@ def build(tmp: Path, count: int, seed: int) -> Built:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             chained(described(count, first_day, days, rng, history), history),
         )
+        insert_personal(conn, history)
     conn.close()
     made = [d for d, n in history.per_day.items() if n > 0]
     end_day = made[-1]

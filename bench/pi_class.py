@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from kit import MONDAY, loadavg, machine, write_bank_config, write_json
-from panel_at_scale import PER_WEEKDAY, History, chained, described
+from panel_at_scale import PER_WEEKDAY, History, chained, described, insert_personal
 from sqlalchemy import insert
 
 from locker.config import load_config
@@ -149,6 +149,7 @@ def make_history(tmp: Path, count: int, seed: int) -> tuple[Path, float]:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             chained(described(count, first_day, days, random.Random(seed), history), history),
         )
+        insert_personal(conn, history)
     conn.close()
     db = Database(config.db_url)
     with db.write() as session:
