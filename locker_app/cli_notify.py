@@ -16,7 +16,6 @@ from locker import events as ev
 from locker.decisions import LogEntry
 from locker.errors import LockerError
 from locker.log import append
-from locker_app.notify.channel import AppriseChannel, SendError, check_destinations
 
 EXIT_ERROR = 1
 
@@ -40,6 +39,10 @@ def notify_test(app, destination: str | None) -> None:
 
 def _test(app, destination: str | None) -> None:
     """``app`` is the CLI's :class:`locker_app.cli.App` (config, database, actor)."""
+    # Imported here: every command's process (the daemon's too) loads this
+    # module, and only this command sends.
+    from locker_app.notify.channel import AppriseChannel, SendError, check_destinations
+
     config = app.config
     check_destinations(config)
     targets = config.notify.destinations

@@ -18,7 +18,6 @@ from locker.clock import SystemClock
 from locker.config import Config, load_config
 from locker.db import Database, migrate, require_current_schema
 from locker_app.cli_group import friendly
-from locker_app.notify.channel import check_destinations
 from locker_app.private_files import PRIVATE_FILE, private_database, write_secret_key
 
 # ---------------------------------------------------------------- daemon
@@ -75,7 +74,7 @@ def serve_panel(config: Config, *, port: int | None = None) -> None:
 @friendly
 def web(app) -> None:
     """Run the panel's web server (production: waitress)."""
-    check_destinations(app.config)
+    _check_destinations(app.config)
     require_current_schema(Database(app.config.db_url, create=False).engine)
     serve_panel(app.config)
 
@@ -128,7 +127,7 @@ def demo(
         for number in setting_slots(config):
             world.set_device(number, True)
     config = load_config(config_file)
-    check_destinations(config)
+    _check_destinations(config)
     migrate(Database(config.db_url).engine)
     env = {**os.environ, "LOCKER_CONFIG": str(config_file)}
     daemon_process = subprocess.Popen([sys.executable, "-m", "locker_app", "daemon"], env=env)
@@ -146,6 +145,16 @@ def demo(
     finally:
         daemon_process.terminate()
         daemon_process.wait(timeout=15)
+
+
+def _check_destinations(config: Config) -> None:
+    """Refuse a ``[notify]`` section apprise cannot use (see
+    :func:`locker_app.notify.channel.check_destinations`)."""
+    # Imported here, not at the top: apprise is megabytes of the daemon's
+    # memory, and `locker daemon` loads this module but never sends.
+    from locker_app.notify.channel import check_destinations
+
+    check_destinations(config)
 
 
 def _demo_start(text: str | None) -> datetime:

@@ -8,6 +8,8 @@ import cannot hide a dependency.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,3 +233,20 @@ def test_every_module_still_being_split_is_still_too_long():
         if not (ROOT / name).is_file() or lines_of(ROOT / name) <= MAX_LINES
     )
     assert split == [], f"split already: remove {split} from STILL_BEING_SPLIT"
+
+
+#: Libraries the daemon's process must not load: it never sends a notification
+#: or serves a page, and each is megabytes of a Pi Zero's memory.
+NOT_IN_THE_DAEMON = ("apprise", "flask", "waitress", "psycopg")
+
+
+def test_the_daemons_process_loads_no_sender_and_no_web_library():
+    """What `locker daemon` imports as it starts (the whole CLI and the service)."""
+    code = (
+        "import sys, locker_app.cli, locker_app.service;"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NOT_IN_THE_DAEMON!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == "[]"
