@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import (
@@ -18,6 +18,7 @@ from hub.models import (
     GROUP_ADMIN,
     HUB_ROLES,
     AccountSite,
+    Base,
     HubAccount,
     HubSession,
     HubToken,
@@ -70,6 +71,31 @@ def new_site_token(session: Session, name: str) -> str:
     token = "hs_" + secrets.token_urlsafe(32)
     site.token_digest = key_digest(token)
     return token
+
+
+def remove_site(session: Session, name: str) -> dict[str, int]:
+    """Delete site ``name`` and everything the hub holds of it; rows deleted per table.
+
+    For a registration no longer used: a setting that closed, or the old name
+    of a site registered again after its upgrade (docs/log-migration.md), whose
+    copy still holds the names its release wrote in clear, out of reach of an
+    erasure at the site. The tables are found from the models' foreign keys to
+    ``sites``, so a table added later cannot be left behind.
+    """
+    site = find_site(session, name)
+    removed: dict[str, int] = {}
+    for table in reversed(Base.metadata.sorted_tables):  # the rows that refer to others first
+        column = _site_column(table)
+        if column is not None:
+            removed[table.name] = session.execute(delete(table).where(column == site.id)).rowcount
+    session.delete(site)
+    session.flush()
+    return removed
+
+
+def _site_column(table: Table):
+    """``table``'s column that refers to a site, or ``None``."""
+    return next((fk.parent for fk in table.foreign_keys if fk.column.table.name == "sites"), None)
 
 
 def site_by_token(session: Session, token: str) -> Site | None:

@@ -160,6 +160,30 @@ def hub_site_new_token(app, name: str) -> None:
     _echo_new_token(app, lambda session: new_site_token(session, name))
 
 
+@hub_site.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask: remove it.")
+@pass_app
+@friendly
+def hub_site_remove(app, name: str, yes: bool) -> None:
+    """Remove site NAME and everything the hub holds of it (its log, reports, alerts).
+
+    For a setting that closed, or the old name of a site registered again
+    after an upgrade. The site's own log is not touched.
+    """
+    from hub.accounts import remove_site
+
+    if not yes:
+        click.confirm(
+            f"Remove site {name!r} and everything this hub holds of it? It cannot be undone.",
+            abort=True,
+        )
+    with _hub_session(app) as session:
+        removed = remove_site(session, name)
+    held = ", ".join(f"{table} {count:,}" for table, count in removed.items() if count)
+    click.echo(f"site {name} removed ({held or 'nothing stored'})")
+
+
 def _echo_new_token(app, make) -> None:
     """Print the token ``make(session)`` creates, once its transaction has committed."""
     with _hub_session(app) as session:

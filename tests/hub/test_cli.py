@@ -110,6 +110,19 @@ def test_sync_once_ships_a_sites_log(
     assert "shipped 12 events in 1 batches; the hub's head is event 12" in shipped.output
 
 
+def test_site_remove_asks_first_and_names_a_site_that_is_not_there(hub_cli):
+    assert hub_cli("hub", "init").exit_code == 0
+    assert hub_cli("hub", "site", "add", "oak").exit_code == 0
+    kept = hub_cli("hub", "site", "remove", "oak", input="n\n")
+    assert kept.exit_code == 1 and "nothing more was done" in kept.output
+    assert "already a site called 'oak'" in hub_cli("hub", "site", "add", "oak").output
+    gone = hub_cli("hub", "site", "remove", "oak", input="y\n")
+    assert gone.exit_code == 0 and "site oak removed (nothing stored)" in gone.output
+    missing = hub_cli("hub", "site", "remove", "oak", "--yes")
+    assert missing.exit_code == 1 and "no site called 'oak'" in missing.output
+    assert hub_cli("hub", "site", "add", "oak").exit_code == 0  # the name is free again
+
+
 def test_commands_run_on_the_injected_clock_and_deactivation_refuses_tokens(hub_cli, clock):
     assert hub_cli("hub", "init").exit_code == 0
     assert hub_cli("hub", "site", "add", "oak").exit_code == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
 from hub.models import SiteEvent, SitePersonalValue
 from locker.log import verify
@@ -14,7 +14,7 @@ from locker.models import Shift
 from locker.people import add_person
 from locker.privacy import forget_person
 from locker.shipping import next_batch
-from tests.support.hub import PASSWORD, log_in, send, serving
+from tests.support.hub import PASSWORD, every_text_at_the_hub, log_in, send, serving
 
 NAME = "Zelda Quimby-Farthing"
 MANAGER = "Mabel Okonkwo"
@@ -37,19 +37,6 @@ def a_leaver(site, clock) -> tuple[int, int]:
         now, "approval.on_the_spot", zelda, 1, person=NAME, manager=MANAGER, manager_id=mabel
     )
     return zelda, mabel
-
-
-def every_text_at_the_hub(hub_db) -> str:
-    """Every text, varchar and JSON column of every table of the hub, as one string."""
-    found = []
-    with hub_db.engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            for column in inspect(conn).get_columns(table):
-                kind = str(column["type"]).upper()
-                if any(word in kind for word in ("CHAR", "TEXT", "JSON")):
-                    rows = conn.execute(text(f'SELECT "{column["name"]}"::text FROM "{table}"'))
-                    found.extend(value for (value,) in rows if value is not None)
-    return "\n".join(found)
 
 
 def test_a_forgotten_person_is_erased_at_the_hub_and_its_pages_say_former_staff(

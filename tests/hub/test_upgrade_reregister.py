@@ -4,7 +4,8 @@ tried end to end: the upgraded site is refused and alerted, then registered agai
 0006 (and 0007) give the events they move a new hash; the hub holds the old ones, so it
 refuses the site's next batch (409, "site's log does not continue its history"). The
 procedure: register the site again under a new name and give it the new token; the
-whole upgraded log ships there and verifies, and the old name keeps what it had.
+whole upgraded log ships there and verifies, and the old name keeps what it had until
+it is removed, names in clear with it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.accounts import add_site
+from hub.accounts import add_site, remove_site
 from hub.ingest import DOES_NOT_CONTINUE
 from hub.models import HubAlert, Site, SiteEvent
 from locker import events as ev
@@ -93,3 +94,24 @@ def test_a_site_shipping_before_0006_ships_again_under_a_new_registration(
         with hub_db.session() as s:
             oak = s.scalar(select(Site).where(Site.name == "oak-upgraded"))
             assert oak.head_seq == 10
+
+    # Step 5: the old name goes, and with it the name its release shipped in clear.
+    # (The new registration holds it beside the chain, where an erasure reaches it.)
+    assert in_clear(hub_db) == ["oak"]
+    with hub_db.session() as s:
+        remove_site(s, "oak")
+    assert in_clear(hub_db) == []
+    assert stored(hub_db, "oak-upgraded") == site_log(old_site)
+
+
+def in_clear(hub_db) -> list[str]:
+    """The sites whose stored events hold the name itself, not a commitment to it."""
+    with hub_db.session() as s:
+        return list(
+            s.scalars(
+                select(Site.name)
+                .join(SiteEvent, SiteEvent.site_id == Site.id)
+                .where(SiteEvent.details.contains(NAME))
+                .distinct()
+            )
+        )

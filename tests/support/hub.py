@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic import command
+from sqlalchemy import inspect, text
 
 from hub.app import create_app
 from hub.db import HubDatabase
@@ -153,3 +154,16 @@ def send(client, token: str, path: str, body):
 
     headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"}
     return client.post(path, data=gzip.compress(json.dumps(body).encode()), headers=headers)
+
+
+def every_text_at_the_hub(hub_db) -> str:
+    """Every text, varchar and JSON column of every table of the hub, as one string."""
+    found = []
+    with hub_db.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            for column in inspect(conn).get_columns(table):
+                kind = str(column["type"]).upper()
+                if any(word in kind for word in ("CHAR", "TEXT", "JSON")):
+                    rows = conn.execute(text(f'SELECT "{column["name"]}"::text FROM "{table}"'))
+                    found.extend(value for (value,) in rows if value is not None)
+    return "\n".join(found)
