@@ -14,7 +14,7 @@ import dataclasses
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from locker import events as ev
@@ -113,18 +113,25 @@ def persist(
 
 def _save_slots(session: Session, rules: CustodyRules, at: datetime) -> None:
     """Write back the slots the rules marked dirty."""
+    # An UPDATE each, not a row loaded and then changed: the badge's path was
+    # paying a SELECT for a row the rules already hold whole.
     for number in sorted(rules.dirty):
         view = rules.slots[number]
-        row = session.get(Slot, number)
-        row.state = view.state.value
-        row.occupant_id = view.owner
-        row.visitor_name = view.visitor_name
-        row.since = view.since or at
-        row.locked = view.locked
-        row.door_open = view.door_open
-        row.device_present = view.device_present
-        row.reason = view.reason
-        row.return_due = view.return_due
+        session.execute(
+            update(Slot)
+            .where(Slot.number == number)
+            .values(
+                state=view.state.value,
+                occupant_id=view.owner,
+                visitor_name=view.visitor_name,
+                since=view.since or at,
+                locked=view.locked,
+                door_open=view.door_open,
+                device_present=view.device_present,
+                reason=view.reason,
+                return_due=view.return_due,
+            )
+        )
     rules.dirty.clear()
 
 

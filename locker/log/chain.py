@@ -90,7 +90,7 @@ def append(session: Session, entry: LogEntry, at: datetime) -> Event:
     """
     if entry.kind not in ALL_KINDS:
         raise ValueError(f"unknown event kind {entry.kind!r}")
-    last_id, last_hash = head(session)
+    last_id, last_hash = _head_in_transaction(session)
     entry = private_entry(session, entry, last_id + 1)
     event = Event(
         id=last_id + 1,
@@ -105,7 +105,31 @@ def append(session: Session, entry: LogEntry, at: datetime) -> Event:
     event.hash = hash_of(event)
     session.add(event)
     session.flush()
+    session.info[_HEAD_KEY] = (_transaction(session), (event.id, event.hash))
     return event
+
+
+#: ``session.info`` key of the head the transaction's last append left, with that
+#: transaction: a badge's decision appends two to four events, and reading the head
+#: again for each cost a query on the badge's path.
+_HEAD_KEY = "locker.log.head"
+
+
+def _transaction(session: Session) -> object | None:
+    """The innermost transaction under way (a savepoint's, when one is open)."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _head_in_transaction(session: Session) -> tuple[int, str]:
+    """:func:`head`, known without a query when this transaction appended last.
+
+    Keyed by the transaction object itself: after a commit, a rollback or the end
+    of a savepoint the transaction is another one, and the head is read again.
+    """
+    known = session.info.get(_HEAD_KEY)
+    if known is not None and known[0] is not None and known[0] is _transaction(session):
+        return known[1]
+    return head(session)
 
 
 def hash_of(event: Event) -> str:

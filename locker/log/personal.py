@@ -214,10 +214,18 @@ def personal_actor(session: Session, entry: LogEntry) -> str:
         return VISITOR_ACTOR
     if entry.person_id is not None:
         person = session.get(Person, entry.person_id)
+        if person is not None:
+            # Held for the session: its identity map keeps rows only while they
+            # are referenced, and a badge's next event would read it again.
+            session.info.setdefault(_PEOPLE_KEY, {})[person.id] = person
         if person is not None and person.name == actor:
             return f"{PERSON_ACTOR}{person.id}"
     someone = session.scalar(select(Person.id).where(Person.name == actor))
     return actor if someone is None else f"{PERSON_ACTOR}{someone}"
+
+
+#: ``session.info`` key of the people :func:`personal_actor` has read in the session.
+_PEOPLE_KEY = "locker.log.people"
 
 
 def private_entry(

@@ -11,6 +11,7 @@ from locker.clock import SimulatedClock
 from locker.controller import Controller
 from locker.db import Database, migrate
 from locker.decisions import BadgeRead, RaiseAlert, SensorReading
+from locker.log import verify
 from locker.people import add_person
 from tests.support.nursery import MONDAY, at, make_config
 
@@ -51,3 +52,24 @@ def test_a_badge_costs_the_same_statements_with_60_alerts_open_as_with_none(tmp_
         assert controller.rules.slots[1].state.value == "open_for_deposit"
         counted[open_alerts] = statements[0]
     assert counted[60] == counted[0]
+
+
+def test_a_badge_reads_the_heads_and_the_holders_rows_once_and_writes_its_slot_unread(tmp_path):
+    """The deposit's two events share one read of the chain's head and of Alice's row;
+    the slot the rules hold whole is written, not loaded first."""
+    controller, _ = bank(tmp_path / "a", 0)
+    said: list[str] = []
+    event.listen(
+        controller.db.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_rest: said.append(" ".join(statement.split())),
+    )
+    controller.handle(BadgeRead(ALICE))
+    appended = [s for s in said if s.startswith("INSERT INTO events")]
+    assert len(appended) == 2  # badge.granted and slot.unlocked
+    assert len([s for s in said if s.startswith("SELECT events.id, events.hash")]) == 1
+    assert len([s for s in said if s.startswith("SELECT people.")]) == 1
+    assert [s for s in said if s.startswith("SELECT slots.")] == []
+    assert len([s for s in said if s.startswith("UPDATE slots")]) == 1
+    with controller.db.read() as session:
+        assert verify(session).ok

@@ -97,6 +97,29 @@ def test_appended_events_verify_and_the_report_names_the_head(db: Database) -> N
         assert verify_or_raise(session) == result
 
 
+def test_an_append_after_a_rollback_or_a_savepoint_rolled_back_continues_the_stored_head(
+    db: Database,
+) -> None:
+    """Appends of one transaction share the head they leave (no query each); one that
+    was rolled back, whole or to a savepoint, is never taken for the head."""
+    entry = LogEntry(events.SYSTEM_STARTED, "daemon")
+    with db.write() as session:
+        append(session, entry, T0)
+        session.commit()
+        append(session, entry, T0)  # event 2, in a transaction rolled back
+        session.rollback()
+        assert append(session, entry, T0).id == 2
+        with session.begin_nested() as savepoint:
+            append(session, entry, T0)  # event 3, in a savepoint rolled back
+            savepoint.rollback()
+        assert append(session, entry, T0).id == 3
+        with session.begin_nested():
+            assert append(session, entry, T0).id == 4
+        assert append(session, entry, T0).id == 5  # after the savepoint is released
+        session.commit()
+    assert report(db).ok and report(db).checked == 5
+
+
 def test_time_may_go_backwards_after_a_clock_jump(db: Database) -> None:
     add(db, 3, start=T0)
     add(db, 3, start=T0 - timedelta(hours=2))
