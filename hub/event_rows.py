@@ -48,7 +48,7 @@ def override_rows(
     by_site: dict[int, list[SiteEvent]] = {}
     for _, event in rows:
         by_site.setdefault(event.site_id, []).append(event)
-    names = {site_id: Names(session, site_id).load(events) for site_id, events in by_site.items()}
+    names = Names.for_sites(session, by_site)
     return [
         (name, _row(event, names[event.site_id], zones.get(event.site_id, ZoneInfo("UTC"))))
         for name, event in rows
