@@ -10,7 +10,7 @@ inserted with ``executemany`` in one transaction, as ``bench/verify_log.py``
 does.
 
 Then, with Flask's test client logged in through the login form (a session,
-as a manager's browser), each page is fetched ``--repeat`` times:
+as a manager's browser), each page is fetched ``--repeat`` times, the pages in turn:
 ``/api/status``, the log's first page, a page in the middle and a deep page
 (``before_id`` near 1,000), the log of one day, the override log, and the daily report (fewer
 times when one takes seconds: ``--report-budget``). The CSV export of every
@@ -657,9 +657,17 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"\npages (Flask test client, logged-in session, {args.repeat} fetches each):")
         results: dict[str, Any] = {}
-        for label, path in pages:
+        # Round-robin, one fetch of each page in turn: whatever drifts during the
+        # run (the machine's load, the process's heap) falls on every page alike,
+        # which the deep / first ratio needs (timed one page after another, each
+        # page came out slower than the one before, in the order they were timed).
+        for _label, path in pages:
             client.get(path)  # one warm-up fetch
-            times, size = timed(client, path, args.repeat)
+        timings = {label: timed(client, path, 1) for label, path in pages}
+        for _ in range(args.repeat - 1):
+            for label, path in pages:
+                timings[label][0].extend(timed(client, path, 1)[0])
+        for label, (times, size) in timings.items():
             results[label] = {**stats_ms(times), "bytes": size}
             print(line_ms(f"  {label}", times, width=40) + f"   {size / 1024:6.0f} KiB")
         token_headers = {"Authorization": f"Bearer {built.token}"}
