@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from hub.accounts import add_account, add_site
 from hub.alerts import sweep_offline
@@ -16,7 +16,7 @@ from hub.cluster import PostgresMissing, ThrowawayCluster
 from hub.db import HubDatabase
 from hub.pages import ALERT_SITES_PAGE
 from locker.clock import SimulatedClock
-from tests.support.hub import PASSWORD, serving, utc
+from tests.support.hub import PASSWORD, log_in_browser, serving, utc
 
 SITES = [f"site-{n:02d}" for n in range(1, ALERT_SITES_PAGE + 11)]
 #: The area manager's sites: fewer than a page.
@@ -51,18 +51,6 @@ def hub_url() -> Iterator[str]:
         cluster.stop()
 
 
-def logged_in(browser: Browser, url: str, name: str, viewport: dict) -> Page:
-    context = browser.new_context(base_url=url, viewport=viewport)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page
-
-
 def sites_listed(page: Page) -> list[str]:
     return [
         row.locator("td").first.inner_text()
@@ -74,7 +62,7 @@ def sites_listed(page: Page) -> list[str]:
     "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=str
 )
 def test_a_group_admin_pages_through_every_sites_alerts(browser, hub_url, viewport):
-    page = logged_in(browser, hub_url, "gina", viewport)
+    page = log_in_browser(browser, hub_url, "gina", PASSWORD, viewport)
     try:
         page.goto("/alerts")
         assert sites_listed(page) == SITES[:ALERT_SITES_PAGE]
@@ -95,7 +83,7 @@ def test_a_group_admin_pages_through_every_sites_alerts(browser, hub_url, viewpo
 
 
 def test_an_area_manager_sees_only_her_sites_alerts_on_one_page(browser, hub_url):
-    page = logged_in(browser, hub_url, "arthur", {"width": 390, "height": 844})
+    page = log_in_browser(browser, hub_url, "arthur", PASSWORD, {"width": 390, "height": 844})
     try:
         page.goto("/alerts")
         assert sites_listed(page) == HERS

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from locker_app.hub_demo import HUB_PASSWORD, HUB_USER
-from tests.support.hub import free_port
+from tests.support.hub import free_port, log_in_browser
 
 DEADLINE_S = 240
 
@@ -104,15 +104,8 @@ def test_two_demo_sites_ship_to_one_hub_and_its_pages_show_both(hub_demo, browse
 def in_a_browser(browser: Browser, hub: str) -> None:
     """A group admin logs in with Debian's chromium and sees both sites, then one site,
     its day's report and the weekly group report."""
-    context = browser.new_context(base_url=hub)
-    context.set_default_timeout(15_000)
+    page = log_in_browser(browser, hub, HUB_USER, HUB_PASSWORD)
     try:
-        page = context.new_page()
-        page.goto("/")
-        page.fill("input[name=name]", HUB_USER)
-        page.fill("input[name=password]", HUB_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{hub}/")
         rows = page.locator("[data-testid=sites] tbody tr")
         assert rows.count() == 2
         assert "online" in rows.nth(0).inner_text()
@@ -131,4 +124,4 @@ def in_a_browser(browser: Browser, hub: str) -> None:
         page.click("text=Log out")
         page.wait_for_url(f"{hub}/login")
     finally:
-        context.close()
+        page.context.close()

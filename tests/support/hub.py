@@ -147,6 +147,21 @@ def log_in(client, name: str, password: str):
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
 
 
+def log_in_browser(browser, url: str, name: str, password: str, viewport=None):
+    """A Playwright page of a new browser context logged in to the hub at ``url``
+    (through its front page, which sends a stranger to the login form)."""
+    options = {"base_url": url} | ({"viewport": viewport} if viewport else {})
+    context = browser.new_context(**options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
+
+
 def send(client, token: str, path: str, body):
     """Post ``body`` as a site does: gzipped JSON with the site's token."""
     import gzip
