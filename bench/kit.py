@@ -205,11 +205,11 @@ def stats_ms(values_s: Sequence[float]) -> dict[str, float]:
 
 
 def line_ms(label: str, values_s: Sequence[float], *, width: int = 44) -> str:
-    """One printed line: ``label  n=..  median .. ms  p95 ..  p99 ..  max ..``."""
+    """One printed line: ``label  n=..  min ..  median .. ms  p95 ..  p99 ..  max ..``."""
     s = stats_ms(values_s)
     return (
-        f"{label:<{width}} n={s['n']:<4} median {s['median']:8.2f} ms   p95 {s['p95']:8.2f}"
-        f"   p99 {s['p99']:8.2f}   max {s['max']:8.2f}"
+        f"{label:<{width}} n={s['n']:<4} min {s['min']:7.2f}   median {s['median']:8.2f} ms"
+        f"   p95 {s['p95']:8.2f}   p99 {s['p99']:8.2f}   max {s['max']:8.2f}"
     )
 
 
