@@ -16,6 +16,7 @@ from typing import Any
 
 from gpiozero import Factory
 
+from hardware.cap_timer import CapTimer
 from hardware.devices import Bank, build_bank
 from hardware.expander_pins import ExpanderPinFactory
 from hardware.expander_sim import SimulatedExpanders
@@ -107,7 +108,7 @@ class Backend:
         *,
         data_dir: str | Path,
         pin_factory: Factory | None = None,
-        timer_factory: Callable[..., Any] = threading.Timer,
+        timer_factory: Callable[..., Any] = CapTimer,
         reader_clock: Clock | None = None,
     ) -> Backend:
         """Build the backend the config asks for; every lock starts locked-safe.

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from gpiozero import LED, Buzzer, DigitalInputDevice, DigitalOutputDevice
 from gpiozero.pins import Factory
 
+from hardware.cap_timer import CapTimer
 from locker.clock import Clock
 from locker.config import Config, LockConfig, LockType, SlotConfig
 
@@ -65,7 +66,7 @@ class SlotLock:
         active_high: bool = True,
         clock: Clock,
         pin_factory: Factory,
-        timer_factory: TimerFactory = threading.Timer,
+        timer_factory: TimerFactory = CapTimer,
     ):
         if lock_type not in ("pulse", "hold"):
             raise ValueError(f"lock_type must be 'pulse' or 'hold', not {lock_type!r}")
@@ -449,7 +450,7 @@ class SlotDevices:
         *,
         pin_factory: Factory,
         clock: Clock,
-        timer_factory: TimerFactory = threading.Timer,
+        timer_factory: TimerFactory = CapTimer,
         bounce_time: float | None = None,
     ) -> SlotDevices:
         """Build a slot's devices from its config; nothing is left open on failure."""
@@ -526,7 +527,7 @@ def build_bank(
     pin_factory: Factory,
     clock: Clock,
     *,
-    timer_factory: TimerFactory = threading.Timer,
+    timer_factory: TimerFactory = CapTimer,
     bounce_time: float | None = None,
 ) -> Bank:
     """Build every slot's devices and the status lights from the config.
