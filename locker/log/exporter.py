@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from locker.errors import ChainBroken
 from locker.log.chain import canonical_details, format_ts
-from locker.log.personal import DETAILS_ACTORS, Resolver
+from locker.log.personal import DETAILS_ACTORS, Resolver, parsed_details
 from locker.log.walk import event_batches
 from locker.models import Event
 
@@ -143,8 +143,8 @@ def resolved_batches(
         # are passed through unparsed (parsing every row's details, twice,
         # halved the export's speed).
         parsed = [
-            _parsed(row[at_details]) if _needs_parsing(row[at_details], row[at_actor]) else None
-            for row in rows
+            parsed_details(details) if _needs_parsing(details, actor) else None
+            for actor, details in ((r[at_actor], r[at_details]) for r in rows)
         ]
         resolver = Resolver(session)
         resolver.load([d for d in parsed if d is not None], [r[at_actor] for r in rows])
@@ -166,14 +166,6 @@ def _needs_parsing(stored: Any, actor: str) -> bool:
     if not isinstance(stored, str):
         return False
     return _REF_KEY in stored or actor in DETAILS_ACTORS
-
-
-def _parsed(stored: str) -> Any:
-    """Stored details parsed, or ``None`` when they are not JSON (shown as stored)."""
-    try:
-        return json.loads(stored)
-    except ValueError:
-        return None
 
 
 def _check_format(fmt: str) -> None:

@@ -88,6 +88,9 @@ ERASED = "(erased)"
 #: How a ``@former`` actor reads once its name is erased.
 FORMER_STAFF = "Former staff"
 
+#: ``session.info`` key of the people :func:`personal_actor` has read in the session.
+_PEOPLE_KEY = "locker.log.people"
+
 
 def pseudonym(person_id: int) -> str:
     """What a forgotten person is called from then on, e.g. ``Former staff #12``."""
@@ -224,10 +227,6 @@ def personal_actor(session: Session, entry: LogEntry) -> str:
     return actor if someone is None else f"{PERSON_ACTOR}{someone}"
 
 
-#: ``session.info`` key of the people :func:`personal_actor` has read in the session.
-_PEOPLE_KEY = "locker.log.people"
-
-
 def private_entry(
     session: Session,
     entry: LogEntry,
@@ -307,7 +306,7 @@ class Resolver:
     def load(self, all_details: Iterable[Any], actors: Iterable[str] = ()) -> None:
         """Fetch the values behind every reference in ``all_details``, and the
         names of the people among ``actors``."""
-        wanted = set().union(*(refs_in(_parsed(d)) for d in all_details)) - set(self.values)
+        wanted = set().union(*(refs_in(parsed_details(d)) for d in all_details)) - set(self.values)
         for chunk in _chunks(sorted(wanted), 500):
             rows = self.session.execute(
                 select(PersonalValue.id, PersonalValue.value, PersonalValue.person_id).where(
@@ -381,8 +380,9 @@ def erase_values(session: Session, person_id: int) -> int:
     return result.rowcount
 
 
-def _parsed(details: Any) -> Any:
-    """Stored details text parsed (anything unreadable holds no references)."""
+def parsed_details(details: Any) -> Any:
+    """Stored details text parsed, ``None`` when it is not JSON (it holds no
+    references); anything not text is given back as it is."""
     if not isinstance(details, str):
         return details
     try:
@@ -422,7 +422,7 @@ def shown_events(session: Session, events: Sequence[Any]) -> list[ShownEvent]:
     resolver.load([e.details for e in events], [e.actor for e in events])
     shown = []
     for event in events:
-        details = _parsed(event.details)
+        details = parsed_details(event.details)
         text = event.details
         if details is not None:
             resolved = resolver.details(details, event.person_id)
