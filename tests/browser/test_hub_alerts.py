@@ -12,11 +12,10 @@ from playwright.sync_api import Page
 
 from hub.accounts import add_account, add_site
 from hub.alerts import sweep_offline
-from hub.cluster import PostgresMissing, ThrowawayCluster
 from hub.db import HubDatabase
 from hub.pages import ALERT_SITES_PAGE
 from locker.clock import SimulatedClock
-from tests.support.hub import PASSWORD, log_in_browser, serving, utc
+from tests.support.hub import PASSWORD, log_in_browser, serving, start_cluster, utc
 
 SITES = [f"site-{n:02d}" for n in range(1, ALERT_SITES_PAGE + 11)]
 #: The area manager's sites: fewer than a page.
@@ -25,10 +24,7 @@ HERS = SITES[3:8]
 
 @pytest.fixture(scope="module")
 def hub_url() -> Iterator[str]:
-    try:
-        cluster = ThrowawayCluster().start()
-    except PostgresMissing as exc:
-        pytest.fail(str(exc))
+    cluster = start_cluster()
     db = HubDatabase(cluster.create_database("hub_alerts"))
     db.migrate()
     clock = SimulatedClock(utc("2026-03-02T07:00"))

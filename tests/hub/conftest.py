@@ -14,20 +14,17 @@ from argon2 import PasswordHasher
 
 from hub.accounts import add_account, add_site, create_token
 from hub.app import create_app
-from hub.cluster import PostgresMissing, ThrowawayCluster
+from hub.cluster import ThrowawayCluster
 from hub.db import HubDatabase
 from locker.clock import SimulatedClock
-from tests.support.hub import PASSWORD, Site, hub_config, utc
+from tests.support.hub import PASSWORD, Site, hub_config, start_cluster, utc
 
 _numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[ThrowawayCluster]:
-    try:
-        cluster = ThrowawayCluster().start()
-    except PostgresMissing as exc:
-        pytest.fail(str(exc))
+    cluster = start_cluster()
     template = HubDatabase(cluster.create_database("hub_template"))
     template.migrate()
     template.dispose()

@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
 from hub.app import create_app
+from hub.cluster import PostgresMissing, ThrowawayCluster
 from hub.db import HubDatabase
 from locker.clock import Clock, SimulatedClock
 from locker.config import Config, parse_config
@@ -122,6 +124,15 @@ def serving(db: HubDatabase, clock: Clock) -> Iterator[HubServer]:
         yield server
     finally:
         server.stop()
+
+
+def start_cluster() -> ThrowawayCluster:
+    """A started throwaway PostgreSQL cluster. PostgreSQL is a real part of the hub's
+    tests: when its server is not installed they fail (never skip) and say how to install it."""
+    try:
+        return ThrowawayCluster().start()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
 
 
 def utc(text: str) -> datetime:
