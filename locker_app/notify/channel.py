@@ -65,6 +65,10 @@ class AppriseChannel:
 
     def _prepare(self) -> None:
         notify = self.config.notify
+        if not notify.destinations:
+            # Nothing to check: asking apprise which schemes it knows loads all of
+            # its two hundred plugins, 16 MB of a panel that sends nothing.
+            return
         try:
             if notify.secrets_file:
                 self._secrets = read_secrets(notify.secrets_file)

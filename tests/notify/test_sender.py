@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -174,3 +177,36 @@ def test_a_crash_after_the_first_of_two_destinations_resends_only_that_one(
     # destination has it once or twice, never three times.
     assert sorted([len(smtp.messages), len(receiver.bodies)]) == [1, 2]
     assert sorted(d["destination"] for d in logged(db, ev.NOTIFY_SENT)) == ["hook", "office-email"]
+
+
+def _apprise_plugins_loaded_by(code: str) -> int:
+    """How many of apprise's plugin modules a fresh interpreter has after ``code``."""
+    count = "import sys; print(sum(m.startswith('apprise.plugins.') for m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{count}"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    return int(done.stdout.strip())
+
+
+CHANNEL_OF = (
+    "from tests.support.nursery import notify_config\n"
+    "from locker.notify_policy import Destination\n"
+    "from locker_app.notify.channel import AppriseChannel, check_destinations\n"
+    "config = notify_config('/tmp', {destinations})\n"
+    "check_destinations(config)\n"
+    "AppriseChannel(config)"
+)
+
+
+def test_a_panel_that_sends_nothing_loads_none_of_apprises_plugins():
+    """Apprise loads all its plugins (16 MB) when asked anything; with no destination
+    there is nothing to ask it, so the panel's memory stays without them."""
+    imported = _apprise_plugins_loaded_by("import apprise")  # its base classes
+    assert _apprise_plugins_loaded_by(CHANNEL_OF.format(destinations="")) == imported
+    hook = "Destination('hook', 'json://127.0.0.1:9/x', ('all',))"
+    # The check above is only worth something if a destination does load them.
+    assert _apprise_plugins_loaded_by(CHANNEL_OF.format(destinations=hook)) > imported + 100
