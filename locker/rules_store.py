@@ -114,12 +114,15 @@ def persist(
 def _save_slots(session: Session, rules: CustodyRules, at: datetime) -> None:
     """Write back the slots the rules marked dirty."""
     # An UPDATE each, not a row loaded and then changed: the badge's path was
-    # paying a SELECT for a row the rules already hold whole.
+    # paying a SELECT for a row the rules already hold whole. On the table, not
+    # the ORM class, so it neither flushes the session first nor searches it for
+    # objects to bring up to date (the decision's session loads no slot rows).
+    table = Slot.__table__
     for number in sorted(rules.dirty):
         view = rules.slots[number]
         session.execute(
-            update(Slot)
-            .where(Slot.number == number)
+            update(table)
+            .where(table.c.number == number)
             .values(
                 state=view.state.value,
                 occupant_id=view.owner,

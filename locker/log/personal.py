@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
@@ -117,10 +117,10 @@ def commit_value(
 ) -> dict:
     """Store ``value`` beside the chain and return the commitment the chain gets."""
     salt = secrets.token_hex(16)
-    row = PersonalValue(event_id=event_id, person_id=person_id, field=field, value=value, salt=salt)
-    session.add(row)
-    session.flush()
-    return {"ref": row.id, "c": commitment(salt, value)}
+    # Inserted at once, without the ORM's flush: the reference needs the row's id now.
+    row = {"event_id": event_id, "person_id": person_id, "field": field, "value": value}
+    result = session.execute(insert(PersonalValue.__table__), {**row, "salt": salt})
+    return {"ref": result.inserted_primary_key[0], "c": commitment(salt, value)}
 
 
 def owner_of(field: str, siblings: dict, person_id: int | None) -> int | None:
