@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from kit import (
@@ -72,7 +73,6 @@ from locker.models import (
     Custody,
     Grant,
     Person,
-    PersonalValue,
     Shift,
     Slot,
 )
@@ -303,21 +303,22 @@ class Commitments:
     """Personal values kept beside the chain, as the daemon keeps them.
 
     :func:`locker.log.personal.commit_details` is given this for its session:
-    it only adds a ``personal_values`` row and flushes it to learn its id, so
-    the rows are collected here (in ``history.personal``) and inserted with the
-    events, and the chain holds the same commitments a site's log does.
+    it only executes one insert of a ``personal_values`` row and reads the new
+    row's id, so the rows are collected here (in ``history.personal``) and
+    inserted with the events, and the chain holds the same commitments a
+    site's log does.
     """
 
     def __init__(self, history: History):
         self.rows = history.personal
 
-    def add(self, row: PersonalValue) -> None:
-        """Number the row and keep its columns."""
-        row.id = len(self.rows) + 1
-        self.rows.append((row.id, row.event_id, row.person_id, row.field, row.value, row.salt))
-
-    def flush(self) -> None:
-        """Nothing to flush: the id is given in :meth:`add`."""
+    def execute(self, _insert, row: dict) -> SimpleNamespace:
+        """Number the row and keep its columns; the id, as a result gives it."""
+        number = len(self.rows) + 1
+        self.rows.append(
+            (number, row["event_id"], row["person_id"], row["field"], row["value"], row["salt"])
+        )
+        return SimpleNamespace(inserted_primary_key=(number,))
 
 
 def as_stored(
