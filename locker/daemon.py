@@ -12,7 +12,7 @@ provides the real and the simulated one).
 
 Once a day, after the daily checkpoint, the whole event log is verified apart
 from the loop: by a child process in the installed daemon
-(``locker_app.log_check``), or on a thread (:class:`WholeLogVerification`); the
+(``locker_app.log_check``), or on a thread (``locker.log_check``); the
 loop records the result as a ``log.verified`` event when it is ready, and raises
 a ``log_broken`` alert if the chain is broken.
 """
@@ -25,7 +25,6 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -54,13 +53,13 @@ from locker.log import (
     VerifyReport,
     append,
     verified_entry,
-    verify_since_checkpoint,
     write_checkpoint,
 )
+from locker.log_check import LogCheck, WholeLogVerification
 from locker.models import Alert, Checkpoint, Event
 from locker.retention import RetentionBacklog
 from locker.rules_store import Output, store_alert
-from locker.storage import STORAGE_ERRORS, quick_check
+from locker.storage import STORAGE_ERRORS
 from locker.storage_guard import StorageGuard, describe
 
 log = logging.getLogger(__name__)
@@ -90,68 +89,9 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-class LogCheck(Protocol):
-    """A check of the whole log under way (a thread here, a process in production)."""
-
-    started: datetime
-    #: What SQLite's quick check found wrong with the file (None: sound), once done.
-    integrity: str | None
-
-    def start(self) -> None: ...
-    def done(self) -> bool: ...
-    def result(self) -> VerifyReport: ...
-
-
 @dataclass(frozen=True)
 class _Wake:
     """Queue marker: commands are waiting in the database."""
-
-
-class WholeLogVerification:
-    """The nightly check (:func:`locker.log.verify_since_checkpoint`) on a thread with its
-    own read session.
-
-    On a Pi a million events take about half a minute, which the loop (it
-    pets the watchdog and answers badges) must not wait for; SQLite in WAL
-    mode lets this reader walk the chain while the loop goes on writing. The
-    loop starts it, asks :meth:`done` as it goes round, and records the
-    :meth:`result`: only the loop appends to the chain.
-    """
-
-    def __init__(self, db: Database, started: datetime):
-        self.db = db
-        #: When the verification was asked for (the controller's time).
-        self.started = started
-        self.future: Future[VerifyReport] = Future()
-        #: What SQLite's quick check found wrong with the file (None: sound), once done.
-        self.integrity: str | None = None
-        self.thread = threading.Thread(target=self._run, name="log-verify", daemon=True)
-
-    def start(self) -> None:
-        """Start the walk on its thread; returns at once."""
-        self.thread.start()
-
-    def done(self) -> bool:
-        """The walk has ended (with a report or an error); never waits."""
-        return self.future.done()
-
-    def result(self) -> VerifyReport:
-        """What the walk found (raises what stopped it); only once :meth:`done`."""
-        return self.future.result(timeout=0)
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread to end (tests, and a caller with time to spare)."""
-        self.thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            self.integrity = quick_check(self.db.engine)
-            with self.db.read() as session:
-                report = verify_since_checkpoint(session)
-        except Exception as exc:  # noqa: BLE001 - handed to the loop, which logs it
-            self.future.set_exception(exc)
-        else:
-            self.future.set_result(report)
 
 
 class Daemon:

@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 
 from hardware.backend import Backend
 from hardware.pins import SimulatedPinFactory
-from locker import daemon as daemon_module
 from locker import events as ev
+from locker import log_check as log_check_module
 from locker.controller import Controller
 from locker.daemon import Daemon
 from locker.log import last_whole_check, verify
@@ -145,7 +145,7 @@ def test_an_edit_before_the_checkpoint_is_found_by_the_weekly_whole_walk(bench):
 def test_the_loop_keeps_stepping_while_the_log_is_verified(bench, monkeypatch):
     walked = threading.Event()
     release = threading.Event()
-    real_verify = daemon_module.verify_since_checkpoint
+    real_verify = log_check_module.verify_since_checkpoint
 
     def held(session):
         # The real walk, then hold the read transaction open until the test says.
@@ -154,7 +154,7 @@ def test_the_loop_keeps_stepping_while_the_log_is_verified(bench, monkeypatch):
         release.wait(SAFETY_S)
         return report
 
-    monkeypatch.setattr(daemon_module, "verify_since_checkpoint", held)
+    monkeypatch.setattr(log_check_module, "verify_since_checkpoint", held)
     bench.settle(1)
     check = bench.daemon.log_check
     assert check is not None
@@ -189,7 +189,7 @@ def test_a_verification_that_cannot_run_is_logged_and_tried_again(bench, monkeyp
     def failing(session):
         raise OSError("disk I/O error")
 
-    monkeypatch.setattr(daemon_module, "verify_since_checkpoint", failing)
+    monkeypatch.setattr(log_check_module, "verify_since_checkpoint", failing)
     bench.settle(1)
     record_the_check(bench)
     assert bench.count(ev.LOG_VERIFIED) == 0
