@@ -287,6 +287,22 @@ class Backend:
         seconds, so an idle loop's passes are often enough for it.)"""
         return self.bank.busy or self.tap_ends is not None or bool(self.pending_unlocks)
 
+    def due_in_s(self) -> float | None:
+        """Seconds until a lock needs :meth:`update`: a pulse to end, or a waiting
+        pulse's turn under the power budget (``None``: no lock waits on the clock).
+
+        The daemon's loop wakes for it, so a staggered unlock starts on time
+        rather than up to a pass of the loop late.
+        """
+        ends = [e for s in self.bank.slots.values() if (e := s.lock.pulse_ends_at) is not None]
+        moments = list(ends)
+        if self.pending_unlocks and self.last_pulse_at is not None:
+            turn = self.last_pulse_at + self.config.lock.stagger_gap_s
+            if len(ends) >= self.config.lock.max_simultaneous:
+                turn = max(turn, min(ends))  # and a coil must have stopped drawing first
+            moments.append(turn)
+        return max(0.0, min(moments) - self.clock.monotonic()) if moments else None
+
     def update(self) -> None:
         """End pulses, step light patterns, move the simulated world on, end settled flaps."""
         self.bank.update()

@@ -160,6 +160,11 @@ class SlotLock:
         """True while a pulse is on and waiting for :meth:`update` to end it."""
         return self._deadline is not None
 
+    @property
+    def pulse_ends_at(self) -> float | None:
+        """When the pulse under way ends, on the injected clock's monotonic time."""
+        return self._deadline
+
     def update(self) -> None:
         """End a pulse whose time on the injected clock is up."""
         with self._guard:

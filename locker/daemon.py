@@ -79,6 +79,8 @@ class Backend(Protocol):
     #: True while a pulse, a light pattern or the like needs the loop within ``loop_s``.
     busy: bool
 
+    def due_in_s(self) -> float | None: ...
+
     def start(self, emit: Callable[[object], None], *, reader_thread: bool = True) -> None: ...
     def read_sensors(self) -> dict[int, SensorReading]: ...
     def apply(self, outputs: list[Output]) -> None: ...
@@ -193,7 +195,12 @@ class Daemon:
         Inputs end the wait at once; only timed work (a pulse to end, a light
         pattern) needs short passes, so an idle bank wakes 4 times a second, not 20.
         """
-        return self.loop_s if self.backend.busy else self.idle_loop_s
+        if not self.backend.busy:
+            return self.idle_loop_s
+        # A lock's timed work (a pulse's end, a staggered pulse's turn) is woken
+        # for, not found by the next pass: a pulse waiting its turn starts on time.
+        due = self.backend.due_in_s()
+        return self.loop_s if due is None else min(self.loop_s, due)
 
     def begin(self, *, reader_thread: bool = True) -> None:
         """Start the hardware, reconcile stored state with the sensors, say ready.

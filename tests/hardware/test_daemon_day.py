@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from locker import events as ev
+from locker.decisions import Unlock
 from locker.log import verify
 from locker.models import Alert, Command
 from tests.support.bench import ALICE, MARY, PEOPLE, Bench
@@ -176,3 +177,38 @@ def test_an_idle_loop_waits_longer_than_a_busy_one(day):
     assert daemon.wait_s == daemon.idle_loop_s > daemon.loop_s
     day.backend.bank.slots[1].lock.unlock()  # a pulse the loop must end on time
     assert daemon.wait_s == daemon.loop_s
+
+
+def pulsing(backend, slots: int) -> dict[int, bool]:
+    """Whether each of the first ``slots`` slots' lock coils is energised by a pulse."""
+    return {n: backend.bank.slots[n].lock.pulsing for n in range(1, slots + 1)}
+
+
+def test_a_pulse_waiting_its_turn_is_woken_for_when_its_turn_comes(day):
+    daemon, backend, gap = day.daemon, day.backend, day.config.lock.stagger_gap_s
+    backend.apply([Unlock(1)])
+    backend.apply([Unlock(2)])  # within the stagger gap: it waits its turn
+    assert pulsing(backend, 2) == {1: True, 2: False}
+    day.clock.advance(gap - 0.02)
+    # Woken 20 ms from now, when it may start; not a whole pass of the loop later.
+    assert daemon.wait_s == pytest.approx(0.02)
+    assert daemon.wait_s < daemon.loop_s
+    day.clock.advance(0.02)
+    backend.update()
+    assert pulsing(backend, 2) == {1: True, 2: True}
+
+
+def test_a_full_power_budget_is_waited_out_not_spun_on(day):
+    daemon, backend, lock = day.daemon, day.backend, day.config.lock
+    assert lock.max_simultaneous == 2
+    backend.apply([Unlock(1)])
+    day.clock.advance(lock.stagger_gap_s)
+    backend.apply([Unlock(2), Unlock(3)])  # 2 starts, 3 waits for a coil to stop
+    day.clock.advance(lock.stagger_gap_s)
+    backend.update()
+    assert pulsing(backend, 3) == {1: True, 2: True, 3: False}
+    # Slot 3's turn under the gap has come, but two coils draw current until slot
+    # 1's pulse ends: the wait is for that, never 0 (a loop spinning on a core).
+    until_1_ends = lock.unlock_pulse_s - 2 * lock.stagger_gap_s
+    assert backend.due_in_s() == pytest.approx(until_1_ends)
+    assert daemon.wait_s == min(daemon.loop_s, until_1_ends) > 0
