@@ -116,7 +116,7 @@ def _save_slots(session: Session, rules: CustodyRules, at: datetime) -> None:
     # An UPDATE each, not a row loaded and then changed: the badge's path was
     # paying a SELECT for a row the rules already hold whole. On the table, not
     # the ORM class, so it neither flushes the session first nor searches it for
-    # objects to bring up to date (the decision's session loads no slot rows).
+    # objects to bring up to date (slot rows loaded at a start are not changed after).
     table = Slot.__table__
     for number in sorted(rules.dirty):
         view = rules.slots[number]

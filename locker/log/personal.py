@@ -118,8 +118,14 @@ def commit_value(
     """Store ``value`` beside the chain and return the commitment the chain gets."""
     salt = secrets.token_hex(16)
     # Inserted at once, without the ORM's flush: the reference needs the row's id now.
-    row = {"event_id": event_id, "person_id": person_id, "field": field, "value": value}
-    result = session.execute(insert(PersonalValue.__table__), {**row, "salt": salt})
+    row = {
+        "event_id": event_id,
+        "person_id": person_id,
+        "field": field,
+        "value": value,
+        "salt": salt,
+    }
+    result = session.execute(insert(PersonalValue.__table__), row)
     return {"ref": result.inserted_primary_key[0], "c": commitment(salt, value)}
 
 
