@@ -85,6 +85,9 @@ NOBODYS_ACTORS = SYSTEM_ACTORS | {"panel", "demo", ""}
 
 #: How a value reads once erased: the person's pseudonym, or this for anyone else's.
 ERASED = "(erased)"
+# How a reference's key is spelt in stored details text (canonical JSON).
+_REF_KEY = '"ref"'
+
 #: How a ``@former`` actor reads once its name is erased.
 FORMER_STAFF = "Former staff"
 
@@ -106,7 +109,9 @@ def is_ref(value: Any) -> bool:
     """Whether ``value`` is a commitment written by :func:`commit_details`."""
     return (
         isinstance(value, dict)
-        and set(value) == {"ref", "c"}
+        and len(value) == 2
+        and "ref" in value
+        and "c" in value
         and type(value["ref"]) is int
         and isinstance(value["c"], str)
     )
@@ -338,9 +343,17 @@ class Resolver:
         if is_ref(details):
             return self.value(details, person_id)
         if isinstance(details, dict):
-            return {k: self.details(v, owner_of(k, details, person_id)) for k, v in details.items()}
+            # Only a dict or a list can hold a reference: scalars are kept as they are.
+            return {
+                k: self.details(v, owner_of(k, details, person_id))
+                if isinstance(v, (dict, list))
+                else v
+                for k, v in details.items()
+            }
         if isinstance(details, list):
-            return [self.details(v, person_id) for v in details]
+            return [
+                self.details(v, person_id) if isinstance(v, (dict, list)) else v for v in details
+            ]
         return details
 
     def actor(self, actor: str, details: Any) -> str:
@@ -386,6 +399,17 @@ def erase_values(session: Session, person_id: int) -> int:
     return result.rowcount
 
 
+def needs_resolving(stored: Any, actor: str) -> bool:
+    """Whether an event's stored details text may hold a reference, or its
+    actor is read from them (a panel account, a visitor, a former name).
+
+    Details that are not text (already parsed) are always looked through.
+    """
+    if not isinstance(stored, str):
+        return True
+    return _REF_KEY in stored or actor in DETAILS_ACTORS
+
+
 def parsed_details(details: Any) -> Any:
     """Stored details text parsed, ``None`` when it is not JSON (it holds no
     references); anything not text is given back as it is."""
@@ -424,11 +448,14 @@ class ShownEvent:
 
 def shown_events(session: Session, events: Sequence[Any]) -> list[ShownEvent]:
     """``events`` (rows with an Event's attributes) with names in place of references."""
+    # Parsed once, and only where a reference or a details-named actor can be.
+    parsed = [
+        parsed_details(e.details) if needs_resolving(e.details, e.actor) else None for e in events
+    ]
     resolver = Resolver(session)
-    resolver.load([e.details for e in events], [e.actor for e in events])
+    resolver.load([d for d in parsed if d is not None], {e.actor for e in events})
     shown = []
-    for event in events:
-        details = parsed_details(event.details)
+    for event, details in zip(events, parsed, strict=True):
         text = event.details
         if details is not None:
             resolved = resolver.details(details, event.person_id)
