@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
-from locker.access_log import record_view, viewed_since
+from locker.access_log import EVERY_TIME, record_view, viewed_since
 from locker.errors import InvalidRequest, PersonHasDevice, PersonOnHold
 from locker.log.personal import pseudonym
 from locker.privacy import HOLD_REASON_MAX, forget_person, holds, set_hold, wipe_free_pages
@@ -53,6 +53,8 @@ bp = Blueprint("privacy", __name__)
 
 #: Seconds a download waits for the write lock before it is refused as unrecordable.
 WRITE_PROBE_S = 2.0
+# Where the app keeps the views known to be on record today (_views_on_record).
+_ON_RECORD = "locker.views_on_record"
 #: Views of other blueprints that show personal data: endpoint → ``data.viewed`` what.
 #: (A person's own page, ``privacy.person``, is watched too, with the person's id.)
 WATCHED = {
@@ -71,7 +73,7 @@ def log_view(
 
     Once a day per account, page kind and person; a download every time.
     """
-    now, start = _moment_and_day_start(session)
+    now, start = _moment_and_day_start()
     record_view(
         session,
         actor=actor or current_user.username,
@@ -136,9 +138,9 @@ def unrecorded() -> Response:
     return answer
 
 
-def _moment_and_day_start(session: Session) -> tuple[datetime, datetime]:
+def _moment_and_day_start() -> tuple[datetime, datetime]:
     """The controller's time now and when its local day began."""
-    now = controller_now(daemon_state(session))
+    now = controller_now(daemon_state())
     start, _ = day_bounds(local_day(now), get_config().tz)
     return now, start
 
@@ -146,22 +148,44 @@ def _moment_and_day_start(session: Session) -> tuple[datetime, datetime]:
 def _record(app: Flask, account: str, what: str, person_id: int | None = None) -> bool:
     """Put ``account``'s view on record (unless it is already, today); whether it is."""
     with app.app_context():
+        _, start = _moment_and_day_start()
+        view = (account, what, person_id)
+        on_record = _views_on_record(app, start)
+        if view in on_record:
+            return True
         try:
             # Most views are a second look the same day: a read answers that
             # without taking the write lock the daemon's badge commits need.
             with get_db().read() as session:
-                _, start = _moment_and_day_start(session)
                 if viewed_since(
                     session, actor=account, what=what, since=start, person_id=person_id
                 ):
+                    on_record.add(view)
                     return True
             with get_db().write() as session:
                 log_view(session, what, person_id, actor=account)
                 session.commit()
-            return True
         except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
             app.logger.warning("data.viewed not logged (%s by %s): %s", what, account, exc)
             return False
+        if what not in EVERY_TIME:
+            on_record.add(view)
+        return True
+
+
+def _views_on_record(app: Flask, day_start: datetime) -> set[tuple[str, str, int | None]]:
+    """The views this process knows are on record since ``day_start``.
+
+    Each is ``(account, what, person id)``. A view once on record stays there
+    (the log is only appended to, and a purge takes days long past), so a
+    second look the same day asks the database nothing: every watched page was
+    paying a session and a query for it. The set starts again empty when the
+    day changes.
+    """
+    day, views = app.extensions.get(_ON_RECORD, (None, set()))
+    if day != day_start:
+        day, views = app.extensions[_ON_RECORD] = (day_start, set())
+    return views
 
 
 def init_app(app: Flask) -> None:

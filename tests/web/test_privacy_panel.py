@@ -15,6 +15,7 @@ from sqlalchemy import event
 from locker import events as ev
 from locker.log import verify
 from tests.support.panel import AuthActions, events, shown
+from web import privacy
 
 ALICE = 1
 
@@ -107,6 +108,30 @@ def test_a_second_look_the_same_day_takes_no_write_lock(client, auth, db, people
         event.remove(engine, listen, count)
     assert locks == []
     assert viewed(db) == [("viewer", "log", None)]
+
+
+def test_a_look_on_record_is_known_without_asking_and_the_next_day_is_recorded_again(
+    client, auth, db, people, clock, monkeypatch
+):
+    asked = []
+    ask = privacy.viewed_since
+
+    def counted(session, **view):
+        asked.append(view["what"])
+        return ask(session, **view)
+
+    monkeypatch.setattr(privacy, "viewed_since", counted)
+    auth.login("viewer")
+    for _ in range(3):
+        assert client.get("/log").status_code == 200
+    # The first look asks and records; the others are known to be on record.
+    assert asked == ["log"]
+    assert viewed(db) == [("viewer", "log", None)]
+    clock.advance(24 * 3600)
+    assert client.get("/log").status_code == 200
+    assert client.get("/log").status_code == 200
+    assert asked == ["log", "log"]
+    assert viewed(db) == [("viewer", "log", None)] * 2
 
 
 def test_every_download_of_the_log_is_logged_after_it_is_sent(client, auth, db, people):
