@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from sqlalchemy.orm import Session
 
 from locker.clock import Clock
@@ -40,8 +40,12 @@ def get_db() -> Database:
 
 def real_now() -> datetime:
     """Real UTC time (the app's clock): for sessions, logins and heartbeats."""
-    clock: Clock = current_app.extensions["locker_clock"]
-    return clock.now()
+    return app_clock(current_app).now()
+
+
+def app_clock(app: Flask) -> Clock:
+    """The clock ``app`` runs on (injected at :func:`web.create_app`)."""
+    return app.extensions["locker_clock"]
 
 
 def client_address() -> str:

@@ -7,17 +7,19 @@ session-authenticated change, and refuses any change to a viewer account.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.exceptions import Forbidden
 
 from locker.accounts import session_account
 from web.bearer import token_user
-from web.context import MAX_ID, get_db, real_now
+from web.context import MAX_ID, app_clock, get_db, real_now
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -30,6 +32,8 @@ ACTING_ROLES = frozenset({"manager", "admin"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Header the status page's background refresh sends, so it does not count as activity.
 POLL_HEADER = "X-Panel-Poll"
+# Where the app keeps its session cookie's signer class (_session_signer).
+_SESSION_SIGNER = "locker.session_signer"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -183,13 +187,43 @@ def is_safe_next(target: str | None) -> bool:
 
 
 class PanelSessionInterface(SecureCookieSessionInterface):
-    """Signed cookie sessions whose idle timer the status page's polling does not reset."""
+    """Signed cookie sessions on the app's clock, whose idle timer the status
+    page's polling does not reset."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Flask's serializer, signing and ageing the cookie by the app's clock."""
+        serializer = super().get_signing_serializer(app)
+        if serializer is not None:
+            # itsdangerous reads time.time(): the idle timeout would ignore the
+            # clock the rest of the panel (logins, the server-side session) runs on.
+            serializer.signer = _session_signer(app)
+        return serializer
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        """The cookie's expiry, by the app's clock."""
+        if not session.permanent:
+            return None
+        return app_clock(app).now() + app.permanent_session_lifetime
 
     def should_set_cookie(self, app: Flask, session) -> bool:
         """Re-issue the cookie on a person's requests, not on background refreshes."""
         if request.headers.get(POLL_HEADER):
             return session.modified
         return super().should_set_cookie(app, session)
+
+
+def _session_signer(app: Flask) -> type[TimestampSigner]:
+    """The app's :class:`TimestampSigner`, stamping and ageing by its clock (made once)."""
+    signer = app.extensions.get(_SESSION_SIGNER)
+    if signer is None:
+        clock = app_clock(app)
+
+        class ClockedSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock.now().timestamp())
+
+        signer = app.extensions[_SESSION_SIGNER] = ClockedSigner
+    return signer
 
 
 def init_app(app: Flask) -> None:

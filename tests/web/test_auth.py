@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
+import re
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from argon2 import PasswordHasher
@@ -247,12 +248,23 @@ def test_no_hsts_over_plain_http(client):
     assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
-def test_the_session_ends_after_the_idle_timeout(client, auth, monkeypatch):
+def test_the_session_ends_after_the_idle_timeout_by_the_apps_clock(client, auth, clock):
     auth.login()
     assert client.get("/").status_code == 200
-    later = time.time() + 16 * 60  # default session_idle_min is 15
-    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
+    clock.advance(14 * 60)  # default session_idle_min is 15
+    assert client.get("/").status_code == 200  # a person's request starts the timer again
+    clock.advance(14 * 60)
+    assert client.get("/").status_code == 200
+    clock.advance(16 * 60)
     assert client.get("/").status_code == 302
+
+
+def test_the_session_cookie_expires_by_the_apps_clock(client, auth, clock):
+    response = auth.login()
+    expires = re.search(r"Expires=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    assert parsedate_to_datetime(expires) == (clock.now() + timedelta(minutes=15)).replace(
+        microsecond=0
+    )
 
 
 def test_a_person_refreshes_the_session_but_the_status_poll_does_not(client, auth):

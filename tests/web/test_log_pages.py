@@ -488,10 +488,10 @@ def take_out(daemon, slot: int) -> None:
 
 
 def test_the_override_log_shows_grants_and_approvals_on_the_spot(client, auth, daemon, db, token):
-    auth.login()
     daemon.deposit("A1A1A1A1", 1)
     daemon.deposit("B0B0B0B0", 2)
     daemon.advance(2 * 3600)  # 09:30, everybody on shift
+    auth.login()
     response = auth.post_json(
         "/api/grants",
         {

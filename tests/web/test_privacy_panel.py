@@ -128,6 +128,7 @@ def test_a_look_on_record_is_known_without_asking_and_the_next_day_is_recorded_a
     assert asked == ["log"]
     assert viewed(db) == [("viewer", "log", None)]
     clock.advance(24 * 3600)
+    auth.login("viewer")  # the session ended overnight
     assert client.get("/log").status_code == 200
     assert client.get("/log").status_code == 200
     assert asked == ["log", "log"]

@@ -231,6 +231,7 @@ def test_a_break_now_lets_the_device_out(client, manager, daemon, db):
     daemon.controller.handle(BadgeRead("A1A1A1A1"))
     assert '"reason":"on_shift"' in shown(db, ev.BADGE_REFUSED)[-1].details
 
+    manager.login()  # the morning's idle time ended the first session
     response = manager.post(
         f"/rota/shifts/{ALICE}/break-now", {"minutes": "15"}, follow_redirects=True
     )
@@ -254,6 +255,7 @@ def test_a_break_now_lets_the_device_out(client, manager, daemon, db):
 )
 def test_a_break_that_does_not_fit_is_refused(client, manager, daemon, db, minutes, words):
     daemon.advance(4 * 3600)  # 11:30
+    manager.login()  # the morning's idle time ended the first session
     response = manager.post(f"/rota/shifts/{ALICE}/break-now", {"minutes": minutes})
     assert response.status_code == 400
     assert words in page(response)
@@ -282,6 +284,7 @@ def test_extending_a_shift(client, manager, daemon, db):
 
 def test_ending_a_shift_now(client, manager, daemon, db):
     daemon.advance(3 * 3600)  # 10:30
+    manager.login()  # the morning's idle time ended the first session
     # One tap would end it for good: the button asks first (web/static/panel.js).
     assert "data-confirm=\"End Bob's shift now?" in html.unescape(
         client.get("/rota").get_data(as_text=True)
