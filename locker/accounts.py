@@ -166,11 +166,18 @@ def start_session(session: Session, account: PanelAccount, *, client: str, at: d
 
 def session_account(session: Session, key: str, *, at: datetime) -> PanelAccount | None:
     """The active account whose live session ``key`` is, or ``None``."""
-    row = session.scalar(select(PanelSession).where(PanelSession.key_hash == key_digest(key)))
-    if row is None or row.ended_at is not None or at - row.created_at > SESSION_MAX_AGE:
+    # One query, on every request a browser makes: the session with its account.
+    found = session.execute(
+        select(PanelSession.created_at, PanelSession.ended_at, PanelAccount)
+        .join(PanelAccount, PanelAccount.id == PanelSession.account_id)
+        .where(PanelSession.key_hash == key_digest(key))
+    ).first()
+    if found is None:
         return None
-    account = session.get(PanelAccount, row.account_id)
-    return account if account is not None and account.active else None
+    created_at, ended_at, account = found
+    if ended_at is not None or at - created_at > SESSION_MAX_AGE or not account.active:
+        return None
+    return account
 
 
 def end_session(session: Session, key: str, *, at: datetime, reason: str = "logout") -> None:
