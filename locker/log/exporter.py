@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, TextIO
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from locker.errors import ChainBroken
 from locker.log.chain import canonical_details, format_ts
-from locker.log.personal import Resolver, needs_resolving, parsed_details
+from locker.log.personal import DETAILS_ACTORS, Resolver, needs_resolving, parsed_details
 from locker.log.walk import event_batches
 from locker.models import Event
 
@@ -23,6 +24,9 @@ EXPORT_FIELDS = ("id", "ts", "kind", "actor", "slot", "person_id", "details", "p
 
 # A spreadsheet runs a cell starting with one of these as a formula.
 _FORMULA_START = frozenset("=+-@\t\r")
+# A reference as the chain stores it (commit_value's dict as canonical JSON).
+# A quote inside a JSON string is always escaped, so only real ones match.
+_STORED_REF = re.compile(r'\{"c":"[0-9a-f]{64}","ref":(\d+)\}')
 
 
 def export(
@@ -139,18 +143,29 @@ def resolved_batches(
     for rows in batches:
         # Most events hold no reference and name no account or visitor: they
         # are passed through unparsed (parsing every row's details, twice,
-        # halved the export's speed).
-        parsed = {
-            at: parsed_details(row[at_details])
-            for at, row in enumerate(rows)
-            if needs_resolving(row[at_details], row[at_actor])
-        }
+        # halved the export's speed). Most of the rest get their values
+        # swapped into the stored text; only the others are parsed.
+        parsed: dict[int, Any] = {}
+        swapped: dict[int, list[int]] = {}
+        for at, row in enumerate(rows):
+            stored, actor = row[at_details], row[at_actor]
+            if not needs_resolving(stored, actor):
+                continue
+            refs = _stored_refs(stored, actor)
+            if refs is None:
+                parsed[at] = parsed_details(stored)
+            else:
+                swapped[at] = refs
         actors = {row[at_actor] for row in rows}
         resolver = Resolver(session)
-        resolver.load([d for d in parsed.values() if d is not None], actors)
-        # An unparsed row's actor is shown the same way wherever it appears
-        # (its details hold nothing the actor is read from): resolved once per
-        # batch, and only the rows whose actor reads differently are rebuilt.
+        resolver.load(
+            [d for d in parsed.values() if d is not None],
+            actors,
+            refs=(ref for refs in swapped.values() for ref in refs),
+        )
+        # An actor not read from its row's details is shown the same way
+        # wherever it appears: resolved once per batch, and only the rows
+        # whose actor reads differently are rebuilt.
         renamed = {}
         for actor in actors:
             shown = resolver.actor(actor, None)
@@ -162,6 +177,13 @@ def resolved_batches(
             else row
             for row in rows
         ]
+        for at in swapped:
+            text = _swapped_in(rows[at][at_details], resolver)
+            if text is None:  # a value is erased: its pseudonym needs the parsed details
+                parsed[at] = parsed_details(rows[at][at_details])
+            else:
+                row = out[at]
+                out[at] = (*row[:at_details], text, *row[at_details + 1 :])
         for at, details in parsed.items():
             if details is None:
                 continue
@@ -173,6 +195,31 @@ def resolved_batches(
                 cells[at_details] = canonical_details(shown)
             out[at] = tuple(cells)
         yield out
+
+
+def _stored_refs(stored: str, actor: str) -> list[int] | None:
+    """The reference ids in stored details text, when every reference in it is
+    spelt as the chain writes one and the actor is not read from the details;
+    else ``None`` (the details are parsed instead)."""
+    if actor in DETAILS_ACTORS:
+        return None
+    refs = _STORED_REF.findall(stored)
+    if len(refs) != stored.count('"ref"'):
+        return None
+    return [int(ref) for ref in refs]
+
+
+def _swapped_in(stored: str, resolver: Resolver) -> str | None:
+    """``stored`` with each reference replaced by its value as a JSON string,
+    which is the canonical text of the resolved details (the keys are the
+    same); ``None`` if a value is no longer stored."""
+    values = resolver.values
+    try:
+        return _STORED_REF.sub(
+            lambda ref: json.dumps(values[int(ref[1])][0], ensure_ascii=False), stored
+        )
+    except KeyError:
+        return None
 
 
 def _check_format(fmt: str) -> None:

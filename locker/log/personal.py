@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from locker.decisions import LogEntry
@@ -298,6 +298,14 @@ def refs_in(details: Any) -> set[int]:
     return set()
 
 
+# Built once, the ids bound when run: an ``in_()`` of a list built the
+# statement again and coerced each id, per page and per export batch.
+_VALUES_OF = select(PersonalValue.id, PersonalValue.value, PersonalValue.person_id).where(
+    PersonalValue.id.in_(bindparam("ids", expanding=True))
+)
+_NAMES_OF = select(Person.id, Person.name).where(Person.id.in_(bindparam("ids", expanding=True)))
+
+
 class Resolver:
     """Turns references back into values (or pseudonyms) for the readers of the log.
 
@@ -314,21 +322,20 @@ class Resolver:
         #: Current names of the people met so far.
         self.names: dict[int, str] = {}
 
-    def load(self, all_details: Iterable[Any], actors: Iterable[str] = ()) -> None:
-        """Fetch the values behind every reference in ``all_details``, and the
-        names of the people among ``actors``."""
-        wanted = set().union(*(refs_in(parsed_details(d)) for d in all_details)) - set(self.values)
+    def load(
+        self, all_details: Iterable[Any], actors: Iterable[str] = (), refs: Iterable[int] = ()
+    ) -> None:
+        """Fetch the values behind every reference in ``all_details`` and of the
+        reference ids ``refs``, and the names of the people among ``actors``."""
+        wanted = set(refs).union(*(refs_in(parsed_details(d)) for d in all_details))
+        wanted -= set(self.values)
         for chunk in _chunks(sorted(wanted), 500):
-            rows = self.session.execute(
-                select(PersonalValue.id, PersonalValue.value, PersonalValue.person_id).where(
-                    PersonalValue.id.in_(chunk)
-                )
-            )
+            rows = self.session.execute(_VALUES_OF, {"ids": chunk})
             for ref, value, owner in rows:
                 self.values[ref] = (value, owner)
         people = {actor_person(a) for a in actors} - {None} - set(self.names)
         for chunk in _chunks(sorted(people), 500):
-            rows = self.session.execute(select(Person.id, Person.name).where(Person.id.in_(chunk)))
+            rows = self.session.execute(_NAMES_OF, {"ids": chunk})
             self.names.update({pid: name for pid, name in rows})
 
     def value(self, ref: dict, person_id: int | None) -> str:

@@ -2,7 +2,8 @@
 
 :func:`locker.log.exporter.resolved_batches` resolves a batch at once (one
 query for the batch's values and names, each actor once, untouched rows passed
-through); this pins it to the plain row-by-row reading it stands for.
+through, values swapped into the stored text where none is erased); this pins
+it to the plain row-by-row reading it stands for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from locker.log.walk import event_batches
 from locker.models import Person
 
 T0 = datetime(2025, 3, 3, 7, 30, tzinfo=UTC)
+# Text that JSON escapes, and a letter it keeps as it is.
+OUTING = 'Zoë\'s "outing"\n'
 
 ENTRIES = [
     LogEntry(events.BADGE_GRANTED, "Aisha", 1, 1, {"uid": "04A1B2C3", "action": "deposit"}),
@@ -28,6 +31,7 @@ ENTRIES = [
     LogEntry(events.DOOR_OPENED, "daemon", 2),
     LogEntry(events.DEPOSIT_CONFIRMED, "Ben", 2, 2, {"custody_id": 7}),
     LogEntry(events.GRANT_CREATED, "Aisha", None, 2, {"note": "dentist", "manager_id": 1}),
+    LogEntry(events.GRANT_CREATED, "Aisha", None, 1, {"note": OUTING, "manager_id": 1}),
     LogEntry(events.VISITOR_SIGNED_IN, "Mr Jones", 4, None, {"visitor": "Mr Jones"}),
     LogEntry(events.BADGE_REFUSED, "Ben", 2, 2, {"uid": "04FFEE01", "reason": "on shift"}),
 ]
@@ -71,4 +75,5 @@ def test_a_batch_is_shown_as_each_row_alone_would_be(db: Database) -> None:
     assert "04A1B2C3" in shown and "Mr Jones" in shown and "192.0.2.7" in shown
     assert "Former staff #2" in shown and "04FFEE01" not in shown
     assert "'Aisha', None, 2, '{\"manager_id\":1" in shown
+    assert '"note":"Zoë\'s \\"outing\\"\\n"' in "\n".join(str(row[6]) for row in rows)
     assert "'deposit.confirmed', 'Ben', 2, 2, '{\"custody_id\":7}'" in shown
