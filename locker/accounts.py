@@ -13,11 +13,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 from locker import events as ev
 from locker.decisions import LogEntry
@@ -31,22 +33,37 @@ MIN_PASSWORD = 10
 #: timeout, ``web.session_idle_min``, usually ends it long before).
 SESSION_MAX_AGE = timedelta(days=7)
 
-_hasher = PasswordHasher()
+# Made at its first use (_password_hasher): argon2 and its C bindings are
+# 2.5 MB the daemon, which checks no password, need not hold. Tests set a
+# cheaper one here.
+_hasher: PasswordHasher | None = None
+
+
+def _password_hasher() -> PasswordHasher:
+    global _hasher
+    if _hasher is None:
+        from argon2 import PasswordHasher
+
+        _hasher = PasswordHasher()
+    return _hasher
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
+    return _password_hasher().hash(password)
 
 
 def check_password(account: PanelAccount, password: str) -> bool:
     """True when ``password`` is the account's; upgrades an outdated hash in place."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _password_hasher()
     try:
-        _hasher.verify(account.password_hash, password)
+        hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hasher.hash(password)
     return True
 
 
@@ -333,6 +350,9 @@ def _decoy_hash(hasher: PasswordHasher) -> str:
 
 def decoy_check(password: str) -> bool:
     """A check as long as a real one, for a name with no account: always ``False``."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _password_hasher()
     with contextlib.suppress(VerificationError, InvalidHashError):
-        _hasher.verify(_decoy_hash(_hasher), password)
+        hasher.verify(_decoy_hash(hasher), password)
     return False
