@@ -49,8 +49,22 @@ def snapshot(session: Session) -> dict[str, Any]:
     state = daemon_state(session)
     now = controller_now(state)
     today = local_day(now)
-    people = {p.id: p for p in session.scalars(select(Person))}
     rows = {row.number: row for row in session.scalars(select(Slot))}
+    alerts = sorted(
+        session.scalars(select(Alert).where(on_panel()).order_by(Alert.raised_at, Alert.id)),
+        key=lambda a: severity(a.alert) != "safety",
+    )
+    # Only the people the page names (every person ever on the list was loaded
+    # on each refresh, and a nursery's list only grows).
+    shifts = shifts_on(session, today)
+    named = {row.occupant_id for row in rows.values()} | {a.person_id for a in alerts}
+    named |= {shift.person_id for shift in shifts}
+    named.discard(None)
+    people = (
+        {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(named)))}
+        if named
+        else {}
+    )
     slots = [
         _slot(cfg.number, cfg.kind, rows.get(cfg.number), people, today)
         for cfg in get_config().slots
@@ -61,10 +75,6 @@ def snapshot(session: Session) -> dict[str, Any]:
         slot["checkable"] = slot["number"] not in unchecked
         if not slot["checkable"]:
             slot["sensors_text"] = CANNOT_CHECK
-    alerts = sorted(
-        session.scalars(select(Alert).where(on_panel()).order_by(Alert.raised_at, Alert.id)),
-        key=lambda a: severity(a.alert) != "safety",
-    )
     listed = [describe_alert(a, people, today) for a in alerts]
     groups = alert_groups(listed)
     return {
@@ -74,7 +84,7 @@ def snapshot(session: Session) -> dict[str, Any]:
         "clock_synchronised": state.clock_synchronised,
         "daemon": _daemon(state, today),
         "slots": slots,
-        "on_shift": [_shift(s, slots, now, today) for s in shifts_on(session, today)],
+        "on_shift": [_shift(s, slots, now, today) for s in shifts],
         "alerts": listed,
         "alert_groups": groups,
         "other_alerts": other_alerts(groups),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from datetime import UTC, date, datetime
 
+from sqlalchemy import event
+
 from locker.people import add_person
 from tests.support.live import publish
 from tests.support.panel import raise_alert
@@ -147,3 +149,30 @@ def test_the_page_loads_its_script_and_styles_from_the_panel(client, auth):
     assert '<script src="/static/status.js" defer></script>' in text
     assert 'href="/static/panel.css"' in text
     assert "http://" not in text and "https://" not in text
+
+
+def test_the_status_reads_only_the_people_it_names(client, auth, daemon, db):
+    # A nursery's list of people only grows (leavers stay, forgotten or not):
+    # the page refreshed every few seconds must not read them all.
+    daemon.deposit("A1A1A1A1", 1)
+    auth.login("viewer")
+    with db.write() as session:
+        for n in range(60):
+            add_person(session, f"Leaver {n}", at=daemon.clock.now(), actor="t")
+        session.commit()
+    loaded = []
+    engine = client.application.extensions["locker_db"].engine
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM people" in statement:
+            loaded.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        status = client.get("/api/status").json
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert status["slots"][0]["occupant"]["name"] == "Alice"
+    assert {s["name"] for s in status["on_shift"]} == {"Alice", "Bob"}
+    # One read of the people, by id: Alice and Bob, not the 63 on the list.
+    assert len(loaded) == 1 and len(loaded[0]) == 2
