@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from locker.errors import ChainBroken
 from locker.log.chain import canonical_details, format_ts
-from locker.log.personal import DETAILS_ACTORS, Resolver, needs_resolving, parsed_details
+from locker.log.personal import (
+    DETAILS_ACTORS,
+    REF_KEY,
+    Resolver,
+    needs_resolving,
+    parsed_details,
+)
 from locker.log.walk import event_batches
 from locker.models import Event
 
@@ -149,7 +155,8 @@ def resolved_batches(
         swapped: dict[int, list[int]] = {}
         for at, row in enumerate(rows):
             stored, actor = row[at_details], row[at_actor]
-            if not needs_resolving(stored, actor):
+            # Not text only in a row written behind the application's back: shown as stored.
+            if not isinstance(stored, str) or not needs_resolving(stored, actor):
                 continue
             refs = _stored_refs(stored, actor)
             if refs is None:
@@ -204,7 +211,7 @@ def _stored_refs(stored: str, actor: str) -> list[int] | None:
     if actor in DETAILS_ACTORS:
         return None
     refs = _STORED_REF.findall(stored)
-    if len(refs) != stored.count('"ref"'):
+    if len(refs) != stored.count(REF_KEY):
         return None
     return [int(ref) for ref in refs]
 

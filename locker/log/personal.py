@@ -85,8 +85,8 @@ NOBODYS_ACTORS = SYSTEM_ACTORS | {"panel", "demo", ""}
 
 #: How a value reads once erased: the person's pseudonym, or this for anyone else's.
 ERASED = "(erased)"
-# How a reference's key is spelt in stored details text (canonical JSON).
-_REF_KEY = '"ref"'
+#: How a reference's key is spelt in stored details text (canonical JSON).
+REF_KEY = '"ref"'
 
 #: How a ``@former`` actor reads once its name is erased.
 FORMER_STAFF = "Former staff"
@@ -414,7 +414,7 @@ def needs_resolving(stored: Any, actor: str) -> bool:
     """
     if not isinstance(stored, str):
         return True
-    return _REF_KEY in stored or actor in DETAILS_ACTORS
+    return REF_KEY in stored or actor in DETAILS_ACTORS
 
 
 def parsed_details(details: Any) -> Any:
