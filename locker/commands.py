@@ -26,8 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 from locker.config import Config
-from locker.errors import CommandRejected, Conflict, NoSuchSlot
+from locker.errors import CommandRejected, Conflict, InvalidRequest, NoSuchSlot
 from locker.events import GRANT_REASONS
+from locker.roster import normalise_uid
 
 
 class CommandKind(StrEnum):
@@ -132,6 +133,8 @@ MAX_ID = 2**63 - 1
 MAX_ADVANCE_S = 7 * 24 * 3600
 #: How the emulated reader can be made to fail (``None``: it recovers).
 READER_FAULTS = (None, "no_answer", "bad_bcc", "silent_chip")
+#: ISO/IEC 14443-3's cascade tag, 0x88 in hex: no UID's first byte is it.
+CASCADE_TAG = "88"
 
 #: The bank as the parser needs it: each slot's number and its kind (staff, visitor, setting).
 Bank = Mapping[int, str]
@@ -378,6 +381,16 @@ def _sim_badge(data: Mapping[str, Any], bank: Bank | None) -> SimBadge:
     uid = data.get("uid")
     if not isinstance(uid, str) or not 0 < len(uid) <= 40:
         raise CommandRejected('uid must be the card\'s UID in hex, e.g. "DEADBEEF"')
+    try:
+        uid = normalise_uid(uid)
+    except InvalidRequest as exc:
+        raise CommandRejected(f"uid: {exc}") from None
+    # The emulated reader holds the simulator to what a card can be: a UID it
+    # refused would fail every poll while the card was held to it.
+    if uid.startswith(CASCADE_TAG):
+        raise CommandRejected(
+            f"uid: no card's UID starts with {CASCADE_TAG} (it marks a longer UID), not {uid}"
+        )
     return SimBadge(uid)
 
 

@@ -200,7 +200,10 @@
 
   function randomUid() {
     const bytes = new Uint8Array(4);
-    window.crypto.getRandomValues(bytes);
+    // 0x88 is the cascade tag of a longer UID: no card's UID starts with it.
+    do {
+      window.crypto.getRandomValues(bytes);
+    } while (bytes[0] === 0x88);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
   }
 
