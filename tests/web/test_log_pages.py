@@ -11,7 +11,6 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from locker import events as ev
@@ -21,6 +20,7 @@ from locker.log import EXPORT_FIELDS, LogEntry, append
 from locker.models import Event
 from locker.people import add_person
 from tests.support.panel import LONDON, MONDAY, at
+from tests.support.sql import recorded_statements
 from web import log as log_pages
 from web import log_query, log_rows
 
@@ -278,14 +278,8 @@ def test_a_day_page_reads_ranges_not_the_whole_table(client, viewer, db, people,
     for n in range(30):
         log(db, ev.DOOR_OPENED, at(f"09:{n:02d}"), slot=1, person_id=ALICE if n % 2 else BOB)
         log(db, ev.GRANT_CREATED, at(f"09:{n:02d}"), actor="manager", person_id=ALICE)
-    statements = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
     engine = app.extensions["locker_db"].engine
-    sa_event.listen(engine, "before_cursor_execute", remember)
-    try:
+    with recorded_statements(engine) as statements:
         deep = all_ids(db)[40]
         for path in (
             "/log",
@@ -299,8 +293,6 @@ def test_a_day_page_reads_ranges_not_the_whole_table(client, viewer, db, people,
             f"/log/overrides?day={MONDAY.isoformat()}",
         ):
             assert client.get(path).status_code == 200
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", remember)
     reads = [(s, p) for s, p in statements if "FROM events" in s]
     assert reads
     with engine.connect() as conn:

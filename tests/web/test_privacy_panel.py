@@ -10,11 +10,11 @@ import sqlite3
 import zipfile
 
 import pytest
-from sqlalchemy import event
 
 from locker import events as ev
 from locker.log import verify
 from tests.support.panel import AuthActions, events, shown
+from tests.support.sql import recorded_statements
 from web import privacy
 
 ALICE = 1
@@ -93,20 +93,9 @@ def test_a_second_look_the_same_day_takes_no_write_lock(client, auth, db, people
     # reloading the log must not queue for it once her view is on record.
     auth.login("viewer")
     assert client.get("/log").status_code == 200
-    locks = []
-    listen = "before_cursor_execute"
-
-    def count(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN IMMEDIATE"):
-            locks.append(statement)
-
-    engine = client.application.extensions["locker_db"].engine
-    event.listen(engine, listen, count)
-    try:
+    with recorded_statements(client.application.extensions["locker_db"].engine) as sent:
         assert client.get("/log").status_code == 200
-    finally:
-        event.remove(engine, listen, count)
-    assert locks == []
+    assert sent and not [s for s, _ in sent if s.startswith("BEGIN IMMEDIATE")]
     assert viewed(db) == [("viewer", "log", None)]
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event
 
 from locker import events as ev
 from locker.log import LogEntry, append
 from locker.models import Custody, Slot
 from tests.support.panel import MONDAY, at
+from tests.support.sql import recorded_statements
 
 #: Tables whose rows pile up with the years (the people, slots and accounts do not).
 GROWING = ("events", "custody", "shifts", "breaks", "grants", "checkpoints", "alerts")
@@ -59,17 +59,9 @@ def a_day(db, people, clock):
 def plans_of(app, client, path: str) -> list[tuple[str, list[str]]]:
     """``(statement, plan lines)`` of every SELECT that ``GET path`` sends."""
     engine = app.extensions["locker_db"].engine
-    sent: list[tuple[str, object]] = []
-
-    def note(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            sent.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with recorded_statements(engine) as recorded:
         response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+    sent = [(s, p) for s, p in recorded if s.lstrip().upper().startswith("SELECT")]
     assert response.status_code == 200, path
     plans = []
     with engine.connect() as conn:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import html
 from datetime import UTC, date, datetime
 
-from sqlalchemy import event
-
 from locker.people import add_person
 from tests.support.live import publish
 from tests.support.panel import raise_alert
+from tests.support.sql import recorded_statements
 from web.context import local_text
 
 
@@ -160,18 +159,9 @@ def test_the_status_reads_only_the_people_it_names(client, auth, daemon, db):
         for n in range(60):
             add_person(session, f"Leaver {n}", at=daemon.clock.now(), actor="t")
         session.commit()
-    loaded = []
-    engine = client.application.extensions["locker_db"].engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "FROM people" in statement:
-            loaded.append(parameters)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(client.application.extensions["locker_db"].engine) as sent:
         status = client.get("/api/status").json
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    loaded = [parameters for statement, parameters in sent if "FROM people" in statement]
     assert status["slots"][0]["occupant"]["name"] == "Alice"
     assert {s["name"] for s in status["on_shift"]} == {"Alice", "Bob"}
     # One read of the people, by id: Alice and Bob, not the 63 on the list.
